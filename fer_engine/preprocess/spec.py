@@ -1,16 +1,7 @@
-"""Decode, detect faces, crop, resize, normalise: the one place that knows input sizes.
+"""What a model takes as input (:class:`InputSpec`) and how 0..255 pixels become it.
 
-Contract (implemented by the foundation issue):
-
-- :class:`InputSpec` says what a model takes: side length, channels and the
-  normalisation to apply to 0-255 pixels.
-- ``decode_image(source) -> np.ndarray`` (H, W, 3) uint8 RGB from a path, bytes or
-  file-like; EXIF orientation honoured; grayscale/RGBA/16-bit converted; raises
-  :class:`fer_engine.errors.ImageError` for non-images, corrupt files, decompression
-  bombs and absurd sizes.
-- ``detect_faces(rgb, ...) -> list[FaceBox]`` largest first.
-- ``to_model_input(rgb, box, spec, margin=...) -> np.ndarray`` (size, size, channels)
-  float32, normalised per ``spec``.
+Every input size and normalisation in the project is declared here; the rest of
+:mod:`fer_engine.preprocess` turns photos into arrays of ``InputSpec.shape``.
 """
 
 from __future__ import annotations
@@ -90,3 +81,9 @@ def denormalise(x: np.ndarray, spec: InputSpec) -> np.ndarray:
         return x
     mean = np.array([103.939, 116.779, 123.68], dtype=np.float32)
     return (x + mean)[..., ::-1]
+
+
+#: The study CNN and the shipped model: 48x48 gray, scaled to [0, 1].
+GRAY_48 = InputSpec(48, 1, "unit")
+#: ImageNet transfer models (ResNet50): 224x224 RGB, Caffe-style mean subtraction.
+RGB_224 = InputSpec(224, 3, "resnet50")

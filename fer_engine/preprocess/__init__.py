@@ -1,0 +1,35 @@
+"""Decode, detect faces, crop, resize, normalise: the one place that knows input sizes.
+
+- :class:`InputSpec` says what a model takes (side, channels, normalisation);
+  :func:`normalise` / :func:`denormalise` convert 0..255 pixels to and from it.
+- :func:`decode_image` (path, bytes or file) -> (H, W, 3) uint8 RGB, upright, with
+  size limits checked from the header (:class:`fer_engine.errors.ImageError`).
+- :func:`detect_faces` -> list of :class:`FaceBox` in the photo's pixels, largest first.
+- :func:`crop_box` / :func:`centre_box` -> square crop boxes; :func:`extract_face` ->
+  (size, size, channels) uint8; :func:`to_model_input` -> normalised float32;
+  :func:`paste_map` maps an input-sized map back onto the photo for overlays.
+- :func:`prepare_image` does all of it for one photo -> :class:`PreparedImage`.
+- :func:`prepare_dataset` does it for a whole dataset, cached on disk ->
+  :class:`PreparedDataset`.
+"""
+
+from fer_engine.preprocess.decode import (
+    BACKGROUND,
+    MAX_FILE_BYTES,
+    MAX_PIXELS,
+    MIN_SIDE,
+    decode_image,
+)
+from fer_engine.preprocess.spec import (
+    GRAY_48,
+    NORMALISATIONS,
+    RGB_224,
+    InputSpec,
+    denormalise,
+    normalise,
+)
+
+__all__ = [
+    "BACKGROUND", "GRAY_48", "MAX_FILE_BYTES", "MAX_PIXELS", "MIN_SIDE", "NORMALISATIONS", "RGB_224",
+    "InputSpec", "decode_image", "denormalise", "normalise",
+]

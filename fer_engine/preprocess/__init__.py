@@ -9,10 +9,9 @@
   (size, size, channels) uint8; :func:`to_model_input` -> normalised float32;
   :func:`paste_map` maps an input-sized map back onto the photo for overlays.
 - :func:`prepare_image` does all of it for one photo -> :class:`PreparedImage`.
-- :func:`prepare_dataset` does it for a whole dataset, cached on disk ->
-  :class:`PreparedDataset`.
 """
 
+from fer_engine.preprocess.crop import centre_box, crop_box, extract_face, paste_map, to_model_input
 from fer_engine.preprocess.decode import (
     BACKGROUND,
     MAX_FILE_BYTES,
@@ -20,6 +19,8 @@ from fer_engine.preprocess.decode import (
     MIN_SIDE,
     decode_image,
 )
+from fer_engine.preprocess.faces import FaceBox, detect_faces
+from fer_engine.preprocess.image import PreparedImage, prepare_image
 from fer_engine.preprocess.spec import (
     GRAY_48,
     NORMALISATIONS,
@@ -30,6 +31,8 @@ from fer_engine.preprocess.spec import (
 )
 
 __all__ = [
-    "BACKGROUND", "GRAY_48", "MAX_FILE_BYTES", "MAX_PIXELS", "MIN_SIDE", "NORMALISATIONS", "RGB_224",
-    "InputSpec", "decode_image", "denormalise", "normalise",
+    "BACKGROUND", "GRAY_48", "MAX_FILE_BYTES", "MAX_PIXELS", "MIN_SIDE",
+    "NORMALISATIONS", "RGB_224", "FaceBox", "InputSpec", "PreparedImage",
+    "centre_box", "crop_box", "decode_image", "denormalise", "detect_faces", "extract_face",
+    "normalise", "paste_map", "prepare_image", "to_model_input",
 ]

@@ -9,9 +9,12 @@
   (size, size, channels) uint8; :func:`to_model_input` -> normalised float32;
   :func:`paste_map` maps an input-sized map back onto the photo for overlays.
 - :func:`prepare_image` does all of it for one photo -> :class:`PreparedImage`.
+- :func:`prepare_dataset` does it for a whole dataset, cached on disk ->
+  :class:`PreparedDataset`.
 """
 
 from fer_engine.preprocess.crop import centre_box, crop_box, extract_face, paste_map, to_model_input
+from fer_engine.preprocess.dataset_cache import CACHE_VERSION, PreparedDataset, prepare_dataset
 from fer_engine.preprocess.decode import (
     BACKGROUND,
     MAX_FILE_BYTES,
@@ -31,8 +34,8 @@ from fer_engine.preprocess.spec import (
 )
 
 __all__ = [
-    "BACKGROUND", "GRAY_48", "MAX_FILE_BYTES", "MAX_PIXELS", "MIN_SIDE",
-    "NORMALISATIONS", "RGB_224", "FaceBox", "InputSpec", "PreparedImage",
+    "BACKGROUND", "CACHE_VERSION", "GRAY_48", "MAX_FILE_BYTES", "MAX_PIXELS", "MIN_SIDE",
+    "NORMALISATIONS", "RGB_224", "FaceBox", "InputSpec", "PreparedDataset", "PreparedImage",
     "centre_box", "crop_box", "decode_image", "denormalise", "detect_faces", "extract_face",
-    "normalise", "paste_map", "prepare_image", "to_model_input",
+    "normalise", "paste_map", "prepare_dataset", "prepare_image", "to_model_input",
 ]

@@ -136,6 +136,20 @@ def test_16_bit_gray_is_scaled_down_not_clipped(tmp_path, fmt):
     np.testing.assert_array_equal(got, np.round(ramp[0] / 257).astype(int))
 
 
+def test_16_bit_colour_png_is_scaled_down(tmp_path):
+    import cv2
+
+    rgb16 = np.zeros((H, W, 3), dtype=np.uint16)
+    rgb16[:, : W // 2] = (60000, 30000, 1000)
+    rgb16[:, W // 2:] = (65535, 257 * 128, 0)
+    rgba16 = np.dstack([rgb16, np.full((H, W), 65535, np.uint16)])
+    for name, pixels in (("rgb16.png", rgb16), ("rgba16.png", rgba16)):
+        cv2.imwrite(str(tmp_path / name), pixels[..., [2, 1, 0, 3][: pixels.shape[2]]])  # OpenCV wants BGR
+        rgb = decode_image(tmp_path / name).astype(int)
+        assert np.abs(rgb[5, 5] - np.round(np.array([60000, 30000, 1000]) / 257)).max() <= 1
+        assert np.abs(rgb[5, 30] - np.array([255, 128, 0])).max() <= 1
+
+
 def test_exif_orientation_is_honoured(tmp_path):
     # Stored 60 wide x 40 high, red block in the stored top-left corner.
     stored = np.full((40, 60, 3), 255, dtype=np.uint8)

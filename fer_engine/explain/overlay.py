@@ -1,0 +1,77 @@
+"""Colour maps and overlays: an input-coordinate map shown on the original photo."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from fer_engine.preprocess import denormalise
+
+#: Colour map names accepted by :func:`colourise` (OpenCV's).
+CMAPS = {
+    "jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO, "inferno": cv2.COLORMAP_INFERNO,
+    "viridis": cv2.COLORMAP_VIRIDIS, "magma": cv2.COLORMAP_MAGMA, "plasma": cv2.COLORMAP_PLASMA,
+    "hot": cv2.COLORMAP_HOT, "parula": cv2.COLORMAP_PARULA, "bone": cv2.COLORMAP_BONE,
+}
+
+
+def colourise(map_2d: np.ndarray, cmap: str = "jet") -> np.ndarray:
+    """(H, W) map in [0, 1] (values outside are clipped) -> (H, W, 3) uint8 RGB."""
+    if cmap not in CMAPS:
+        raise ValueError(f"cmap must be one of {sorted(CMAPS)}")
+    m = np.clip(np.nan_to_num(np.asarray(map_2d, dtype=np.float32)), 0.0, 1.0)
+    bgr = cv2.applyColorMap(np.round(m * 255).astype(np.uint8), CMAPS[cmap])
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _blend(rgb: np.ndarray, placed: np.ndarray, cmap: str, alpha: float) -> np.ndarray:
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError("alpha must be within 0..1")
+    inside = np.isfinite(placed)
+    colour = colourise(np.where(inside, placed, 0.0), cmap).astype(np.float32)
+    out = rgb.astype(np.float32)
+    a = np.where(inside, alpha, 0.0)[..., None]
+    return np.clip(np.round(out * (1 - a) + colour * a), 0, 255).astype(np.uint8)
+
+
+def _as_box(crop_box):
+    """A FaceBox, or an (x, y, w, h) tuple turned into one."""
+    if hasattr(crop_box, "x2"):
+        return crop_box
+    from fer_engine.preprocess import FaceBox
+
+    x, y, w, h = (int(v) for v in crop_box)
+    return FaceBox(x, y, w, h)
+
+
+def overlay(photo_rgb: np.ndarray, map_in_input_coords: np.ndarray, crop_box, *,
+            cmap: str = "jet", alpha: float = 0.45) -> np.ndarray:
+    """The map drawn on the ORIGINAL photo through the face's crop box: (H, W, 3) uint8.
+
+    ``photo_rgb``: (H, W, 3) uint8 (or (H, W) gray). ``map_in_input_coords``: (h, w)
+    map over the model input, values in [0, 1] (an :class:`Explanation`'s ``map``).
+    ``crop_box``: the square the input was cut from, a ``FaceBox`` or ``(x, y, w, h)``
+    in photo pixels (it may reach past the border; the part outside is dropped).
+    Placement uses :func:`fer_engine.preprocess.paste_map` (same pixel-centre
+    convention as the crop); pixels outside the box are left as they are.
+    """
+    from fer_engine.preprocess import paste_map
+
+    rgb = np.asarray(photo_rgb)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[..., None], 3, axis=2)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"photo must be (H, W, 3) RGB, got {rgb.shape}")
+    placed = paste_map(map_in_input_coords, _as_box(crop_box), rgb.shape, fill=np.nan)
+    return _blend(rgb.astype(np.uint8), placed, cmap, alpha)
+
+
+def overlay_on_input(x: np.ndarray, map_2d: np.ndarray, spec, *, cmap: str = "jet",
+                     alpha: float = 0.45) -> np.ndarray:
+    """The map on the model input itself (denormalised for display): (h, w, 3) uint8."""
+    px = np.clip(denormalise(np.asarray(x, np.float32), spec), 0, 255).astype(np.uint8)
+    if px.ndim == 3 and px.shape[2] == 1:
+        px = px[..., 0]
+    if px.ndim == 2:
+        px = np.repeat(px[..., None], 3, axis=2)
+    return _blend(px, np.asarray(map_2d, dtype=np.float32), cmap, alpha)

@@ -1,0 +1,125 @@
+"""`python -m fer_engine explain`: an explanation overlay for one image, and how far to trust it.
+
+MODEL is anything :func:`fer_engine.models.load_model` accepts: a run folder or run id
+(last fold), a model folder, a ``.keras`` file saved by this tool (with its
+``meta.json`` beside it: labels and input spec) or ``pretrained``. The largest face in
+IMAGE is explained (``--no-detect``: the image is taken as a face crop, its centre
+square is used). The overlay is drawn on the full original photo through the face's
+crop box. Printed: the predicted label, the explained target, and the faithfulness
+figures: deletion / insertion areas of the map next to those of a random map (a
+faithful map deletes faster, i.e. lower deletion area, and inserts faster), and for
+``ig`` the completeness error. ``filters`` writes the first convolution layer's
+filters and their activations for the face instead of an overlay.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+CLI_METHODS = ("saliency", "smoothgrad", "gradcam", "gradcam++", "scorecam", "ig", "occlusion",
+               "filters")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", metavar="IMAGE", help="photo or face crop (JPEG, PNG, ...)")
+    parser.add_argument("--model", required=True,
+                        help="run folder or id, model folder, .keras file (with meta.json), or 'pretrained'")
+    parser.add_argument("--method", required=True, choices=CLI_METHODS)
+    parser.add_argument("--out", required=True, help="output image file (PNG)")
+    parser.add_argument("--target", default=None, help="emotion to explain (default: the predicted one)")
+    parser.add_argument("--no-detect", action="store_true",
+                        help="skip face detection: the image already is a face crop")
+    parser.add_argument("--fold", default=None, help="fold of a run folder (default: the last)")
+    parser.add_argument("--layer", default=None, help="convolution layer for the CAM methods")
+    parser.add_argument("--cmap", default="jet", help="colour map (jet, turbo, inferno, viridis, ...)")
+    parser.add_argument("--alpha", type=float, default=0.45, help="overlay opacity 0..1")
+    parser.add_argument("--steps", type=int, default=32, help="IG interpolation steps")
+    parser.add_argument("--baseline", default="black", choices=("black", "blur", "mean"),
+                        help="IG baseline ('mean': the face's mean colour)")
+    parser.add_argument("--patch", type=int, default=None, help="occlusion patch side (pixels)")
+    parser.add_argument("--stride", type=int, default=None, help="occlusion stride (< patch)")
+    parser.add_argument("--fill", default="mean", choices=("mean", "blur", "zero"), help="occlusion fill")
+    parser.add_argument("--samples", type=int, default=20, help="SmoothGrad samples")
+
+
+def _options(args) -> dict:
+    if args.method == "ig":
+        return {"steps": args.steps, "baseline": args.baseline}
+    if args.method == "occlusion":
+        return {"patch": args.patch, "stride": args.stride, "fill": args.fill}
+    if args.method == "smoothgrad":
+        return {"samples": args.samples}
+    return {}
+
+
+def _save(path: Path, rgb: np.ndarray) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.ascontiguousarray(rgb)).save(path)
+
+
+def _filters_figure(model, x) -> np.ndarray:
+    """Filters grid and activations grid side by side, enlarged, RGB uint8."""
+    import cv2
+
+    from fer_engine.explain import first_conv_activations, first_conv_filters
+
+    def big(grid: np.ndarray, height: int) -> np.ndarray:
+        g = np.clip(grid * 255, 0, 255).astype(np.uint8)
+        scale = max(1, height // g.shape[0])
+        g = cv2.resize(g, (g.shape[1] * scale, g.shape[0] * scale), interpolation=cv2.INTER_NEAREST)
+        return np.repeat(g[..., None], 3, axis=2) if g.ndim == 2 else g
+
+    f = big(first_conv_filters(model)["grid"], 256)
+    a = big(first_conv_activations(model, x)["grid"], 256)
+    h = max(f.shape[0], a.shape[0])
+    canvas = np.full((h + 16, f.shape[1] + a.shape[1] + 24, 3), 255, np.uint8)
+    canvas[8:8 + f.shape[0], 8:8 + f.shape[1]] = f
+    canvas[8:8 + a.shape[0], 16 + f.shape[1]:16 + f.shape[1] + a.shape[1]] = a
+    return canvas
+
+
+def run(args) -> int:
+    from fer_engine.explain import deletion_insertion, explain, overlay
+    from fer_engine.models import load_model
+    from fer_engine.preprocess import prepare_image
+
+    fold = args.fold
+    if fold is not None and fold != "all":
+        fold = int(fold)
+    model = load_model(args.model, fold=fold)
+    prepared = prepare_image(args.image, model.input_spec, detect=not args.no_detect, fallback="centre")
+    print(prepared.message)
+    x, crop = prepared.inputs[0], prepared.crops[0]
+    out = Path(args.out)
+    if args.method == "filters":
+        from fer_engine.explain import predict_proba, resolve
+
+        res = resolve(model)
+        probs = predict_proba(res.keras_model, x[None])[0]
+        _save(out, _filters_figure(model, x))
+        print(f"predicted: {res.labels[int(np.argmax(probs))]} (p={probs.max():.3f})")
+        print(f"wrote first-layer filters (left) and their activations (right) to {out}")
+        return 0
+
+    ex = explain(model, x, args.method, target=args.target, layer=args.layer, **_options(args))
+    _save(out, overlay(prepared.rgb, ex.map, crop, cmap=args.cmap, alpha=args.alpha))
+    print(f"predicted: {ex.predicted_label} (p={ex.probabilities[ex.predicted]:.3f})")
+    print(f"explained: {ex.target_label} (p={ex.target_probability:.3f}) with {args.method}"
+          + (f" on layer {ex.layer}" if ex.layer else "") + f" in {ex.timings['total'] * 1000:.0f} ms")
+    curves = deletion_insertion(model, x, ex.map, target=ex.target)
+    rand_map = np.random.default_rng(0).random(ex.map.shape)
+    ref = deletion_insertion(model, x, rand_map, target=ex.target)
+    print(f"deletion AUC:  {curves.deletion_auc:.3f} (random map {ref.deletion_auc:.3f}; lower is better)")
+    print(f"insertion AUC: {curves.insertion_auc:.3f} (random map {ref.insertion_auc:.3f}; higher is better)")
+    if args.method == "ig":
+        i = ex.info
+        print(f"IG completeness: sum of attributions {i['sum_attributions']:.4f} vs "
+              f"f(x) - f(baseline) {i['delta']:.4f}; relative error {i['rel_error']:.3%} "
+              f"({i['steps']} steps, {i['baseline']} baseline)")
+    print(f"wrote {out}")
+    return 0

@@ -13,6 +13,7 @@ import math
 import os
 import tempfile
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,7 +165,7 @@ def _load(file: Path, key: str, n: int, spec: InputSpec) -> dict | None:
             if str(z["key"]) != key or z["X"].shape != (n,) + spec.shape:
                 return None
             return {name: z[name] for name in _ARRAYS}
-    except (OSError, KeyError, ValueError, EOFError):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None
 
 

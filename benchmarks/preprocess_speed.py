@@ -1,4 +1,4 @@
-"""Time pre-processing of FER2013 public_test, cold (empty cache) and cached; print images per second.
+"""Time pre-processing of FER2013 public_test, cold and cached; print images per second.
 
     .venv/bin/python benchmarks/preprocess_speed.py [--root DIR] [--limit N] [--workers 1 2]
 
@@ -38,14 +38,21 @@ def load(root: Path) -> tuple[Dataset, str, float]:
         ds = load_dataset(root)
         return ds, "fer_engine.data.load_dataset", time.perf_counter() - start
     files = sorted(root.glob("*/*.jpg")) + sorted(root.glob("*/*.png"))
-    table = pd.DataFrame({
-        "path": [str(f) for f in files],
-        "participant": [f"img:{f.stem}" for f in files],
-        "emotion": [f.parent.name for f in files],
-        "split": root.name,
-    })
-    ds = Dataset(table=table, root=root, layout="class_folders", labels=tuple(sorted(table.emotion.unique())),
-                 participants_known=False)
+    table = pd.DataFrame(
+        {
+            "path": [str(f) for f in files],
+            "participant": [f"img:{f.stem}" for f in files],
+            "emotion": [f.parent.name for f in files],
+            "split": root.name,
+        }
+    )
+    ds = Dataset(
+        table=table,
+        root=root,
+        layout="class_folders",
+        labels=tuple(sorted(table.emotion.unique())),
+        participants_known=False,
+    )
     return ds, "glob of class folders (load_dataset not available yet)", time.perf_counter() - start
 
 
@@ -61,8 +68,13 @@ def main() -> int:
 
     ds, how, load_seconds = load(args.root)
     if args.limit:
-        ds = Dataset(table=ds.table.iloc[: args.limit].reset_index(drop=True), root=ds.root, layout=ds.layout,
-                     labels=ds.labels, fingerprint="")
+        ds = Dataset(
+            table=ds.table.iloc[: args.limit].reset_index(drop=True),
+            root=ds.root,
+            layout=ds.layout,
+            labels=ds.labels,
+            fingerprint="",
+        )
     n = len(ds.table)
     print(f"{n} images from {args.root} via {how}: loaded in {load_seconds:.2f} s")
     print(f"spec {GRAY_48.to_dict()}, CPUs {os.cpu_count()}\n")
@@ -81,13 +93,19 @@ def main() -> int:
                 assert warm.from_cache and not cold.from_cache
                 size_mb = cold.cache_file.stat().st_size / 1e6
             counts = cold.counts()
-            rows.append({
-                "detect": detect, "workers": workers,
-                "cold img/s": round(n / cold_s), "cold s": round(cold_s, 2),
-                "cached img/s": round(n / warm_s), "cached s": round(warm_s, 3),
-                "cache MB": round(size_mb, 1),
-                "faces found": f"{counts.get('face', 0)}/{n}", "errors": counts.get("error", 0),
-            })
+            rows.append(
+                {
+                    "detect": detect,
+                    "workers": workers,
+                    "cold img/s": round(n / cold_s),
+                    "cold s": round(cold_s, 2),
+                    "cached img/s": round(n / warm_s),
+                    "cached s": round(warm_s, 3),
+                    "cache MB": round(size_mb, 1),
+                    "faces found": f"{counts.get('face', 0)}/{n}",
+                    "errors": counts.get("error", 0),
+                }
+            )
             print(rows[-1], flush=True)
     print()
     print(pd.DataFrame(rows).to_string(index=False))

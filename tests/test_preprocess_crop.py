@@ -39,16 +39,29 @@ def no_face() -> np.ndarray:
 
 # --- crop boxes ---------------------------------------------------------------------------
 
+
 def test_crop_box_adds_margin_and_stays_centred():
     crop = crop_box(FaceBox(100, 100, 50, 50), (400, 400, 3), margin=0.2)
     assert crop.as_tuple() == (90, 90, 70, 70)
-    assert crop_box(FaceBox(100, 100, 50, 50), (400, 400), margin=0).as_tuple() == (100, 100, 50, 50)
+    assert crop_box(FaceBox(100, 100, 50, 50), (400, 400), margin=0).as_tuple() == (
+        100,
+        100,
+        50,
+        50,
+    )
     # A tall box becomes a square on its longer side.
-    assert crop_box(FaceBox(100, 100, 40, 60), (400, 400), margin=0.5).as_tuple() == (60, 70, 120, 120)
+    assert crop_box(FaceBox(100, 100, 40, 60), (400, 400), margin=0.5).as_tuple() == (
+        60,
+        70,
+        120,
+        120,
+    )
 
 
 def test_crop_box_near_the_border_is_shifted_inside_when_it_fits():
-    crop = crop_box(FaceBox(0, 160, 40, 40), (200, 300), margin=0.2)  # face in the bottom-left corner
+    crop = crop_box(
+        FaceBox(0, 160, 40, 40), (200, 300), margin=0.2
+    )  # face in the bottom-left corner
     assert crop.as_tuple() == (0, 144, 56, 56)  # shifted right and up to fit, still 56 square
     assert crop.x2 <= 300 and crop.y2 <= 200
 
@@ -60,7 +73,9 @@ def test_crop_box_larger_than_the_image_extends_past_the_border_and_is_padded():
     assert crop.as_tuple() == (-18, -18, 126, 126)
     spec = InputSpec(126, 3, "raw")  # 1:1 so padding is visible pixel by pixel
     face = extract_face(img, crop, spec)
-    np.testing.assert_array_equal(face[:, :18], np.broadcast_to((200, 0, 0), (126, 18, 3)))  # left edge repeated
+    np.testing.assert_array_equal(
+        face[:, :18], np.broadcast_to((200, 0, 0), (126, 18, 3))
+    )  # left edge repeated
     np.testing.assert_array_equal(face[:, 118:], 0)  # right edge (black) repeated
     np.testing.assert_array_equal(face[18:118, 18:118], img[:100, :100])
 
@@ -73,12 +88,17 @@ def test_centre_box():
 
 # --- model inputs -------------------------------------------------------------------------
 
+
 def test_gray_input_uses_luminance():
     img = np.zeros((60, 90, 3), dtype=np.uint8)
     img[:, :30] = (255, 0, 0)
     img[:, 30:60] = (0, 255, 0)
     img[:, 60:] = (0, 0, 255)
-    for box, want in ((FaceBox(0, 0, 30, 30), 76), (FaceBox(30, 0, 30, 30), 150), (FaceBox(60, 0, 30, 30), 29)):
+    for box, want in (
+        (FaceBox(0, 0, 30, 30), 76),
+        (FaceBox(30, 0, 30, 30), 150),
+        (FaceBox(60, 0, 30, 30), 29),
+    ):
         face = extract_face(img, box, GRAY_48)
         assert face.shape == (48, 48, 1) and face.dtype == np.uint8
         assert abs(int(face.mean()) - want) <= 1  # 0.299 R + 0.587 G + 0.114 B
@@ -93,8 +113,14 @@ def test_gray_photo_to_rgb_input_replicates_channels():
         np.testing.assert_array_equal(face[..., 0], face[..., 2])
 
 
-SPECS = [InputSpec(48, 1, "unit"), InputSpec(48, 1, "symmetric"), InputSpec(48, 1, "raw"),
-         InputSpec(224, 3, "unit"), InputSpec(224, 3, "resnet50"), InputSpec(224, 3, "vgg16")]
+SPECS = [
+    InputSpec(48, 1, "unit"),
+    InputSpec(48, 1, "symmetric"),
+    InputSpec(48, 1, "raw"),
+    InputSpec(224, 3, "unit"),
+    InputSpec(224, 3, "resnet50"),
+    InputSpec(224, 3, "vgg16"),
+]
 #: Per-normalisation (min, max) of a full-range input (per channel B, G, R for the Caffe styles).
 RANGES = {"unit": (0.0, 1.0), "symmetric": (-1.0, 1.0), "raw": (0.0, 255.0)}
 CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68])
@@ -112,16 +138,21 @@ def test_model_input_shape_and_value_range(spec):
     else:  # BGR, ImageNet mean subtracted: black -> -mean, white -> 255 - mean
         np.testing.assert_allclose(x.reshape(-1, 3).min(axis=0), -CAFFE_MEAN_BGR, atol=1e-3)
         np.testing.assert_allclose(x.reshape(-1, 3).max(axis=0), 255 - CAFFE_MEAN_BGR, atol=1e-3)
-    np.testing.assert_allclose(denormalise(x, spec), extract_face(img, centre_box(img.shape), spec), atol=1e-3)
+    np.testing.assert_allclose(
+        denormalise(x, spec), extract_face(img, centre_box(img.shape), spec), atol=1e-3
+    )
 
 
 def test_resnet_input_is_bgr(astronaut):
     x = to_model_input(astronaut, FaceBox(177, 67, 93, 93), RGB_224)
-    face = extract_face(astronaut, crop_box(FaceBox(177, 67, 93, 93), astronaut.shape, 0.2), RGB_224)
+    face = extract_face(
+        astronaut, crop_box(FaceBox(177, 67, 93, 93), astronaut.shape, 0.2), RGB_224
+    )
     np.testing.assert_allclose(x[..., 0] + CAFFE_MEAN_BGR[0], face[..., 2], atol=1e-3)  # blue first
 
 
 # --- paste_map ----------------------------------------------------------------------------
+
 
 def test_paste_map_places_a_constant_map_exactly_on_the_crop():
     out = paste_map(np.ones((48, 48)), FaceBox(50, 20, 96, 96), (200, 300, 3), fill=np.nan)
@@ -159,6 +190,7 @@ def test_paste_map_clips_a_crop_past_the_border():
 
 # --- prepare_image ------------------------------------------------------------------------
 
+
 def test_prepare_image_on_a_photo_file(tmp_path, astronaut):
     path = tmp_path / "astronaut.jpg"
     Image.fromarray(astronaut).save(path, quality=92)
@@ -190,9 +222,15 @@ def test_no_face_fallbacks(no_face):
     assert centre.status == "centre" and not centre.face_found
     assert centre.message == "No face found: centre crop used."
     assert centre.faces == [] and centre.crops == [centre_box(no_face.shape)]
-    np.testing.assert_array_equal(centre.pixels[0], extract_face(no_face, centre_box(no_face.shape), GRAY_48))
+    np.testing.assert_array_equal(
+        centre.pixels[0], extract_face(no_face, centre_box(no_face.shape), GRAY_48)
+    )
     none = prepare_image(no_face, GRAY_48, fallback="none")
-    assert none.status == "none" and none.pixels.shape == (0, 48, 48, 1) and none.inputs.shape == (0, 48, 48, 1)
+    assert (
+        none.status == "none"
+        and none.pixels.shape == (0, 48, 48, 1)
+        and none.inputs.shape == (0, 48, 48, 1)
+    )
     with pytest.raises(NoFaceError, match="No face was found in 'ramp.png'.*centre crop"):
         buf = io.BytesIO()
         Image.fromarray(no_face).save(buf, "PNG")

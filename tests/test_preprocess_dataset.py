@@ -13,8 +13,7 @@ from PIL import Image
 
 from fer_engine.data import Dataset
 from fer_engine.errors import NoFaceError
-from fer_engine.preprocess import GRAY_48, RGB_224, InputSpec, prepare_dataset
-from fer_engine.preprocess import dataset_cache
+from fer_engine.preprocess import GRAY_48, RGB_224, InputSpec, dataset_cache, prepare_dataset
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -38,12 +37,16 @@ def dataset(tmp_path) -> Dataset:
     Image.fromarray(ramp).save(root / "ramp.png")
     (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     names = ["photo.jpg", "crop.png", "ramp.png", "broken.jpg", "missing.jpg"]
-    table = pd.DataFrame({
-        "path": [str(root / n) for n in names],
-        "participant": ["p1", "p1", "p2", "p2", "p3"],
-        "emotion": ["happy", "happy", "neutral", "sad", "fear"],
-    })
-    return Dataset(table=table, root=root, layout="class_folders", labels=("fear", "happy", "neutral", "sad"))
+    table = pd.DataFrame(
+        {
+            "path": [str(root / n) for n in names],
+            "participant": ["p1", "p1", "p2", "p2", "p3"],
+            "emotion": ["happy", "happy", "neutral", "sad", "fear"],
+        }
+    )
+    return Dataset(
+        table=table, root=root, layout="class_folders", labels=("fear", "happy", "neutral", "sad")
+    )
 
 
 def test_rows_are_aligned_and_failures_reported(dataset, cache_dir):
@@ -56,7 +59,9 @@ def test_rows_are_aligned_and_failures_reported(dataset, cache_dir):
     assert prep.messages[2] == "No face found: centre crop used."
     np.testing.assert_array_equal(prep.X[3:], 0)
     face = prep.face_box(0)
-    assert face.contains(102, 50) and face.contains(123, 51) and face.contains(112, 72)  # eyes, mouth at 1/2 scale
+    assert (
+        face.contains(102, 50) and face.contains(123, 51) and face.contains(112, 72)
+    )  # eyes, mouth at 1/2 scale
     assert prep.crop_box(2).as_tuple() == (15, 0, 90, 90) and prep.face_box(2) is None
     assert list(prep.image_shapes[0]) == [256, 256] and list(prep.image_shapes[3]) == [0, 0]
     assert prep.inputs().dtype == np.float32 and prep.inputs().max() <= 1.0
@@ -64,14 +69,19 @@ def test_rows_are_aligned_and_failures_reported(dataset, cache_dir):
     assert prep.counts() == {"centre": 1, "error": 2, "face": 2}
     assert list(prep.problems()["row"]) == [2, 3, 4]
     frame = prep.to_frame(dataset.table.index)
-    assert list(frame.columns[:2]) == ["status", "message"] and frame.loc[0, "crop_w"] == prep.crop_boxes[0, 2]
+    assert (
+        list(frame.columns[:2]) == ["status", "message"]
+        and frame.loc[0, "crop_w"] == prep.crop_boxes[0, 2]
+    )
     assert not cache_dir.exists()  # cache=False writes nothing
 
 
 def test_fallback_none_and_error(dataset, cache_dir):
     prep = prepare_dataset(dataset, GRAY_48, fallback="none", cache=False)
     assert prep.status[2] == "none" and not prep.ok[2]
-    with pytest.raises(NoFaceError, match=r"No face was found in 1 of 5 images \(for example ramp.png\)"):
+    with pytest.raises(
+        NoFaceError, match=r"No face was found in 1 of 5 images \(for example ramp.png\)"
+    ):
         prepare_dataset(dataset, GRAY_48, fallback="error", cache=False)
 
 
@@ -89,7 +99,9 @@ def test_second_call_hits_the_cache(dataset, cache_dir):
     assert not first.from_cache and first.cache_file.is_file()
     assert first.cache_file.parent == cache_dir / "preprocessed"
     assert calls[-1] == (5, 5) and all(b >= a for a, b in zip(calls, calls[1:]))
-    assert list(cache_dir.joinpath("preprocessed").iterdir()) == [first.cache_file]  # no temp files left
+    assert list(cache_dir.joinpath("preprocessed").iterdir()) == [
+        first.cache_file
+    ]  # no temp files left
 
     calls.clear()
     second = prepare_dataset(dataset, GRAY_48, progress=lambda d, t: calls.append((d, t)))
@@ -102,8 +114,13 @@ def test_second_call_hits_the_cache(dataset, cache_dir):
 
 def test_changed_settings_or_files_miss_the_cache(dataset, cache_dir):
     base = prepare_dataset(dataset, GRAY_48)
-    for kwargs in ({"spec": InputSpec(48, 1, "symmetric")}, {"spec": RGB_224}, {"margin": 0.3},
-                   {"detect": False}, {"fallback": "none"}):
+    for kwargs in (
+        {"spec": InputSpec(48, 1, "symmetric")},
+        {"spec": RGB_224},
+        {"margin": 0.3},
+        {"detect": False},
+        {"fallback": "none"},
+    ):
         spec = kwargs.pop("spec", GRAY_48)
         other = prepare_dataset(dataset, spec, **kwargs)
         assert not other.from_cache and other.key != base.key, kwargs
@@ -114,8 +131,12 @@ def test_changed_settings_or_files_miss_the_cache(dataset, cache_dir):
     changed = prepare_dataset(dataset, GRAY_48)
     assert not changed.from_cache and changed.X[2].max() == 77
     # A subset of the rows is a different dataset.
-    subset = Dataset(table=dataset.table.iloc[:2].reset_index(drop=True), root=dataset.root,
-                     layout=dataset.layout, labels=dataset.labels)
+    subset = Dataset(
+        table=dataset.table.iloc[:2].reset_index(drop=True),
+        root=dataset.root,
+        layout=dataset.layout,
+        labels=dataset.labels,
+    )
     assert not prepare_dataset(subset, GRAY_48).from_cache
 
 

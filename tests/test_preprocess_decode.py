@@ -27,9 +27,9 @@ def quadrants(values: np.ndarray) -> np.ndarray:
     """(H, W[, C]) image whose four quadrants hold ``values[0..3]``."""
     out = np.zeros((H, W) + values.shape[1:], dtype=values.dtype)
     out[: H // 2, : W // 2] = values[0]
-    out[: H // 2, W // 2:] = values[1]
-    out[H // 2:, : W // 2] = values[2]
-    out[H // 2:, W // 2:] = values[3]
+    out[: H // 2, W // 2 :] = values[1]
+    out[H // 2 :, : W // 2] = values[2]
+    out[H // 2 :, W // 2 :] = values[3]
     return out
 
 
@@ -55,10 +55,18 @@ def make_image(mode: str) -> Image.Image:
 
 LOSSLESS = {"PNG": {}, "BMP": {}, "WEBP": {"lossless": True}}
 CASES = [
-    ("PNG", "L"), ("PNG", "RGB"), ("PNG", "RGBA"), ("PNG", "P"),
-    ("BMP", "L"), ("BMP", "RGB"), ("BMP", "P"),
-    ("WEBP", "RGB"), ("WEBP", "RGBA"), ("WEBP", "L"),
-    ("JPEG", "L"), ("JPEG", "RGB"),
+    ("PNG", "L"),
+    ("PNG", "RGB"),
+    ("PNG", "RGBA"),
+    ("PNG", "P"),
+    ("BMP", "L"),
+    ("BMP", "RGB"),
+    ("BMP", "P"),
+    ("WEBP", "RGB"),
+    ("WEBP", "RGBA"),
+    ("WEBP", "L"),
+    ("JPEG", "L"),
+    ("JPEG", "RGB"),
 ]
 
 
@@ -87,8 +95,13 @@ def test_path_str_bytes_and_file_like_give_the_same_pixels(tmp_path):
     data = path.read_bytes()
     a = decode_image(path)
     with open(path, "rb") as f:
-        for other in (decode_image(str(path)), decode_image(data), decode_image(bytearray(data)),
-                      decode_image(io.BytesIO(data)), decode_image(f)):
+        for other in (
+            decode_image(str(path)),
+            decode_image(data),
+            decode_image(bytearray(data)),
+            decode_image(io.BytesIO(data)),
+            decode_image(f),
+        ):
             np.testing.assert_array_equal(a, other)
 
 
@@ -96,8 +109,8 @@ def test_alpha_is_composited_on_the_neutral_background(tmp_path):
     rgba = np.zeros((H, W, 4), dtype=np.uint8)
     rgba[..., :3] = (200, 20, 60)
     rgba[:, : W // 2, 3] = 0  # left half transparent
-    rgba[:, W // 2:, 3] = 255  # right half opaque
-    rgba[0:4, W // 2:, 3] = 128  # a half-transparent strip
+    rgba[:, W // 2 :, 3] = 255  # right half opaque
+    rgba[0:4, W // 2 :, 3] = 128  # a half-transparent strip
     path = tmp_path / "alpha.png"
     Image.fromarray(rgba, "RGBA").save(path)
     rgb = decode_image(path)
@@ -115,7 +128,9 @@ def test_palette_with_transparency_and_gray_alpha(tmp_path):
     rgb = decode_image(tmp_path / "p.png")
     np.testing.assert_array_equal(rgb[5, 5], BACKGROUND)  # index 0 is transparent
     np.testing.assert_array_equal(rgb[5, 30], (0, 0, 255))
-    la = Image.fromarray(np.dstack([np.full((H, W), 50, np.uint8), np.full((H, W), 255, np.uint8)]), "LA")
+    la = Image.fromarray(
+        np.dstack([np.full((H, W), 50, np.uint8), np.full((H, W), 255, np.uint8)]), "LA"
+    )
     la.save(tmp_path / "la.png")
     np.testing.assert_array_equal(decode_image(tmp_path / "la.png")[3, 3], (50, 50, 50))
 
@@ -141,10 +156,12 @@ def test_16_bit_colour_png_is_scaled_down(tmp_path):
 
     rgb16 = np.zeros((H, W, 3), dtype=np.uint16)
     rgb16[:, : W // 2] = (60000, 30000, 1000)
-    rgb16[:, W // 2:] = (65535, 257 * 128, 0)
+    rgb16[:, W // 2 :] = (65535, 257 * 128, 0)
     rgba16 = np.dstack([rgb16, np.full((H, W), 65535, np.uint16)])
     for name, pixels in (("rgb16.png", rgb16), ("rgba16.png", rgba16)):
-        cv2.imwrite(str(tmp_path / name), pixels[..., [2, 1, 0, 3][: pixels.shape[2]]])  # OpenCV wants BGR
+        cv2.imwrite(
+            str(tmp_path / name), pixels[..., [2, 1, 0, 3][: pixels.shape[2]]]
+        )  # OpenCV wants BGR
         rgb = decode_image(tmp_path / name).astype(int)
         assert np.abs(rgb[5, 5] - np.round(np.array([60000, 30000, 1000]) / 257)).max() <= 1
         assert np.abs(rgb[5, 30] - np.array([255, 128, 0])).max() <= 1
@@ -180,9 +197,9 @@ def _png_with_declared_size(width: int, height: int) -> bytes:
     Image.new("L", (16, 16)).save(buf, "PNG")
     data = bytearray(buf.getvalue())
     ihdr = data.index(b"IHDR")
-    data[ihdr + 4: ihdr + 12] = struct.pack(">II", width, height)
-    crc = zlib.crc32(bytes(data[ihdr: ihdr + 17]))
-    data[ihdr + 17: ihdr + 21] = struct.pack(">I", crc)
+    data[ihdr + 4 : ihdr + 12] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr : ihdr + 17]))
+    data[ihdr + 17 : ihdr + 21] = struct.pack(">I", crc)
     return bytes(data)
 
 
@@ -199,7 +216,9 @@ def test_decompression_bomb_is_refused_from_the_header(tmp_path, side):
 
 def test_file_above_the_byte_limit_is_refused(tmp_path, monkeypatch):
     path = tmp_path / "big.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)).save(path)
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)).save(
+        path
+    )
     monkeypatch.setattr(decode_module, "MAX_FILE_BYTES", 10_000)
     for source in (path, path.read_bytes(), io.BytesIO(path.read_bytes())):
         with pytest.raises(ImageError, match="larger than|MB"):
@@ -216,16 +235,22 @@ def test_tiny_image_is_refused(tmp_path):
 
 def _valid_jpeg(tmp_path) -> bytes:
     rng = np.random.default_rng(1)
-    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "v.jpg", quality=90)
+    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(
+        tmp_path / "v.jpg", quality=90
+    )
     return (tmp_path / "v.jpg").read_bytes()
 
 
-@pytest.mark.parametrize("kind", ["truncated_jpeg", "truncated_png", "garbage_after_header", "text",
-                                  "empty", "random_bytes"])
+@pytest.mark.parametrize(
+    "kind",
+    ["truncated_jpeg", "truncated_png", "garbage_after_header", "text", "empty", "random_bytes"],
+)
 def test_broken_files_raise_a_clear_image_error(tmp_path, kind):
     jpeg = _valid_jpeg(tmp_path)
     buf = io.BytesIO()
-    Image.fromarray(np.random.default_rng(2).integers(0, 255, (64, 64), dtype=np.uint8)).save(buf, "PNG")
+    Image.fromarray(np.random.default_rng(2).integers(0, 255, (64, 64), dtype=np.uint8)).save(
+        buf, "PNG"
+    )
     content = {
         "truncated_jpeg": jpeg[: len(jpeg) // 2],
         "truncated_png": buf.getvalue()[: len(buf.getvalue()) // 2],

@@ -25,7 +25,9 @@ def astronaut() -> np.ndarray:
 
 
 def covers_face(box: FaceBox, scale: float = 1.0, dx: float = 0, dy: float = 0) -> bool:
-    return all(box.contains(x * scale + dx, y * scale + dy) for x, y in (LEFT_EYE, RIGHT_EYE, MOUTH))
+    return all(
+        box.contains(x * scale + dx, y * scale + dy) for x, y in (LEFT_EYE, RIGHT_EYE, MOUTH)
+    )
 
 
 def test_finds_the_astronauts_face(astronaut):
@@ -74,7 +76,9 @@ def test_gray_input_and_tight_crop(astronaut):
 def test_no_face_in_images_without_one(kind):
     rng = np.random.default_rng(0)
     if kind == "gradient":
-        img = np.linspace(0, 255, 400)[None, :, None] * np.ones((300, 1, 3)) + rng.normal(0, 8, (300, 400, 3))
+        img = np.linspace(0, 255, 400)[None, :, None] * np.ones((300, 1, 3)) + rng.normal(
+            0, 8, (300, 400, 3)
+        )
     elif kind == "noise":
         img = rng.integers(0, 256, (300, 400, 3))
     else:

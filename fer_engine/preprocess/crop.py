@@ -44,7 +44,7 @@ def crop_box(box: FaceBox, image_shape: tuple[int, ...], margin: float = 0.2) ->
 
 
 def centre_box(image_shape: tuple[int, ...], fraction: float = 1.0) -> FaceBox:
-    """The centred square of side ``fraction * min(H, W)``: the crop to use when no face is found."""
+    """The centred square of side ``fraction * min(H, W)``: the crop to use without a face."""
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], not {fraction}")
     h, w = _hw(image_shape)
@@ -63,8 +63,9 @@ def _cut(image: np.ndarray, box: FaceBox) -> np.ndarray:
     top, left = y0 - box.y, x0 - box.x
     bottom, right = box.y2 - y1, box.x2 - x1
     if top or left or bottom or right:
-        part = cv2.copyMakeBorder(np.ascontiguousarray(part), top, bottom, left, right,
-                                  cv2.BORDER_REPLICATE)
+        part = cv2.copyMakeBorder(
+            np.ascontiguousarray(part), top, bottom, left, right, cv2.BORDER_REPLICATE
+        )
     return part
 
 
@@ -86,7 +87,9 @@ def extract_face(rgb: np.ndarray, box: FaceBox, spec: InputSpec) -> np.ndarray:
     part = _cut(a, box)
     size = spec.size
     shrink = part.shape[0] > size or part.shape[1] > size
-    out = cv2.resize(part, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    out = cv2.resize(
+        part, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    )
     if spec.channels == 1:
         if out.ndim == 3:
             out = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
@@ -96,8 +99,9 @@ def extract_face(rgb: np.ndarray, box: FaceBox, spec: InputSpec) -> np.ndarray:
     return out
 
 
-def to_model_input(rgb: np.ndarray, box: FaceBox | None, spec: InputSpec, *,
-                   margin: float = 0.2) -> np.ndarray:
+def to_model_input(
+    rgb: np.ndarray, box: FaceBox | None, spec: InputSpec, *, margin: float = 0.2
+) -> np.ndarray:
     """One model input, (size, size, channels) float32 normalised per ``spec``.
 
     ``box`` is a face box (``margin`` is added around it, see :func:`crop_box`) or
@@ -107,8 +111,9 @@ def to_model_input(rgb: np.ndarray, box: FaceBox | None, spec: InputSpec, *,
     return normalise(extract_face(rgb, crop, spec), spec)
 
 
-def paste_map(map_2d: np.ndarray, crop: FaceBox, image_shape: tuple[int, ...], *,
-              fill: float = 0.0) -> np.ndarray:
+def paste_map(
+    map_2d: np.ndarray, crop: FaceBox, image_shape: tuple[int, ...], *, fill: float = 0.0
+) -> np.ndarray:
     """Map an input-sized map back onto the photo: (H, W) float32.
 
     ``map_2d`` ((h, w), e.g. a 48x48 heat-map over a model input) is resized to the
@@ -128,5 +133,5 @@ def paste_map(map_2d: np.ndarray, crop: FaceBox, image_shape: tuple[int, ...], *
     if x1 <= x0 or y1 <= y0:
         return out
     big = cv2.resize(m, (crop.w, crop.h), interpolation=cv2.INTER_LINEAR)
-    out[y0:y1, x0:x1] = big[y0 - crop.y:y1 - crop.y, x0 - crop.x:x1 - crop.x]
+    out[y0:y1, x0:x1] = big[y0 - crop.y : y1 - crop.y, x0 - crop.x : x1 - crop.x]
     return out

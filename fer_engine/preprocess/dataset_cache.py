@@ -38,7 +38,16 @@ STATUS_ERROR = "error"
 #: Rows handed to a worker at a time.
 CHUNK: int = 64
 
-_ARRAYS = ("X", "status", "messages", "face_boxes", "crop_boxes", "face_scores", "n_faces", "image_shapes")
+_ARRAYS = (
+    "X",
+    "status",
+    "messages",
+    "face_boxes",
+    "crop_boxes",
+    "face_scores",
+    "n_faces",
+    "image_shapes",
+)
 
 
 @dataclass
@@ -109,12 +118,21 @@ class PreparedDataset:
         rows = np.flatnonzero(self.status != STATUS_FACE)
         if self.settings.get("detect") is False:
             rows = np.flatnonzero(~self.ok)
-        return pd.DataFrame({"row": rows, "status": self.status[rows], "message": self.messages[rows]})
+        return pd.DataFrame(
+            {"row": rows, "status": self.status[rows], "message": self.messages[rows]}
+        )
 
     def to_frame(self, index=None) -> pd.DataFrame:
         """One row per image: status, message, boxes; ``index`` e.g. ``dataset.table.index``."""
-        frame = pd.DataFrame({"status": self.status, "message": self.messages, "n_faces": self.n_faces,
-                              "face_score": self.face_scores}, index=index)
+        frame = pd.DataFrame(
+            {
+                "status": self.status,
+                "message": self.messages,
+                "n_faces": self.n_faces,
+                "face_score": self.face_scores,
+            },
+            index=index,
+        )
         for prefix, boxes in (("face", self.face_boxes), ("crop", self.crop_boxes)):
             for j, c in enumerate("xywh"):
                 frame[f"{prefix}_{c}"] = boxes[:, j]
@@ -130,11 +148,18 @@ def _box(row: np.ndarray, score: float = math.nan) -> FaceBox | None:
 def _settings(detect, margin, fallback, min_size, scale_factor, min_neighbors) -> dict:
     """Everything besides the spec and the files that changes the arrays."""
     return {
-        "detect": bool(detect), "margin": float(margin), "fallback": fallback,
-        "min_size": float(min_size), "scale_factor": float(scale_factor),
+        "detect": bool(detect),
+        "margin": float(margin),
+        "fallback": fallback,
+        "min_size": float(min_size),
+        "scale_factor": float(scale_factor),
         "min_neighbors": int(min_neighbors),
-        "detector": [faces.CASCADE_FILE, faces.DETECT_MAX_SIDE, faces.SMALL_IMAGE_SIDE,
-                     faces.SMALL_IMAGE_BORDER],
+        "detector": [
+            faces.CASCADE_FILE,
+            faces.DETECT_MAX_SIDE,
+            faces.SMALL_IMAGE_SIDE,
+            faces.SMALL_IMAGE_BORDER,
+        ],
         "decode": [decode.MAX_PIXELS, decode.MIN_SIDE, list(decode.BACKGROUND)],
         "libraries": [cv2.__version__, PIL.__version__],
         "version": CACHE_VERSION,
@@ -145,8 +170,12 @@ def cache_key(dataset, spec: InputSpec, settings: dict) -> str:
     """Hex digest of the dataset's content (its fingerprint, or else paths, sizes and
     modification times), its row order, the spec and ``settings``."""
     h = hashlib.sha256()
-    h.update(json.dumps({"spec": spec.to_dict(), "settings": settings,
-                         "fingerprint": dataset.fingerprint}, sort_keys=True).encode())
+    h.update(
+        json.dumps(
+            {"spec": spec.to_dict(), "settings": settings, "fingerprint": dataset.fingerprint},
+            sort_keys=True,
+        ).encode()
+    )
     for p in dataset.table["path"].tolist():
         h.update(f"{p}\0".encode())
         if not dataset.fingerprint:
@@ -191,10 +220,17 @@ def _prepare_rows(rows, paths_, spec, settings, out) -> int:
         try:
             if not isinstance(path, (str, os.PathLike)) or not str(path):
                 raise ImageError(f"Row {i} has no image file.")
-            prep = prepare_image(path, spec, detect=settings["detect"], margin=settings["margin"],
-                                 fallback=fallback, max_faces=1, min_size=settings["min_size"],
-                                 scale_factor=settings["scale_factor"],
-                                 min_neighbors=settings["min_neighbors"])
+            prep = prepare_image(
+                path,
+                spec,
+                detect=settings["detect"],
+                margin=settings["margin"],
+                fallback=fallback,
+                max_faces=1,
+                min_size=settings["min_size"],
+                scale_factor=settings["scale_factor"],
+                min_neighbors=settings["min_neighbors"],
+            )
         except ImageError as exc:
             out["status"][i], out["messages"][i] = STATUS_ERROR, str(exc)
             continue
@@ -265,8 +301,10 @@ def prepare_dataset(
                     progress(done, n)
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                futures = [pool.submit(_prepare_rows, rows, paths_, spec, settings, arrays)
-                           for rows in chunks]
+                futures = [
+                    pool.submit(_prepare_rows, rows, paths_, spec, settings, arrays)
+                    for rows in chunks
+                ]
                 for future in as_completed(futures):
                     done += future.result()
                     if progress:
@@ -276,8 +314,15 @@ def prepare_dataset(
             _save(file, key, arrays)
     if progress and (from_cache or n == 0):
         progress(n, n)
-    result = PreparedDataset(spec=spec, settings=settings, key=key, cache_file=file if cache else None,
-                             from_cache=from_cache, seconds=time.perf_counter() - started, **arrays)
+    result = PreparedDataset(
+        spec=spec,
+        settings=settings,
+        key=key,
+        cache_file=file if cache else None,
+        from_cache=from_cache,
+        seconds=time.perf_counter() - started,
+        **arrays,
+    )
     if fallback == "error":
         missing = np.flatnonzero(result.status == STATUS_NONE)
         if len(missing):

@@ -24,6 +24,7 @@ MAX_FILE_BYTES: int = 100 * 1024 * 1024
 MIN_SIDE: int = 16
 #: Formats accepted (Pillow's names). MPO is what some cameras call their JPEGs.
 FORMATS: tuple[str, ...] = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF", "TIFF")
+SUPPORTED = "JPEG, PNG, WebP, BMP, GIF and TIFF"
 #: The neutral gray that transparent areas are composited onto (RGB).
 BACKGROUND: tuple[int, int, int] = (128, 128, 128)
 
@@ -61,7 +62,9 @@ def _read_bytes(source: ImageSource, label: str) -> bytes:
         except FileNotFoundError:
             raise ImageError(f"The image file {label} does not exist ({path}).") from None
         except OSError as exc:
-            raise ImageError(f"The image file {label} cannot be read: {exc.strerror or exc}.") from None
+            raise ImageError(
+                f"The image file {label} cannot be read: {exc.strerror or exc}."
+            ) from None
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif hasattr(source, "read"):
@@ -70,7 +73,9 @@ def _read_bytes(source: ImageSource, label: str) -> bytes:
             raise ImageError(f"{label} was opened as text; an image must be read as bytes.")
         data = bytes(data)
     else:
-        raise TypeError(f"decode_image takes a path, bytes or a binary file, not {type(source).__name__}")
+        raise TypeError(
+            f"decode_image takes a path, bytes or a binary file, not {type(source).__name__}"
+        )
     if len(data) > MAX_FILE_BYTES:
         raise ImageError(f"The file {label} is larger than {limit_mb} MB; such images are refused.")
     return data
@@ -79,9 +84,7 @@ def _read_bytes(source: ImageSource, label: str) -> bytes:
 def _check_header(img: Image.Image, label: str) -> None:
     """Refuse unsupported formats and absurd declared sizes before decoding."""
     if img.format not in FORMATS:
-        raise ImageError(
-            f"{label} is a {img.format} image; supported formats are JPEG, PNG, WebP, BMP, GIF and TIFF."
-        )
+        raise ImageError(f"{label} is a {img.format} image; supported formats are {SUPPORTED}.")
     w, h = img.size
     if w * h > MAX_PIXELS:
         raise ImageError(
@@ -90,7 +93,8 @@ def _check_header(img: Image.Image, label: str) -> None:
         )
     if min(w, h) < MIN_SIDE:
         raise ImageError(
-            f"{label} is only {w} x {h} pixels; images need at least {MIN_SIDE} pixels on each side."
+            f"{label} is only {w} x {h} pixels; images need at least {MIN_SIDE} pixels "
+            "on each side."
         )
 
 
@@ -141,7 +145,7 @@ def decode_image(source: ImageSource) -> np.ndarray:
         ) from None
     except UnidentifiedImageError:
         raise ImageError(
-            f"{label} is not an image this tool can read (supported: JPEG, PNG, WebP, BMP, GIF, TIFF)."
+            f"{label} is not an image this tool can read (supported: {SUPPORTED})."
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{label} is damaged and cannot be read ({exc}).") from None

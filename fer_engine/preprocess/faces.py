@@ -90,8 +90,13 @@ class FaceBox:
     @classmethod
     def from_dict(cls, d: dict) -> "FaceBox":
         score = d.get("score")
-        return cls(int(d["x"]), int(d["y"]), int(d["w"]), int(d["h"]),
-                   math.nan if score is None else float(score))
+        return cls(
+            int(d["x"]),
+            int(d["y"]),
+            int(d["w"]),
+            int(d["h"]),
+            math.nan if score is None else float(score),
+        )
 
 
 def _cascade() -> cv2.CascadeClassifier:
@@ -149,8 +154,9 @@ def detect_faces(
     h, w = gray.shape
     scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
     if scale < 1.0:
-        gray = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))),
-                          interpolation=cv2.INTER_AREA)
+        gray = cv2.resize(
+            gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+        )
     pad = 0
     if max(h, w) < SMALL_IMAGE_SIDE:
         pad = int(round(SMALL_IMAGE_BORDER * min(gray.shape)))
@@ -160,8 +166,11 @@ def detect_faces(
     if side > min(gray.shape):
         return []
     rects, _levels, weights = _cascade().detectMultiScale3(
-        gray, scaleFactor=scale_factor, minNeighbors=min_neighbors,
-        minSize=(side, side), outputRejectLevels=True,
+        gray,
+        scaleFactor=scale_factor,
+        minNeighbors=min_neighbors,
+        minSize=(side, side),
+        outputRejectLevels=True,
     )
     boxes = []
     for (bx, by, bw, bh), score in zip(np.reshape(rects, (-1, 4)), np.ravel(weights)):

@@ -84,7 +84,9 @@ def prepare_image(
         raise ValueError(f"max_faces must be 1 or more, not {max_faces}")
     if isinstance(source, np.ndarray):
         if source.dtype != np.uint8 or source.ndim != 3 or source.shape[2] != 3:
-            raise ValueError(f"an array source must be (H, W, 3) uint8 RGB, got {source.dtype} {source.shape}")
+            raise ValueError(
+                f"an array source must be (H, W, 3) uint8 RGB, got {source.dtype} {source.shape}"
+            )
         rgb, label = source, "the image"
     else:
         rgb, label = decode_image(source), describe_source(source)
@@ -94,8 +96,9 @@ def prepare_image(
         crops, status = [centre_box(rgb.shape)], STATUS_WHOLE
         message = "Face detection off: the centre square of the image was used as the face."
     else:
-        faces = detect_faces(rgb, min_size=min_size, scale_factor=scale_factor,
-                             min_neighbors=min_neighbors)
+        faces = detect_faces(
+            rgb, min_size=min_size, scale_factor=scale_factor, min_neighbors=min_neighbors
+        )
         if faces:
             crops = [crop_box(f, rgb.shape, margin) for f in faces[:max_faces]]
             status = STATUS_FACE
@@ -116,5 +119,6 @@ def prepare_image(
     pixels = np.zeros((len(crops),) + spec.shape, dtype=np.uint8)
     for i, crop in enumerate(crops):
         pixels[i] = extract_face(rgb, crop, spec)
-    return PreparedImage(rgb=rgb, spec=spec, faces=faces, crops=crops, pixels=pixels,
-                         status=status, message=message)
+    return PreparedImage(
+        rgb=rgb, spec=spec, faces=faces, crops=crops, pixels=pixels, status=status, message=message
+    )

@@ -166,3 +166,20 @@ def test_cache_version_is_part_of_the_key(dataset, cache_dir, monkeypatch):
     monkeypatch.setattr(dataset_cache, "CACHE_VERSION", "preprocess-test")
     assert not prepare_dataset(dataset, GRAY_48, detect=False).from_cache
     assert a.settings["version"] != "preprocess-test"
+
+
+def test_progress_can_cancel_and_unwritable_cache_is_reported(dataset, tmp_path, monkeypatch):
+    class Cancelled(Exception):
+        pass
+
+    def cancel(done, total):
+        raise Cancelled
+
+    with pytest.raises(Cancelled):
+        prepare_dataset(dataset, GRAY_48, detect=False, cache=False, progress=cancel, workers=2)
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("FER_CACHE_DIR", str(blocker))
+    prep = prepare_dataset(dataset, GRAY_48, detect=False)
+    assert prep.cache_file is None and "could not be cached" in prep.cache_error
+    assert list(prep.status[:3]) == ["whole"] * 3

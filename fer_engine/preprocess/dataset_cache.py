@@ -79,6 +79,7 @@ class PreparedDataset:
     cache_file: Path | None = None
     from_cache: bool = False
     seconds: float = 0.0
+    cache_error: str = ""  # why the result could not be written to the cache, if it could not
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
@@ -267,7 +268,9 @@ def prepare_dataset(
     decoded get status ``error`` and the reason in ``messages``. With
     ``fallback="error"`` every row is processed, then :class:`NoFaceError` is raised
     if any had no face. With ``cache`` the result is read from / written to the disk
-    cache. ``progress(done, total)`` is called from the calling thread as rows finish.
+    cache; a cache that cannot be written is reported in ``cache_error``, not raised.
+    ``progress(done, total)`` is called from the calling thread as rows finish; an
+    exception it raises (a cancel button) stops the work and propagates.
     ``workers``: threads (default: 2 or the number of CPUs if smaller).
     """
     if fallback not in FALLBACKS:
@@ -279,6 +282,7 @@ def prepare_dataset(
     file = paths.cache_dir() / "preprocessed" / f"{key[:32]}.npz"
     arrays = _load(file, key, n, spec) if cache else None
     from_cache = arrays is not None
+    cache_error = ""
     if arrays is None:
         arrays = {
             "X": np.zeros((n,) + spec.shape, dtype=np.uint8),
@@ -305,21 +309,31 @@ def prepare_dataset(
                     pool.submit(_prepare_rows, rows, paths_, spec, settings, arrays)
                     for rows in chunks
                 ]
-                for future in as_completed(futures):
-                    done += future.result()
-                    if progress:
-                        progress(done, n)
+                try:
+                    for future in as_completed(futures):
+                        done += future.result()
+                        if progress:
+                            progress(done, n)
+                except BaseException:  # e.g. the progress callback cancelled: stop promptly
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
         arrays["messages"] = arrays["messages"].astype(str)
         if cache:
-            _save(file, key, arrays)
+            try:
+                _save(file, key, arrays)
+            except OSError as exc:
+                cache_error = (
+                    f"The pre-processed arrays could not be cached in {file.parent}: {exc}"
+                )
     if progress and (from_cache or n == 0):
         progress(n, n)
     result = PreparedDataset(
         spec=spec,
         settings=settings,
         key=key,
-        cache_file=file if cache else None,
+        cache_file=file if cache and not cache_error else None,
         from_cache=from_cache,
+        cache_error=cache_error,
         seconds=time.perf_counter() - started,
         **arrays,
     )

@@ -1,0 +1,290 @@
+"""What the analytics consume: a run's predictions table plus its config.
+
+The run folder format is documented in the project notes (``run_format.md``):
+``predictions.csv`` has ``sample_id, path, participant, <demographics...>, fold, true,
+pred, p_<label>...``. :func:`validate_predictions` checks and normalises such a table;
+:class:`EvalRun` bundles it with the run's ``config.json``, ``folds.json`` and
+``history.csv``. Anything with ``config`` and ``predictions`` attributes (for example the
+training side's run object) or a run folder path can be turned into an :class:`EvalRun`
+with :func:`as_eval_run`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fer_engine import emotions
+from fer_engine.errors import ModelError, UserFacingError
+
+#: Columns every predictions table must have.
+REQUIRED_COLUMNS: tuple[str, ...] = ("sample_id", "participant", "true", "pred")
+#: Columns that are neither demographics nor probabilities.
+BOOKKEEPING_COLUMNS: tuple[str, ...] = ("sample_id", "path", "participant", "fold", "true", "pred")
+#: Tolerance on the sum of a row's probabilities.
+PROB_SUM_TOLERANCE: float = 1e-3
+#: The subgroup columns of the first study (see fer_engine.data.dataset.GROUP_COLUMNS).
+GROUP_COLUMNS: tuple[str, ...] = ("country_group", "age_group", "gender")
+
+
+class PredictionsError(UserFacingError):
+    """A predictions table cannot be analysed (missing columns, unknown labels...)."""
+
+
+def prob_columns(labels) -> list[str]:
+    return [emotions.prob_column(label) for label in labels]
+
+
+def infer_labels(predictions: pd.DataFrame, config: dict | None = None) -> tuple[str, ...]:
+    """The run's class labels in canonical order.
+
+    From ``config["labels"]`` when present; otherwise from the ``p_<label>`` columns, and
+    failing those from the labels seen in ``true`` and ``pred``.
+    """
+    if config and config.get("labels"):
+        return emotions.subset(config["labels"])
+    from_probs = [c[2:] for c in predictions.columns if str(c).startswith("p_")]
+    known = [lbl for lbl in from_probs if emotions.is_emotion(lbl)]
+    if known:
+        return emotions.subset(known)
+    seen = pd.concat([predictions["true"], predictions["pred"]]).dropna().astype(str).unique()
+    return emotions.subset(seen)
+
+
+def _candidate_demographics(predictions: pd.DataFrame) -> list[str]:
+    return [
+        c for c in predictions.columns
+        if c not in BOOKKEEPING_COLUMNS and c != "correct"
+        and not str(c).startswith("p_") and not str(c).startswith("_")
+    ]
+
+
+def demographic_columns(predictions: pd.DataFrame) -> list[str]:
+    """Columns that describe the participant: every non-bookkeeping, non-probability
+    column whose value is the same on all rows of each participant."""
+    cols = _candidate_demographics(predictions)
+    if not cols:
+        return []
+    counts = predictions.groupby("participant")[cols].nunique(dropna=False)
+    return [c for c in cols if int(counts[c].max()) <= 1]
+
+
+def validate_predictions(
+    predictions: pd.DataFrame, labels=None, config: dict | None = None
+) -> tuple[pd.DataFrame, tuple[str, ...], list[str]]:
+    """Check and normalise a predictions table.
+
+    Returns ``(table, labels, notes)``: a copy with ``participant`` as str, ``true``/``pred``
+    as canonical labels, a bool column ``correct``; the labels in canonical order; and a
+    list of notes (plain sentences) about things that were tolerated, e.g. probability rows
+    that do not sum to 1. Raises :class:`PredictionsError` for what cannot be analysed.
+    """
+    if not isinstance(predictions, pd.DataFrame):
+        raise PredictionsError("The predictions must be a table (a pandas DataFrame).")
+    missing = [c for c in REQUIRED_COLUMNS if c not in predictions.columns]
+    if missing:
+        raise PredictionsError(
+            "The predictions table lacks the column(s) " + ", ".join(missing)
+            + "; it needs at least " + ", ".join(REQUIRED_COLUMNS) + "."
+        )
+    if len(predictions) == 0:
+        raise PredictionsError("The predictions table is empty: there is nothing to evaluate.")
+    table = predictions.copy()
+    labels = emotions.subset(labels) if labels is not None else infer_labels(table, config)
+    if not labels:
+        raise PredictionsError("No emotion labels found in the run's config or predictions.")
+    notes: list[str] = []
+    for col in ("true", "pred"):
+        if table[col].isna().any():
+            n = int(table[col].isna().sum())
+            raise PredictionsError(f"{n} row(s) of the predictions table have no '{col}' label.")
+        mapped = table[col].astype(str).map(emotions.try_normalise)
+        bad = sorted(set(table.loc[mapped.isna() | ~mapped.isin(labels), col].astype(str)))
+        if bad:
+            raise PredictionsError(
+                f"The '{col}' column holds label(s) {', '.join(bad)} that are not among the run's "
+                f"classes ({', '.join(labels)})."
+            )
+        table[col] = mapped.astype(object)
+    if table["participant"].isna().any():
+        raise PredictionsError("Some rows of the predictions table have no participant id.")
+    table["participant"] = table["participant"].astype(str).astype(object)
+    if table["sample_id"].duplicated().any():
+        dup = table.loc[table["sample_id"].duplicated(), "sample_id"].astype(str).iloc[0]
+        raise PredictionsError(f"sample_id values must be unique; '{dup}' appears more than once.")
+    pcols = prob_columns(labels)
+    present = [c for c in pcols if c in table.columns]
+    if present and len(present) != len(pcols):
+        absent = [c for c in pcols if c not in table.columns]
+        notes.append("Probability columns missing for " + ", ".join(absent) + ": calibration skipped.")
+    elif present:
+        probs = table[pcols].to_numpy(dtype=float)
+        if not np.isfinite(probs).all():
+            raise PredictionsError("Some class probabilities are missing or not numbers.")
+        off = np.abs(probs.sum(axis=1) - 1.0) > PROB_SUM_TOLERANCE
+        if off.any():
+            notes.append(f"{int(off.sum())} row(s) have probabilities that do not sum to 1.")
+        argmax = np.asarray(labels, dtype=object)[probs.argmax(axis=1)]
+        disagree = int((argmax != table["pred"].to_numpy()).sum())
+        if disagree:
+            notes.append(
+                f"{disagree} row(s) have a predicted label that is not the most probable class; "
+                "calibration uses the probability of the predicted label."
+            )
+    for col in _candidate_demographics(table):
+        per = table.groupby("participant")[col].nunique(dropna=False)
+        if (per > 1).any():
+            who = per[per > 1].index[0]
+            if col in GROUP_COLUMNS:
+                raise PredictionsError(
+                    f"Participant {who} has more than one value of '{col}' in the predictions "
+                    "table; demographics must be the same on every row of a participant."
+                )
+            notes.append(
+                f"Column '{col}' varies within participants (e.g. {who}); it is not treated "
+                "as a demographic."
+            )
+    table["correct"] = (table["true"] == table["pred"]).to_numpy()
+    return table, labels, notes
+
+
+def has_probabilities(table: pd.DataFrame, labels) -> bool:
+    return all(c in table.columns for c in prob_columns(labels))
+
+
+@dataclass
+class EvalRun:
+    """One run as the analytics see it.
+
+    ``predictions`` is validated (see :func:`validate_predictions`); ``labels`` are the
+    run's classes in canonical order; ``config`` the parsed ``config.json`` (may be
+    ``{}`` for a bare table); ``folds`` the parsed ``folds.json`` or ``None``;
+    ``history`` the ``history.csv`` table or ``None``.
+    """
+
+    run_id: str
+    config: dict
+    predictions: pd.DataFrame
+    labels: tuple[str, ...]
+    folds: list | None = None
+    history: pd.DataFrame | None = None
+    metrics: dict | None = None
+    path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_table(
+        cls, predictions: pd.DataFrame, config: dict | None = None, run_id: str | None = None,
+        folds: list | None = None, history: pd.DataFrame | None = None,
+    ) -> "EvalRun":
+        config = dict(config or {})
+        table, labels, notes = validate_predictions(predictions, config=config)
+        rid = run_id or str(config.get("run_id") or "run")
+        return cls(rid, config, table, labels, folds, history, None, None, notes)
+
+    @classmethod
+    def from_folder(cls, path) -> "EvalRun":
+        """Read a run folder (``config.json`` + ``predictions.csv`` at least)."""
+        path = Path(path)
+        if not path.is_dir():
+            raise ModelError(f"There is no run folder at {path}.")
+        config = _read_json(path / "config.json", required=True)
+        pred_file = path / "predictions.csv"
+        if not pred_file.is_file():
+            raise ModelError(f"The run folder {path} has no predictions.csv, so it cannot be evaluated.")
+        try:
+            predictions = pd.read_csv(pred_file, dtype={"participant": str, "sample_id": str})
+        except Exception as exc:  # noqa: BLE001 - any parse problem becomes one sentence
+            raise ModelError(f"The predictions file {pred_file} cannot be read ({exc}).") from exc
+        folds = _read_json(path / "folds.json", required=False)
+        history = None
+        if (path / "history.csv").is_file():
+            history = pd.read_csv(path / "history.csv")
+        run = cls.from_table(predictions, config, run_id=config.get("run_id") or path.name,
+                             folds=folds, history=history)
+        run.metrics = _read_json(path / "metrics.json", required=False)
+        run.path = path
+        return run
+
+    # -- what the config says --------------------------------------------------------
+    @property
+    def model_name(self) -> str:
+        return str((self.config.get("model") or {}).get("name") or "unknown model")
+
+    @property
+    def protocol(self) -> dict:
+        return dict(self.config.get("protocol") or {})
+
+    @property
+    def protocol_name(self) -> str:
+        return str(self.protocol.get("name") or "unknown protocol")
+
+    @property
+    def leaky(self) -> bool:
+        """True when the run's test images share participants with its training images."""
+        if self.protocol.get("leaky") or self.protocol_name == "paper":
+            return True
+        if self.protocol.get("participant_independent") is False:
+            return True
+        return any(f.get("overlap") for f in (self.folds or []) if isinstance(f, dict))
+
+    @property
+    def synthetic(self) -> bool:
+        return bool((self.config.get("dataset") or {}).get("synthetic"))
+
+    @property
+    def title(self) -> str:
+        return f"{self.model_name} / {self.protocol_name} ({self.run_id})"
+
+
+def as_eval_run(obj: Any, config: dict | None = None) -> EvalRun:
+    """Turn a run folder path, an :class:`EvalRun`, a run-like object with ``config`` and
+    ``predictions`` attributes, or a bare predictions DataFrame into an :class:`EvalRun`."""
+    if isinstance(obj, EvalRun):
+        return obj
+    if isinstance(obj, pd.DataFrame):
+        return EvalRun.from_table(obj, config)
+    if isinstance(obj, (str, Path)):
+        return EvalRun.from_folder(resolve_run_path(obj))
+    if hasattr(obj, "predictions") and hasattr(obj, "config"):
+        cfg = obj.config if isinstance(obj.config, dict) else dict(obj.config)
+        folds = getattr(obj, "folds", None)
+        history = getattr(obj, "history", None)
+        run = EvalRun.from_table(obj.predictions, cfg, folds=folds,
+                                 history=history if isinstance(history, pd.DataFrame) else None)
+        run.metrics = getattr(obj, "metrics", None)
+        path = getattr(obj, "path", None)
+        run.path = Path(path) if path else None
+        return run
+    raise PredictionsError(f"Cannot evaluate an object of type {type(obj).__name__}.")
+
+
+def resolve_run_path(ref) -> Path:
+    """A run folder from a path or a run id (looked up under ``fer_engine.paths.runs_dir()``)."""
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        return path
+    from fer_engine.paths import runs_dir
+
+    candidate = runs_dir() / str(ref)
+    if candidate.is_dir():
+        return candidate
+    raise ModelError(
+        f"No run folder '{ref}': give the path of a run folder or a run id found in {runs_dir()}."
+    )
+
+
+def _read_json(path: Path, required: bool):
+    if not path.is_file():
+        if required:
+            raise ModelError(f"The run folder {path.parent} has no {path.name}; it is not a complete run.")
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path} cannot be read as JSON ({exc}).") from exc

@@ -20,6 +20,12 @@ Table columns (always present; ``None``/NaN where unknown):
 ``age_group``      ``under_31`` or ``31_plus`` (None when age unknown)
 =================  =======================================================================
 
+Further per-image column added by the readers:
+
+=================  =======================================================================
+``duplicate_group`` None, or an id (``dup1``, ``dup2``...) shared by byte-identical files
+=================  =======================================================================
+
 Further demographic columns from a metadata file or manifest are kept as they are.
 """
 
@@ -41,6 +47,9 @@ BASE_COLUMNS: tuple[str, ...] = (
     "country_group",
     "age_group",
 )
+
+#: Columns that describe an image rather than its participant.
+PER_IMAGE_COLUMNS: tuple[str, ...] = ("path", "emotion", "split", "duplicate_group")
 
 #: The subgroup columns the first study compares.
 GROUP_COLUMNS: tuple[str, ...] = ("country_group", "age_group", "gender")
@@ -98,7 +107,7 @@ class Dataset:
 
     def participants(self) -> pd.DataFrame:
         """One row per participant with its demographics and image count."""
-        cols = [c for c in self.table.columns if c not in ("path", "emotion", "split")]
+        cols = [c for c in self.table.columns if c not in PER_IMAGE_COLUMNS]
         per = self.table[cols].drop_duplicates("participant").set_index("participant")
         per["n_images"] = self.table.groupby("participant").size()
         return per.reset_index()

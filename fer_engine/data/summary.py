@@ -1,0 +1,110 @@
+"""What a dataset holds: counts per emotion and split, per subgroup, and a text report.
+
+Used by ``python -m fer_engine inspect`` and the Dataset page, so both show the same numbers.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from fer_engine.data.dataset import GROUP_COLUMNS, Dataset
+
+#: Groups with fewer participants than this get a small-n note.
+SMALL_N = 5
+
+LAYOUT_DESCRIPTIONS = {
+    "tapakah68": "Kaggle tapakah68: images/<set_id>/<Emotion>.<ext> + emotions.csv",
+    "class_folders": "class folders: [split/]<emotion>/<image>",
+}
+
+SYNTHETIC_NOTE = ("SYNTHETIC DEMO DATA: procedurally drawn faces, not photographs of real people. "
+                  "Results on it say nothing about real emotion recognition.")
+
+
+def emotion_counts(ds: Dataset) -> pd.DataFrame:
+    """Images per emotion (rows, in the dataset's label order) and split (columns) plus ``total``."""
+    t = ds.table
+    splits = t["split"].dropna().unique().tolist() if t["split"].notna().any() else []
+    out = pd.DataFrame(index=pd.Index(list(ds.labels), name="emotion"))
+    for split in splits:
+        out[split] = t[t["split"] == split].groupby("emotion").size()
+    out["total"] = t.groupby("emotion").size()
+    return out.fillna(0).astype(int)
+
+
+def split_counts(ds: Dataset) -> pd.DataFrame:
+    """Images and participants per split (one row ``all`` when the dataset has no splits)."""
+    t = ds.table.assign(split=ds.table["split"].fillna("all"))
+    g = t.groupby("split", sort=False)
+    return pd.DataFrame({"images": g.size(), "participants": g["participant"].nunique()})
+
+
+def group_counts(ds: Dataset, small_n: int = SMALL_N) -> pd.DataFrame:
+    """Participants and images per value of each subgroup column.
+
+    Columns: ``group`` (country_group/age_group/gender), ``value`` (``unknown`` where the
+    metadata does not say), ``participants``, ``images``, ``small_n`` (True when fewer
+    than ``small_n`` participants: any comparison involving that group is very uncertain).
+    """
+    rows = []
+    t = ds.table
+    for col in GROUP_COLUMNS:
+        values = t[col].astype(object).where(t[col].notna(), "unknown")
+        g = t.assign(_v=values).groupby("_v", sort=True)
+        for value, part in g:
+            n_p = int(part["participant"].nunique())
+            rows.append({"group": col, "value": str(value), "participants": n_p,
+                         "images": int(len(part)), "small_n": n_p < small_n})
+    return pd.DataFrame(rows, columns=["group", "value", "participants", "images", "small_n"])
+
+
+def overview(ds: Dataset) -> dict:
+    """Key facts as a flat dict (for a header line or a metrics row)."""
+    return {
+        "name": ds.name,
+        "root": str(ds.root),
+        "layout": ds.layout,
+        "synthetic": ds.synthetic,
+        "images": ds.n_images,
+        "participants": ds.n_participants if ds.participants_known else None,
+        "participants_known": ds.participants_known,
+        "emotions": ", ".join(ds.labels),
+        "warnings": len(ds.warnings),
+        "fingerprint": ds.fingerprint,
+    }
+
+
+def format_report(ds: Dataset, small_n: int = SMALL_N) -> str:
+    """Plain-text report: layout, counts per emotion/split/group, validation warnings."""
+    lines = []
+    if ds.synthetic:
+        lines += [f"*** {SYNTHETIC_NOTE} ***", ""]
+    lines += [
+        f"Dataset:      {ds.name}",
+        f"Folder:       {ds.root}",
+        f"Layout:       {LAYOUT_DESCRIPTIONS.get(ds.layout, ds.layout)}",
+        f"Images:       {ds.n_images}",
+    ]
+    if ds.participants_known:
+        lines.append(f"Participants: {ds.n_participants}")
+    else:
+        lines.append("Participants: unknown (no manifest): each image counts as its own participant, "
+                     "so person-wise splits are not possible")
+    lines += [f"Emotions:     {len(ds.labels)} ({', '.join(ds.labels)})",
+              f"Fingerprint:  {ds.fingerprint}", "", "Images per emotion:"]
+    lines += ["  " + line for line in emotion_counts(ds).to_string().splitlines()]
+    if ds.table["split"].notna().any():
+        lines += ["", "Images per split:"]
+        lines += ["  " + line for line in split_counts(ds).to_string().splitlines()]
+    groups = group_counts(ds, small_n)
+    if (groups["value"] != "unknown").any():
+        lines += ["", "Participants and images per group:"]
+        shown = groups.assign(note=groups["small_n"].map(
+            lambda s: f"small n (<{small_n} participants): very uncertain" if s else ""))
+        shown = shown.drop(columns=["small_n"])
+        lines += ["  " + line for line in shown.to_string(index=False).splitlines()]
+    else:
+        lines += ["", "Groups: no demographics (gender, age, country) in this dataset."]
+    lines += ["", f"Validation: {len(ds.warnings)} warning(s)" + ("" if ds.warnings else ", no problems found")]
+    lines += [f"  - [{i.code}] {i.message}" for i in ds.warnings]
+    return "\n".join(lines)

@@ -7,18 +7,18 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from fer_engine.errors import ModelError  # noqa: E402
-from fer_engine.explain import (  # noqa: E402
+from fer_engine.errors import ModelError
+from fer_engine.explain import (
     METHODS,
     REGIONS,
     aggregate_regions,
     deletion_insertion,
     explain,
     explain_batch,
-    fast_gradcam,
     first_conv_activations,
     first_conv_filters,
     last_conv_layer,
+    mean_face,
     method_agreement,
     occlusion,
     overlay,
@@ -29,8 +29,8 @@ from fer_engine.explain import (  # noqa: E402
     region_shares,
     region_table,
 )
-from fer_engine.explain.methods import patch_positions, reference_input  # noqa: E402
-from fer_engine.preprocess import FaceBox, InputSpec  # noqa: E402
+from fer_engine.explain.methods import patch_positions, reference_input
+from fer_engine.preprocess import FaceBox, InputSpec
 
 SIZE = 24
 #: The patch the toy model looks at: rows 4..9, cols 14..19 (6x6 pixels).
@@ -139,6 +139,17 @@ def test_target_by_label_and_layer_choice(cnn, image):
     with pytest.raises(TypeError):
         explain(cnn, image, "gradcam", steps=3)
 
+    class HogSvm:  # a project model without a network
+        name, keras_model, labels = "hog_svm", None, ("anger", "happy")
+
+    with pytest.raises(ModelError, match="not a neural network"):
+        explain(HogSvm(), image, "saliency")
+    # uint8 pixels are normalised per the spec (unit: / 255) like the models do
+    pixels = np.round(image * 255).astype(np.uint8)
+    a = explain(cnn, pixels, "saliency", implementation="fast")
+    b = explain(cnn, pixels.astype(np.float32) / 255, "saliency", implementation="fast")
+    np.testing.assert_allclose(a.raw, b.raw, rtol=1e-5)
+
 
 def test_fast_implementations_match_tf_keras_vis(cnn, image):
     for method in ("gradcam", "saliency"):
@@ -191,6 +202,10 @@ def test_integrated_gradients_completeness(cnn, image, patch_input):
     for baseline in ("black", "blur", "mean"):
         info = explain(pm, patch_input, "ig", steps=32, baseline=baseline).info
         assert info["rel_error"] < 0.01, baseline
+    face = mean_face(np.stack([patch_input * 0.5, np.zeros_like(patch_input)]))
+    info = explain(pm, patch_input, "ig", steps=32, baseline="mean", mean_face=face).info
+    assert info["f_baseline"] == pytest.approx(float(pm(face[None])[0, 0]), abs=1e-5)
+    assert info["rel_error"] < 0.01
     # IG on the patch model puts everything on the patch: nothing outside it.
     ex = explain(pm, patch_input, "ig", steps=16)
     outside = np.ones((SIZE, SIZE), bool)
@@ -210,8 +225,11 @@ def test_reference_inputs_fit_the_input_range():
     np.testing.assert_allclose(mean[0, 0], sym.reshape(-1, 3).mean(0), atol=1e-5)
     # resnet50 spec: black pixels are minus the ImageNet mean in BGR order
     spec_r = InputSpec(SIZE, 3, "resnet50")
-    np.testing.assert_allclose(reference_input(np.zeros((SIZE, SIZE, 3), np.float32), spec_r, "zero")[0, 0],
-                               [-103.939, -116.779, -123.68], rtol=1e-5)
+    np.testing.assert_allclose(
+        reference_input(np.zeros((SIZE, SIZE, 3), np.float32), spec_r, "zero")[0, 0],
+        [-103.939, -116.779, -123.68],
+        rtol=1e-5,
+    )
 
 
 # ---------------------------------------------------------------- occlusion
@@ -230,12 +248,12 @@ def test_occlusion_lights_up_exactly_the_driving_patch(patch_input):
     assert info["n_patches"] == len(patch_positions(SIZE, 4, 2)) ** 2
     # Patches that do not touch KEY change nothing: their pixels are exactly 0.
     reach = np.zeros((SIZE, SIZE), bool)
-    reach[KEY[0].start - 3:KEY[0].stop + 3, KEY[1].start - 3:KEY[1].stop + 3] = True
+    reach[KEY[0].start - 3 : KEY[0].stop + 3, KEY[1].start - 3 : KEY[1].stop + 3] = True
     assert np.all(raw[~reach] == 0.0)
     # The strongest drop lies inside KEY, and the top-36 pixels are KEY's 36 pixels.
     key = np.zeros((SIZE, SIZE), bool)
     key[KEY] = True
-    top = np.argsort(-raw.ravel(), kind="stable")[:key.sum()]
+    top = np.argsort(-raw.ravel(), kind="stable")[: key.sum()]
     assert key.ravel()[top].mean() >= 0.9
     assert raw[key].min() > 0
 
@@ -281,7 +299,7 @@ def test_method_agreement_matrix(cnn, image):
     np.testing.assert_allclose(mat.to_numpy(), mat.to_numpy().T)
     assert all(e.target == 1 for e in exps.values())
     a = np.arange(16.0).reshape(4, 4)
-    assert rank_correlation(a, a ** 2) == pytest.approx(1.0)
+    assert rank_correlation(a, a**2) == pytest.approx(1.0)
     assert rank_correlation(a, -a) == pytest.approx(-1.0)
 
 
@@ -300,17 +318,24 @@ def test_region_shares_sum_to_one_and_follow_the_map():
     assert region_shares(mouth_only)["mouth"] == pytest.approx(1.0)
     assert np.isnan(region_shares(np.zeros((48, 48)))).all()
     x0, y0, x1, y1 = REGIONS["eyes"]
-    assert masks["eyes"][int(0.4 * 48), 24] and not masks["eyes"][int(0.8 * 48), 24]
+    centre = (int((y0 + y1) / 2 * 48), int((x0 + x1) / 2 * 48))
+    assert masks["eyes"][centre] and not masks["eyes"][int(0.8 * 48), 24]  # not on the mouth
 
 
 def test_region_aggregation_per_emotion_and_subgroup():
     import pandas as pd
 
     masks = region_masks(24, 24)
-    maps = np.stack([masks["mouth"], masks["mouth"], masks["eyes"], masks["eyes"] | masks["mouth"]]
-                    ).astype(np.float32)
-    table = pd.DataFrame({"sample_id": list("abcd"), "true": ["happy", "happy", "sad", "sad"],
-                          "gender": ["f", "m", "f", "m"]})
+    maps = np.stack(
+        [masks["mouth"], masks["mouth"], masks["eyes"], masks["eyes"] | masks["mouth"]]
+    ).astype(np.float32)
+    table = pd.DataFrame(
+        {
+            "sample_id": list("abcd"),
+            "true": ["happy", "happy", "sad", "sad"],
+            "gender": ["f", "m", "f", "m"],
+        }
+    )
     tidy = region_table(maps, table)
     assert len(tidy) == 4 * 5
     np.testing.assert_allclose(tidy.groupby("sample_id")["share"].sum(), 1.0)

@@ -28,17 +28,34 @@ def photo(tmp_path_factory):
 
 
 @pytest.mark.parametrize("method", ["gradcam", "ig", "filters"])
-def test_explain_cli_writes_overlay_and_prints_figures(saved_model, photo, tmp_path, capsys, method):
+def test_explain_cli_writes_overlay_and_prints_figures(
+    saved_model, photo, tmp_path, capsys, method
+):
     from PIL import Image
 
     from fer_engine.cli import main
 
     out = tmp_path / f"{method}.png"
-    code = main(["explain", "--model", str(saved_model), "--method", method, "--no-detect",
-                 "--steps", "16", "--out", str(out), str(photo)])
+    code = main(
+        [
+            "explain",
+            "--model",
+            str(saved_model),
+            "--method",
+            method,
+            "--no-detect",
+            "--steps",
+            "16",
+            "--out",
+            str(out),
+            str(photo),
+        ]
+    )
     text = capsys.readouterr().out
     assert code == 0 and out.is_file()
-    assert "predicted: " in text and any(f"predicted: {e}" in text for e in ("anger", "happy", "sad"))
+    assert "predicted: " in text and any(
+        f"predicted: {e}" in text for e in ("anger", "happy", "sad")
+    )
     img = np.asarray(Image.open(out))
     if method == "filters":
         assert img.ndim == 3 and img.shape[2] == 3
@@ -52,7 +69,20 @@ def test_explain_cli_writes_overlay_and_prints_figures(saved_model, photo, tmp_p
 def test_explain_cli_unknown_target_is_one_line(saved_model, photo, tmp_path, capsys):
     from fer_engine.cli import main
 
-    code = main(["explain", "--model", str(saved_model), "--method", "saliency", "--no-detect",
-                 "--target", "fear", "--out", str(tmp_path / "x.png"), str(photo)])
+    code = main(
+        [
+            "explain",
+            "--model",
+            str(saved_model),
+            "--method",
+            "saliency",
+            "--no-detect",
+            "--target",
+            "fear",
+            "--out",
+            str(tmp_path / "x.png"),
+            str(photo),
+        ]
+    )
     assert code == 2
     assert "not one of this model's classes" in capsys.readouterr().err

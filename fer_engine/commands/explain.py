@@ -19,29 +19,53 @@ from pathlib import Path
 
 import numpy as np
 
-CLI_METHODS = ("saliency", "smoothgrad", "gradcam", "gradcam++", "scorecam", "ig", "occlusion",
-               "filters")
+CLI_METHODS = (
+    "saliency",
+    "smoothgrad",
+    "gradcam",
+    "gradcam++",
+    "scorecam",
+    "ig",
+    "occlusion",
+    "filters",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", metavar="IMAGE", help="photo or face crop (JPEG, PNG, ...)")
-    parser.add_argument("--model", required=True,
-                        help="run folder or id, model folder, .keras file (with meta.json), or 'pretrained'")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="run folder or id, model folder, .keras file (with meta.json), or 'pretrained'",
+    )
     parser.add_argument("--method", required=True, choices=CLI_METHODS)
     parser.add_argument("--out", required=True, help="output image file (PNG)")
-    parser.add_argument("--target", default=None, help="emotion to explain (default: the predicted one)")
-    parser.add_argument("--no-detect", action="store_true",
-                        help="skip face detection: the image already is a face crop")
+    parser.add_argument(
+        "--target", default=None, help="emotion to explain (default: the predicted one)"
+    )
+    parser.add_argument(
+        "--no-detect",
+        action="store_true",
+        help="skip face detection: the image already is a face crop",
+    )
     parser.add_argument("--fold", default=None, help="fold of a run folder (default: the last)")
     parser.add_argument("--layer", default=None, help="convolution layer for the CAM methods")
-    parser.add_argument("--cmap", default="jet", help="colour map (jet, turbo, inferno, viridis, ...)")
+    parser.add_argument(
+        "--cmap", default="jet", help="colour map (jet, turbo, inferno, viridis, ...)"
+    )
     parser.add_argument("--alpha", type=float, default=0.45, help="overlay opacity 0..1")
     parser.add_argument("--steps", type=int, default=32, help="IG interpolation steps")
-    parser.add_argument("--baseline", default="black", choices=("black", "blur", "mean"),
-                        help="IG baseline ('mean': the face's mean colour)")
+    parser.add_argument(
+        "--baseline",
+        default="black",
+        choices=("black", "blur", "mean"),
+        help="IG baseline ('mean': the face's mean colour)",
+    )
     parser.add_argument("--patch", type=int, default=None, help="occlusion patch side (pixels)")
     parser.add_argument("--stride", type=int, default=None, help="occlusion stride (< patch)")
-    parser.add_argument("--fill", default="mean", choices=("mean", "blur", "zero"), help="occlusion fill")
+    parser.add_argument(
+        "--fill", default="mean", choices=("mean", "blur", "zero"), help="occlusion fill"
+    )
     parser.add_argument("--samples", type=int, default=20, help="SmoothGrad samples")
 
 
@@ -78,8 +102,8 @@ def _filters_figure(model, x) -> np.ndarray:
     a = big(first_conv_activations(model, x)["grid"], 256)
     h = max(f.shape[0], a.shape[0])
     canvas = np.full((h + 16, f.shape[1] + a.shape[1] + 24, 3), 255, np.uint8)
-    canvas[8:8 + f.shape[0], 8:8 + f.shape[1]] = f
-    canvas[8:8 + a.shape[0], 16 + f.shape[1]:16 + f.shape[1] + a.shape[1]] = a
+    canvas[8 : 8 + f.shape[0], 8 : 8 + f.shape[1]] = f
+    canvas[8 : 8 + a.shape[0], 16 + f.shape[1] : 16 + f.shape[1] + a.shape[1]] = a
     return canvas
 
 
@@ -92,7 +116,9 @@ def run(args) -> int:
     if fold is not None and fold != "all":
         fold = int(fold)
     model = load_model(args.model, fold=fold)
-    prepared = prepare_image(args.image, model.input_spec, detect=not args.no_detect, fallback="centre")
+    prepared = prepare_image(
+        args.image, model.input_spec, detect=not args.no_detect, fallback="centre"
+    )
     print(prepared.message)
     x, crop = prepared.inputs[0], prepared.crops[0]
     out = Path(args.out)
@@ -109,17 +135,26 @@ def run(args) -> int:
     ex = explain(model, x, args.method, target=args.target, layer=args.layer, **_options(args))
     _save(out, overlay(prepared.rgb, ex.map, crop, cmap=args.cmap, alpha=args.alpha))
     print(f"predicted: {ex.predicted_label} (p={ex.probabilities[ex.predicted]:.3f})")
-    print(f"explained: {ex.target_label} (p={ex.target_probability:.3f}) with {args.method}"
-          + (f" on layer {ex.layer}" if ex.layer else "") + f" in {ex.timings['total'] * 1000:.0f} ms")
+    print(
+        f"explained: {ex.target_label} (p={ex.target_probability:.3f}) with {args.method}"
+        + (f" on layer {ex.layer}" if ex.layer else "")
+        + f" in {ex.timings['total'] * 1000:.0f} ms"
+    )
     curves = deletion_insertion(model, x, ex.map, target=ex.target)
     rand_map = np.random.default_rng(0).random(ex.map.shape)
     ref = deletion_insertion(model, x, rand_map, target=ex.target)
-    print(f"deletion AUC:  {curves.deletion_auc:.3f} (random map {ref.deletion_auc:.3f}; lower is better)")
-    print(f"insertion AUC: {curves.insertion_auc:.3f} (random map {ref.insertion_auc:.3f}; higher is better)")
+    print(
+        f"deletion AUC:  {curves.deletion_auc:.3f} (random map {ref.deletion_auc:.3f}; lower is better)"
+    )
+    print(
+        f"insertion AUC: {curves.insertion_auc:.3f} (random map {ref.insertion_auc:.3f}; higher is better)"
+    )
     if args.method == "ig":
         i = ex.info
-        print(f"IG completeness: sum of attributions {i['sum_attributions']:.4f} vs "
-              f"f(x) - f(baseline) {i['delta']:.4f}; relative error {i['rel_error']:.3%} "
-              f"({i['steps']} steps, {i['baseline']} baseline)")
+        print(
+            f"IG completeness: sum of attributions {i['sum_attributions']:.4f} vs "
+            f"f(x) - f(baseline) {i['delta']:.4f}; relative error {i['rel_error']:.3%} "
+            f"({i['steps']} steps, {i['baseline']} baseline)"
+        )
     print(f"wrote {out}")
     return 0

@@ -12,7 +12,13 @@ Submodules: ``core`` (model resolution, caches, :class:`Explanation`), ``methods
 lazily by the functions that need it.
 """
 
-from fer_engine.explain.core import Explanation, clear_cache, last_conv_layer, predict_proba, resolve
+from fer_engine.explain.core import (
+    Explanation,
+    clear_cache,
+    last_conv_layer,
+    predict_proba,
+    resolve,
+)
 from fer_engine.explain.faithfulness import (
     Curves,
     agreement_matrix,
@@ -47,12 +53,40 @@ from fer_engine.explain.regions import (
 )
 
 __all__ = [
-    "CMAPS", "Curves", "Explanation", "FAST_METHODS", "METHODS", "REGIONS", "REGION_NAMES",
-    "aggregate_regions", "agreement_matrix", "clear_cache", "colourise", "deletion_insertion",
-    "explain", "explain_batch", "fast_gradcam", "fast_saliency", "first_conv_activations",
-    "first_conv_filters", "integrated_gradients", "last_conv_layer", "mean_face",
-    "method_agreement", "occlusion", "overlay", "overlay_on_input", "predict_proba",
-    "randomisation_check", "rank_correlation", "reference_input", "region_areas",
-    "region_attribution", "region_masks", "region_shares", "region_table", "resolve",
+    "CMAPS",
+    "FAST_METHODS",
+    "METHODS",
+    "REGIONS",
+    "REGION_NAMES",
+    "Curves",
+    "Explanation",
+    "aggregate_regions",
+    "agreement_matrix",
+    "clear_cache",
+    "colourise",
+    "deletion_insertion",
+    "explain",
+    "explain_batch",
+    "fast_gradcam",
+    "fast_saliency",
+    "first_conv_activations",
+    "first_conv_filters",
+    "integrated_gradients",
+    "last_conv_layer",
+    "mean_face",
+    "method_agreement",
+    "occlusion",
+    "overlay",
+    "overlay_on_input",
+    "predict_proba",
+    "randomisation_check",
+    "rank_correlation",
+    "reference_input",
+    "region_areas",
+    "region_attribution",
+    "region_masks",
+    "region_shares",
+    "region_table",
+    "resolve",
     "tile_grid",
 ]

@@ -27,7 +27,7 @@ import numpy as np
 
 from fer_engine import emotions
 from fer_engine.errors import ModelError
-from fer_engine.preprocess import InputSpec
+from fer_engine.preprocess import InputSpec, normalise
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,11 @@ def resolve(model_or_keras, *, labels=None, input_spec: InputSpec | None = None)
         return model_or_keras
     wrapped = hasattr(model_or_keras, "keras_model")  # a project model, not a keras.Model
     keras_model = model_or_keras.keras_model if wrapped else model_or_keras
-    if keras_model is None or not hasattr(keras_model, "inputs") or not hasattr(keras_model, "layers"):
+    if (
+        keras_model is None
+        or not hasattr(keras_model, "inputs")
+        or not hasattr(keras_model, "layers")
+    ):
         name = getattr(model_or_keras, "name", type(model_or_keras).__name__)
         raise ModelError(
             f"The model '{name}' is not a neural network, so it has no gradients or layers to "
@@ -68,11 +72,19 @@ def resolve(model_or_keras, *, labels=None, input_spec: InputSpec | None = None)
     if labels is None and wrapped:
         labels = getattr(model_or_keras, "labels", None)
     n_classes = int(keras_model.outputs[0].shape[-1])
-    labels = tuple(str(v) for v in labels) if labels is not None else tuple(str(i) for i in range(n_classes))
+    labels = (
+        tuple(str(v) for v in labels)
+        if labels is not None
+        else tuple(str(i) for i in range(n_classes))
+    )
     if len(labels) != n_classes:
         raise ModelError(f"The model has {n_classes} outputs but {len(labels)} labels were given.")
     # (keras.Model has an unrelated ``input_spec`` attribute: only a project model's counts)
-    spec = input_spec if input_spec is not None or not wrapped else getattr(model_or_keras, "input_spec", None)
+    spec = (
+        input_spec
+        if input_spec is not None or not wrapped
+        else getattr(model_or_keras, "input_spec", None)
+    )
     if spec is None:
         if shape[0] != shape[1]:
             raise ModelError(f"Pass input_spec= for a non-square input {shape}.")
@@ -85,8 +97,13 @@ def resolve(model_or_keras, *, labels=None, input_spec: InputSpec | None = None)
 
 
 def check_input(x, resolved: Resolved) -> np.ndarray:
-    """One normalised input as (H, W, C) float32; accepts (H, W) for gray and a batch of 1."""
-    arr = np.asarray(x, dtype=np.float32)
+    """One normalised input as (H, W, C) float32; accepts (H, W) for gray and a batch of 1.
+
+    uint8 input is taken as 0..255 pixels and normalised per the model's spec (the
+    models' own convention); float input is taken as already normalised.
+    """
+    arr = np.asarray(x)
+    arr = normalise(arr, resolved.spec) if arr.dtype == np.uint8 else arr.astype(np.float32)
     want = resolved.input_shape
     if arr.ndim == 4 and arr.shape[0] == 1:
         arr = arr[0]
@@ -105,7 +122,9 @@ def resolve_target(target, labels: tuple[str, ...], probabilities: np.ndarray) -
         return int(np.argmax(probabilities))
     if isinstance(target, (int, np.integer)):
         if not 0 <= int(target) < len(labels):
-            raise ModelError(f"Target {target} is out of range: the model has {len(labels)} classes.")
+            raise ModelError(
+                f"Target {target} is out of range: the model has {len(labels)} classes."
+            )
         return int(target)
     name = str(target)
     if name in labels:
@@ -123,7 +142,10 @@ def _is_conv2d(layer) -> bool:
     import keras
 
     return isinstance(layer, keras.layers.Conv2D) or type(layer).__name__ in (
-        "Conv2D", "SeparableConv2D", "DepthwiseConv2D")
+        "Conv2D",
+        "SeparableConv2D",
+        "DepthwiseConv2D",
+    )
 
 
 def last_conv_layer(keras_model) -> str:
@@ -136,8 +158,14 @@ def last_conv_layer(keras_model) -> str:
         if _is_conv2d(layer):
             return layer.name
     nested = [lyr.name for lyr in keras_model.layers if hasattr(lyr, "layers")]
-    hint = (f" It wraps nested models ({', '.join(nested)}); build transfer models flat "
-            "(input_tensor=, head on base.output).") if nested else ""
+    hint = (
+        (
+            f" It wraps nested models ({', '.join(nested)}); build transfer models flat "
+            "(input_tensor=, head on base.output)."
+        )
+        if nested
+        else ""
+    )
     raise ModelError("This model has no convolution layer, so Grad-CAM cannot be computed." + hint)
 
 
@@ -258,8 +286,12 @@ def predict_proba(keras_model, batch: np.ndarray, batch_size: int | None = None)
     n = batch.shape[0]
     if batch_size is None:
         batch_size = auto_batch_size(batch.shape[1:])
-    outs = [fn(batch[i:i + batch_size]).numpy() for i in range(0, n, batch_size)]
-    return np.concatenate(outs, axis=0) if outs else np.zeros((0, keras_model.outputs[0].shape[-1]), np.float32)
+    outs = [fn(batch[i : i + batch_size]).numpy() for i in range(0, n, batch_size)]
+    return (
+        np.concatenate(outs, axis=0)
+        if outs
+        else np.zeros((0, keras_model.outputs[0].shape[-1]), np.float32)
+    )
 
 
 def auto_batch_size(input_shape) -> int:

@@ -59,10 +59,13 @@ class Curves:
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: fraction, curve ('deletion'/'insertion'), probability."""
-        return pd.concat([
-            pd.DataFrame({"fraction": self.fractions, "curve": name, "probability": values})
-            for name, values in (("deletion", self.deletion), ("insertion", self.insertion))
-        ], ignore_index=True)
+        return pd.concat(
+            [
+                pd.DataFrame({"fraction": self.fractions, "curve": name, "probability": values})
+                for name, values in (("deletion", self.deletion), ("insertion", self.insertion))
+            ],
+            ignore_index=True,
+        )
 
 
 def pixel_order(map_2d: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -72,9 +75,18 @@ def pixel_order(map_2d: np.ndarray, seed: int = 0) -> np.ndarray:
     return np.lexsort((rng.random(m.size), -m))
 
 
-def deletion_insertion(model_or_keras, x: np.ndarray, map_2d: np.ndarray, *, target=None,
-                       steps: int = 50, deletion_baseline="black", insertion_baseline="blur",
-                       seed: int = 0, batch_size: int | None = None) -> Curves:
+def deletion_insertion(
+    model_or_keras,
+    x: np.ndarray,
+    map_2d: np.ndarray,
+    *,
+    target=None,
+    steps: int = 50,
+    deletion_baseline="black",
+    insertion_baseline="blur",
+    seed: int = 0,
+    batch_size: int | None = None,
+) -> Curves:
     """Deletion and insertion curves and areas for one map.
 
     ``x``: normalised input (H, W, C); ``map_2d``: (H, W) importance (higher =
@@ -102,12 +114,19 @@ def deletion_insertion(model_or_keras, x: np.ndarray, map_2d: np.ndarray, *, tar
     masks = (rank[None] < counts[:, None, None])[..., None]  # (steps+1, H, W, 1)
     del_ref = reference_input(x, res.spec, deletion_baseline)
     ins_ref = reference_input(x, res.spec, insertion_baseline)
-    batch = np.concatenate([np.where(masks, del_ref[None], x[None]),
-                            np.where(masks, x[None], ins_ref[None])]).astype(np.float32)
+    batch = np.concatenate(
+        [np.where(masks, del_ref[None], x[None]), np.where(masks, x[None], ins_ref[None])]
+    ).astype(np.float32)
     p = predict_proba(res.keras_model, batch, batch_size or auto_batch_size(x.shape))[:, tgt]
-    deletion, insertion = p[:steps + 1], p[steps + 1:]
-    return Curves(fractions, deletion, insertion, float(np.trapezoid(deletion, fractions)),
-                  float(np.trapezoid(insertion, fractions)), tgt)
+    deletion, insertion = p[: steps + 1], p[steps + 1 :]
+    return Curves(
+        fractions,
+        deletion,
+        insertion,
+        float(np.trapezoid(deletion, fractions)),
+        float(np.trapezoid(insertion, fractions)),
+        tgt,
+    )
 
 
 # ---------------------------------------------------------------- model randomisation
@@ -133,9 +152,17 @@ def _assign(copy, name: str, weights: list) -> None:
         linear.get_layer(name).set_weights(weights)
 
 
-def randomisation_check(model_or_keras, x: np.ndarray, method: str = "gradcam", *, target=None,
-                        layers: Sequence[str] | None = None, max_stages: int | None = None,
-                        seed: int = 0, **options) -> pd.DataFrame:
+def randomisation_check(
+    model_or_keras,
+    x: np.ndarray,
+    method: str = "gradcam",
+    *,
+    target=None,
+    layers: Sequence[str] | None = None,
+    max_stages: int | None = None,
+    seed: int = 0,
+    **options,
+) -> pd.DataFrame:
     """Cascading model randomisation: Spearman between the original and randomised maps.
 
     ``layers``: names to re-initialise, in this order (default every layer with
@@ -164,20 +191,29 @@ def randomisation_check(model_or_keras, x: np.ndarray, method: str = "gradcam", 
 
     def record(stage: int, name: str, n: int, opts: dict) -> None:
         ex = explain(copy, x, method, target=tgt, labels=res.labels, input_spec=res.spec, **opts)
-        rows.append({"stage": stage, "layer": name, "n_randomised": n,
-                     "spearman": rank_correlation(base.map, ex.map),
-                     "target_probability": float(ex.probabilities[tgt])})
+        rows.append(
+            {
+                "stage": stage,
+                "layer": name,
+                "n_randomised": n,
+                "spearman": rank_correlation(base.map, ex.map),
+                "target_probability": float(ex.probabilities[tgt]),
+            }
+        )
 
     record(0, "none (rerun)", 0, rerun_options)
     keras.utils.set_random_seed(seed)
     fresh = keras.models.clone_model(km)
-    names = list(layers) if layers is not None else [lyr.name for lyr in reversed(copy.layers)
-                                                     if lyr.weights]
+    names = (
+        list(layers)
+        if layers is not None
+        else [lyr.name for lyr in reversed(copy.layers) if lyr.weights]
+    )
     if not names:
         raise ValueError("the model has no layer with weights to randomise")
     report = set(range(1, len(names) + 1))
     if max_stages is not None and max_stages < len(names):
-        report = {int(round(v)) for v in np.linspace(1, len(names), max(1, max_stages))}
+        report = {round(v) for v in np.linspace(1, len(names), max(1, max_stages))}
     for k, name in enumerate(names, start=1):
         _assign(copy, name, fresh.get_layer(name).get_weights())
         if k in report:
@@ -198,11 +234,14 @@ def agreement_matrix(maps: Mapping[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(mat, index=names, columns=names)
 
 
-def method_agreement(model_or_keras, x: np.ndarray,
-                     methods: Sequence[str] = ("saliency", "smoothgrad", "gradcam", "gradcam++",
-                                               "ig", "occlusion"),
-                     *, target=None, options: Mapping[str, dict] | None = None,
-                     ) -> tuple[pd.DataFrame, dict[str, Explanation]]:
+def method_agreement(
+    model_or_keras,
+    x: np.ndarray,
+    methods: Sequence[str] = ("saliency", "smoothgrad", "gradcam", "gradcam++", "ig", "occlusion"),
+    *,
+    target=None,
+    options: Mapping[str, dict] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Explanation]]:
     """Maps of several methods for one input and their Spearman agreement matrix.
 
     ``options``: per-method keyword options, e.g. ``{"ig": {"steps": 64}}``. All

@@ -9,21 +9,22 @@ import numpy as np
 from fer_engine.explain.core import CACHE, check_input, first_conv_layer, resolve
 
 
-def tile_grid(tiles: np.ndarray, *, cols: int | None = None, pad: int = 1,
-              pad_value: float = 1.0) -> np.ndarray:
+def tile_grid(
+    tiles: np.ndarray, *, cols: int | None = None, pad: int = 1, pad_value: float = 1.0
+) -> np.ndarray:
     """Arrange (N, h, w) or (N, h, w, 3) tiles in a near-square grid, ``pad`` pixels apart.
 
     Returns (rows*(h+pad)-pad, cols*(w+pad)-pad[, 3]) float32.
     """
     tiles = np.asarray(tiles, dtype=np.float32)
     n, h, w = tiles.shape[:3]
-    cols = cols or int(math.ceil(math.sqrt(n)))
-    rows = int(math.ceil(n / cols))
+    cols = cols or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
     shape = (rows * (h + pad) - pad, cols * (w + pad) - pad) + tiles.shape[3:]
     grid = np.full(shape, pad_value, dtype=np.float32)
     for i in range(n):
         r, c = divmod(i, cols)
-        grid[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = tiles[i]
+        grid[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = tiles[i]
     return grid
 
 
@@ -48,8 +49,9 @@ def first_conv_filters(model_or_keras, *, layer: str | None = None, pad: int = 1
     return {"layer": name, "kernel": kernel, "grid": tile_grid(_unit(tiles), pad=pad)}
 
 
-def first_conv_activations(model_or_keras, x: np.ndarray, *, layer: str | None = None,
-                           pad: int = 1) -> dict:
+def first_conv_activations(
+    model_or_keras, x: np.ndarray, *, layer: str | None = None, pad: int = 1
+) -> dict:
     """Activations of the first Conv2D layer for one normalised input.
 
     Returns ``{"layer", "activations": (h, w, n) float32, "grid": (.., ..) in [0, 1]}``
@@ -60,8 +62,11 @@ def first_conv_activations(model_or_keras, x: np.ndarray, *, layer: str | None =
     res = resolve(model_or_keras)
     x = check_input(x, res)
     name = layer or first_conv_layer(res.keras_model)
-    sub = CACHE.get(res.keras_model, ("sub", name),
-                    lambda: keras.Model(res.keras_model.inputs[0], res.keras_model.get_layer(name).output))
+    sub = CACHE.get(
+        res.keras_model,
+        ("sub", name),
+        lambda: keras.Model(res.keras_model.inputs[0], res.keras_model.get_layer(name).output),
+    )
     acts = np.asarray(sub(x[None], training=False))[0].astype(np.float32)
     tiles = np.stack([_unit(acts[..., i]) for i in range(acts.shape[-1])])
     return {"layer": name, "activations": acts, "grid": tile_grid(tiles, pad=pad)}

@@ -65,9 +65,18 @@ _OPTIONS = {
 }
 
 
-def explain(model_or_keras, x, method: str, *, target=None, layer: str | None = None,
-            implementation: str = "tf-keras-vis", labels=None, input_spec=None,
-            **options) -> Explanation:
+def explain(
+    model_or_keras,
+    x,
+    method: str,
+    *,
+    target=None,
+    layer: str | None = None,
+    implementation: str = "tf-keras-vis",
+    labels=None,
+    input_spec=None,
+    **options,
+) -> Explanation:
     """Explain one input's prediction.
 
     ``model_or_keras``: a project model (``.keras_model``, ``.labels``,
@@ -91,10 +100,14 @@ def explain(model_or_keras, x, method: str, *, target=None, layer: str | None = 
     t0 = time.perf_counter()
     res = resolve(model_or_keras, labels=labels, input_spec=input_spec)
     if method not in METHODS:
-        raise ModelError(f"Unknown explanation method '{method}'. Choose one of: {', '.join(METHODS)}.")
+        raise ModelError(
+            f"Unknown explanation method '{method}'. Choose one of: {', '.join(METHODS)}."
+        )
     unknown = set(options) - _OPTIONS[method]
     if unknown:
-        raise TypeError(f"{method} takes no option(s) {sorted(unknown)}; it takes {sorted(_OPTIONS[method])}")
+        raise TypeError(
+            f"{method} takes no option(s) {sorted(unknown)}; it takes {sorted(_OPTIONS[method])}"
+        )
     if implementation not in ("tf-keras-vis", "fast"):
         raise ValueError("implementation must be 'tf-keras-vis' or 'fast'")
     if implementation == "fast" and method not in FAST_METHODS:
@@ -109,8 +122,11 @@ def explain(model_or_keras, x, method: str, *, target=None, layer: str | None = 
     elif layer is not None:
         raise ValueError(f"layer= applies to {_CAM_METHODS}, not {method}")
 
-    info: dict = {"implementation": implementation if method in FAST_METHODS else
-                  ("own" if method in ("ig", "occlusion") else "tf-keras-vis")}
+    info: dict = {
+        "implementation": implementation
+        if method in FAST_METHODS
+        else ("own" if method in ("ig", "occlusion") else "tf-keras-vis")
+    }
     attributions = None
     signed = False
     if method == "saliency" and implementation == "fast":
@@ -139,9 +155,16 @@ def explain(model_or_keras, x, method: str, *, target=None, layer: str | None = 
         nonneg = np.maximum(raw, 0.0)
     t_end = time.perf_counter()
     return Explanation(
-        method=method, map=scale_map(nonneg), raw=raw, target=tgt, labels=res.labels,
-        probabilities=probs.astype(np.float32), layer=layer if method in _CAM_METHODS else None,
-        signed=signed, info=info, attributions=attributions,
+        method=method,
+        map=scale_map(nonneg),
+        raw=raw,
+        target=tgt,
+        labels=res.labels,
+        probabilities=probs.astype(np.float32),
+        layer=layer if method in _CAM_METHODS else None,
+        signed=signed,
+        info=info,
+        attributions=attributions,
         timings={"predict": t_pred - t0, "method": t_end - t_pred, "total": t_end - t0},
     )
 
@@ -158,11 +181,37 @@ def _tfkv(res: Resolved, kind: str):
         from tf_keras_vis.saliency import Saliency
         from tf_keras_vis.scorecam import Scorecam
 
-        cls = {"saliency": Saliency, "gradcam": Gradcam, "gradcam++": GradcamPlusPlus,
-               "scorecam": Scorecam}[kind]
-        return cls(linear_clone(res.keras_model), clone=False)
+        cls = {
+            "saliency": Saliency,
+            "gradcam": Gradcam,
+            "gradcam++": GradcamPlusPlus,
+            "scorecam": Scorecam,
+        }[kind]
+        lin = linear_clone(res.keras_model)
+        if kind == "scorecam":
+            # Scorecam scores its masked inputs with ``model.predict`` (progress bar, ~100 ms
+            # of set-up per call); give our private clone a quiet compiled forward pass.
+            lin.predict = _quiet_predict(lin)
+        return cls(lin, clone=False)
 
     return CACHE.get(res.keras_model, ("tfkv", kind), build)
+
+
+def _quiet_predict(lin):
+    import tensorflow as tf
+
+    shape = (None,) + tuple(int(d) for d in lin.inputs[0].shape[1:])
+    fn = tf.function(
+        lambda x: lin(x, training=False), input_signature=[tf.TensorSpec(shape, tf.float32)]
+    )
+
+    def predict(x, batch_size=32, **_):
+        x = np.asarray(x[0] if isinstance(x, (list, tuple)) else x, dtype=np.float32)
+        return np.concatenate(
+            [fn(x[i : i + batch_size]).numpy() for i in range(0, len(x), batch_size)]
+        )
+
+    return predict
 
 
 def _score(target: int):
@@ -193,8 +242,11 @@ def _tfkv_saliency(res, x, tgt, method, *, samples=20, noise=0.2, seed=0):
 
 def _tfkv_cam(res, x, tgt, method, layer, *, max_n=None, batch_size=32):
     vis = _tfkv(res, method)
-    kwargs = {"penultimate_layer": layer, "seek_penultimate_conv_layer": False,
-              "normalize_cam": False}
+    kwargs = {
+        "penultimate_layer": layer,
+        "seek_penultimate_conv_layer": False,
+        "normalize_cam": False,
+    }
     if method == "scorecam":
         kwargs.update(max_N=max_n, batch_size=batch_size)
     with warnings.catch_warnings():
@@ -275,13 +327,18 @@ def _pixels(x: np.ndarray, spec) -> np.ndarray:
 
 def blur_pixels(pixels: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur of (H, W, C) float32 pixels, channels kept."""
-    out = cv2.GaussianBlur(np.ascontiguousarray(pixels, dtype=np.float32), (0, 0), float(sigma),
-                           borderType=cv2.BORDER_REFLECT)
+    out = cv2.GaussianBlur(
+        np.ascontiguousarray(pixels, dtype=np.float32),
+        (0, 0),
+        float(sigma),
+        borderType=cv2.BORDER_REFLECT,
+    )
     return out.reshape(pixels.shape)
 
 
-def reference_input(x: np.ndarray, spec, kind, *, sigma: float | None = None,
-                    mean_face: np.ndarray | None = None) -> np.ndarray:
+def reference_input(
+    x: np.ndarray, spec, kind, *, sigma: float | None = None, mean_face: np.ndarray | None = None
+) -> np.ndarray:
     """A normalised (H, W, C) reference image that fits the model's input range.
 
     ``kind``: ``"black"``/``"zero"`` (pixels 0 normalised per spec), ``"blur"`` (the
@@ -301,8 +358,9 @@ def reference_input(x: np.ndarray, spec, kind, *, sigma: float | None = None,
         if mean_face is not None:
             return np.asarray(mean_face, dtype=np.float32).reshape(x.shape)
         px = _pixels(x, spec)
-        return normalise(np.broadcast_to(px.mean(axis=(0, 1), keepdims=True), px.shape), spec
-                         ).astype(np.float32)
+        return normalise(
+            np.broadcast_to(px.mean(axis=(0, 1), keepdims=True), px.shape), spec
+        ).astype(np.float32)
     raise ValueError(f"unknown reference '{kind}': use black, zero, blur, mean or an array")
 
 
@@ -325,8 +383,12 @@ def _ig_grad_fn(res: Resolved, output: str):
         prob = predict_fn(res.keras_model)
         h, w, c = res.input_shape
 
-        @tf.function(input_signature=[tf.TensorSpec((None, h, w, c), tf.float32),
-                                      tf.TensorSpec((), tf.int32)])
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec((None, h, w, c), tf.float32),
+                tf.TensorSpec((), tf.int32),
+            ]
+        )
         def fn(xs, target):
             with tf.GradientTape() as tape:
                 tape.watch(xs)
@@ -341,10 +403,18 @@ def _ig_grad_fn(res: Resolved, output: str):
     return CACHE.get(res.keras_model, ("ig", output), build)
 
 
-def integrated_gradients(model_or_keras, x: np.ndarray, target: int, *, steps: int = 32,
-                         baseline="black", mean_face: np.ndarray | None = None,
-                         blur_sigma: float | None = None, output: str = "probability",
-                         batch_size: int | None = None) -> tuple[np.ndarray, dict]:
+def integrated_gradients(
+    model_or_keras,
+    x: np.ndarray,
+    target: int,
+    *,
+    steps: int = 32,
+    baseline="black",
+    mean_face: np.ndarray | None = None,
+    blur_sigma: float | None = None,
+    output: str = "probability",
+    batch_size: int | None = None,
+) -> tuple[np.ndarray, dict]:
     """Integrated Gradients of the target's probability (or logit) from ``baseline`` to ``x``.
 
     Path x' + a (x - x') for a = 0, 1/steps, ..., 1 (steps + 1 points, evaluated in
@@ -368,19 +438,24 @@ def integrated_gradients(model_or_keras, x: np.ndarray, target: int, *, steps: i
     total = np.zeros_like(x)
     scores = np.zeros(steps + 1, dtype=np.float32)
     for i in range(0, steps + 1, batch_size):
-        a = alphas[i:i + batch_size]
+        a = alphas[i : i + batch_size]
         path = ref[None] + a[:, None, None, None] * diff[None]
         g, s = fn(path, np.int32(target))
-        total += np.tensordot(weights[i:i + batch_size], g.numpy(), axes=1)
-        scores[i:i + batch_size] = s.numpy()
+        total += np.tensordot(weights[i : i + batch_size], g.numpy(), axes=1)
+        scores[i : i + batch_size] = s.numpy()
     attributions = (diff * total / steps).astype(np.float32)
     delta = float(scores[-1] - scores[0])
     summed = float(attributions.sum())
     abs_error = abs(summed - delta)
     info = {
-        "steps": int(steps), "baseline": baseline if isinstance(baseline, str) else "array",
-        "output": output, "f_input": float(scores[-1]), "f_baseline": float(scores[0]),
-        "delta": delta, "sum_attributions": summed, "abs_error": abs_error,
+        "steps": int(steps),
+        "baseline": baseline if isinstance(baseline, str) else "array",
+        "output": output,
+        "f_input": float(scores[-1]),
+        "f_baseline": float(scores[0]),
+        "delta": delta,
+        "sum_attributions": summed,
+        "abs_error": abs_error,
         "rel_error": abs_error / abs(delta) if abs(delta) >= 1e-6 else float("nan"),
     }
     return attributions, info
@@ -399,9 +474,18 @@ def patch_positions(length: int, patch: int, stride: int) -> list[int]:
     return pos
 
 
-def occlusion(model_or_keras, x: np.ndarray, target: int, *, patch: int | None = None,
-              stride: int | None = None, fill: str = "mean", blur_sigma: float | None = None,
-              batch_size: int | None = None, p_target: float | None = None) -> tuple[np.ndarray, dict]:
+def occlusion(
+    model_or_keras,
+    x: np.ndarray,
+    target: int,
+    *,
+    patch: int | None = None,
+    stride: int | None = None,
+    fill: str = "mean",
+    blur_sigma: float | None = None,
+    batch_size: int | None = None,
+    p_target: float | None = None,
+) -> tuple[np.ndarray, dict]:
     """Occlusion sensitivity: (H, W) float32 mean drop of the target probability, and info.
 
     Every patch (``patch`` x ``patch`` pixels, corners every ``stride`` pixels, the last
@@ -418,7 +502,9 @@ def occlusion(model_or_keras, x: np.ndarray, target: int, *, patch: int | None =
     patch = int(patch or max(4, min(h, w) // 6))
     stride = int(stride or max(1, patch // 2))
     if not 1 <= stride < patch:
-        raise ValueError(f"stride ({stride}) must be at least 1 and smaller than the patch ({patch})")
+        raise ValueError(
+            f"stride ({stride}) must be at least 1 and smaller than the patch ({patch})"
+        )
     if fill not in ("mean", "blur", "zero"):
         raise ValueError("fill must be 'mean', 'blur' or 'zero'")
     ref = reference_input(x, res.spec, fill, sigma=blur_sigma or max(1.0, patch / 2))
@@ -429,27 +515,41 @@ def occlusion(model_or_keras, x: np.ndarray, target: int, *, patch: int | None =
     fn = predict_fn(res.keras_model)
     probs = np.empty(len(corners), dtype=np.float32)
     for start in range(0, len(corners), batch_size):
-        chunk = corners[start:start + batch_size]
+        chunk = corners[start : start + batch_size]
         batch = np.repeat(x[None], len(chunk), axis=0)
         for k, (y0, x0) in enumerate(chunk):
-            batch[k, y0:y0 + patch, x0:x0 + patch] = ref[y0:y0 + patch, x0:x0 + patch]
-        probs[start:start + len(chunk)] = fn(batch).numpy()[:, target]
+            batch[k, y0 : y0 + patch, x0 : x0 + patch] = ref[y0 : y0 + patch, x0 : x0 + patch]
+        probs[start : start + len(chunk)] = fn(batch).numpy()[:, target]
     drop = p_target - probs
     acc = np.zeros((h, w), dtype=np.float64)
     cnt = np.zeros((h, w), dtype=np.float64)
     for (y0, x0), d in zip(corners, drop):
-        acc[y0:y0 + patch, x0:x0 + patch] += d
-        cnt[y0:y0 + patch, x0:x0 + patch] += 1
-    info = {"patch": patch, "stride": stride, "fill": fill, "n_patches": len(corners),
-            "max_drop": float(drop.max()), "min_drop": float(drop.min())}
+        acc[y0 : y0 + patch, x0 : x0 + patch] += d
+        cnt[y0 : y0 + patch, x0 : x0 + patch] += 1
+    info = {
+        "patch": patch,
+        "stride": stride,
+        "fill": fill,
+        "n_patches": len(corners),
+        "max_drop": float(drop.max()),
+        "min_drop": float(drop.min()),
+    }
     return (acc / cnt).astype(np.float32), info
 
 
 # ---------------------------------------------------------------- many inputs
 
 
-def explain_batch(model_or_keras, xs: np.ndarray, method: str, *, targets=None,
-                  implementation: str = "fast", layer: str | None = None, **options) -> np.ndarray:
+def explain_batch(
+    model_or_keras,
+    xs: np.ndarray,
+    method: str,
+    *,
+    targets=None,
+    implementation: str = "fast",
+    layer: str | None = None,
+    **options,
+) -> np.ndarray:
     """Maps (N, H, W) float32 (each scaled to max 1) for a batch of inputs.
 
     ``targets``: None (each input's predicted class), or N indices/labels.
@@ -472,12 +572,14 @@ def explain_batch(model_or_keras, xs: np.ndarray, method: str, *, targets=None,
         parts = []
         for i in range(0, len(xs), bs):
             if method == "gradcam":
-                parts.append(fast_gradcam(res, xs[i:i + bs], idx[i:i + bs], layer))
+                parts.append(fast_gradcam(res, xs[i : i + bs], idx[i : i + bs], layer))
             else:
-                parts.append(fast_saliency(res, xs[i:i + bs], idx[i:i + bs]))
+                parts.append(fast_saliency(res, xs[i : i + bs], idx[i : i + bs]))
         raw = np.concatenate(parts) if parts else np.zeros((0,) + xs.shape[1:3], np.float32)
         return np.stack([scale_map(m) for m in raw]) if len(raw) else raw
     impl = implementation if method in FAST_METHODS else "tf-keras-vis"
-    maps = [explain(res, x, method, target=int(t), layer=layer, implementation=impl, **options).map
-            for x, t in zip(xs, idx)]
+    maps = [
+        explain(res, x, method, target=int(t), layer=layer, implementation=impl, **options).map
+        for x, t in zip(xs, idx)
+    ]
     return np.stack(maps) if maps else np.zeros((0,) + xs.shape[1:3], np.float32)

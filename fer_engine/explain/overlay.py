@@ -9,9 +9,15 @@ from fer_engine.preprocess import denormalise
 
 #: Colour map names accepted by :func:`colourise` (OpenCV's).
 CMAPS = {
-    "jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO, "inferno": cv2.COLORMAP_INFERNO,
-    "viridis": cv2.COLORMAP_VIRIDIS, "magma": cv2.COLORMAP_MAGMA, "plasma": cv2.COLORMAP_PLASMA,
-    "hot": cv2.COLORMAP_HOT, "parula": cv2.COLORMAP_PARULA, "bone": cv2.COLORMAP_BONE,
+    "jet": cv2.COLORMAP_JET,
+    "turbo": cv2.COLORMAP_TURBO,
+    "inferno": cv2.COLORMAP_INFERNO,
+    "viridis": cv2.COLORMAP_VIRIDIS,
+    "magma": cv2.COLORMAP_MAGMA,
+    "plasma": cv2.COLORMAP_PLASMA,
+    "hot": cv2.COLORMAP_HOT,
+    "parula": cv2.COLORMAP_PARULA,
+    "bone": cv2.COLORMAP_BONE,
 }
 
 
@@ -44,8 +50,14 @@ def _as_box(crop_box):
     return FaceBox(x, y, w, h)
 
 
-def overlay(photo_rgb: np.ndarray, map_in_input_coords: np.ndarray, crop_box, *,
-            cmap: str = "jet", alpha: float = 0.45) -> np.ndarray:
+def overlay(
+    photo_rgb: np.ndarray,
+    map_in_input_coords: np.ndarray,
+    crop_box,
+    *,
+    cmap: str = "jet",
+    alpha: float = 0.45,
+) -> np.ndarray:
     """The map drawn on the ORIGINAL photo through the face's crop box: (H, W, 3) uint8.
 
     ``photo_rgb``: (H, W, 3) uint8 (or (H, W) gray). ``map_in_input_coords``: (h, w)
@@ -66,8 +78,9 @@ def overlay(photo_rgb: np.ndarray, map_in_input_coords: np.ndarray, crop_box, *,
     return _blend(rgb.astype(np.uint8), placed, cmap, alpha)
 
 
-def overlay_on_input(x: np.ndarray, map_2d: np.ndarray, spec, *, cmap: str = "jet",
-                     alpha: float = 0.45) -> np.ndarray:
+def overlay_on_input(
+    x: np.ndarray, map_2d: np.ndarray, spec, *, cmap: str = "jet", alpha: float = 0.45
+) -> np.ndarray:
     """The map on the model input itself (denormalised for display): (h, w, 3) uint8."""
     px = np.clip(denormalise(np.asarray(x, np.float32), spec), 0, 255).astype(np.uint8)
     if px.ndim == 3 and px.shape[2] == 1:

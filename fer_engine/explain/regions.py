@@ -39,14 +39,15 @@ REGIONS: dict[str, tuple[float, float, float, float]] = {
 REGION_NAMES: tuple[str, ...] = tuple(REGIONS) + ("rest",)
 
 
-def region_masks(height: int, width: int,
-                 regions: dict[str, tuple[float, float, float, float]] = REGIONS) -> dict[str, np.ndarray]:
+def region_masks(
+    height: int, width: int, regions: dict[str, tuple[float, float, float, float]] = REGIONS
+) -> dict[str, np.ndarray]:
     """Boolean (height, width) masks per region plus ``rest``; earlier regions win overlaps."""
     taken = np.zeros((height, width), dtype=bool)
     masks: dict[str, np.ndarray] = {}
     for name, (x0, y0, x1, y1) in regions.items():
         m = np.zeros_like(taken)
-        m[int(round(y0 * height)):int(round(y1 * height)), int(round(x0 * width)):int(round(x1 * width))] = True
+        m[round(y0 * height) : round(y1 * height), round(x0 * width) : round(x1 * width)] = True
         m &= ~taken
         taken |= m
         masks[name] = m
@@ -64,14 +65,17 @@ def region_shares(map_2d: np.ndarray, regions=REGIONS) -> pd.Series:
         raise ValueError(f"expected an (H, W) map, got {m.shape}")
     masks = region_masks(*m.shape, regions=regions)
     total = m.sum()
-    return pd.Series({name: (m[mask].sum() / total if total > 0 else np.nan)
-                      for name, mask in masks.items()}, name="share")
+    return pd.Series(
+        {name: (m[mask].sum() / total if total > 0 else np.nan) for name, mask in masks.items()},
+        name="share",
+    )
 
 
 def region_areas(height: int, width: int, regions=REGIONS) -> pd.Series:
     """Fraction of pixels in each region (what a uniform map's shares would be)."""
-    return pd.Series({k: float(v.mean()) for k, v in region_masks(height, width, regions).items()},
-                     name="area")
+    return pd.Series(
+        {k: float(v.mean()) for k, v in region_masks(height, width, regions).items()}, name="area"
+    )
 
 
 def region_table(maps: np.ndarray, table: pd.DataFrame, *, regions=REGIONS) -> pd.DataFrame:
@@ -85,8 +89,11 @@ def region_table(maps: np.ndarray, table: pd.DataFrame, *, regions=REGIONS) -> p
     if maps.ndim != 3 or len(maps) != len(table):
         raise ValueError(f"need one (H, W) map per table row: {maps.shape} vs {len(table)} rows")
     areas = region_areas(maps.shape[1], maps.shape[2], regions)
-    shares = np.stack([region_shares(m, regions).to_numpy() for m in maps]) if len(maps) else \
-        np.zeros((0, len(areas)))
+    shares = (
+        np.stack([region_shares(m, regions).to_numpy() for m in maps])
+        if len(maps)
+        else np.zeros((0, len(areas)))
+    )
     base = table.reset_index(drop=True)
     frames = []
     for j, name in enumerate(areas.index):
@@ -98,8 +105,9 @@ def region_table(maps: np.ndarray, table: pd.DataFrame, *, regions=REGIONS) -> p
     return pd.concat(frames, ignore_index=True)
 
 
-def aggregate_regions(tidy: pd.DataFrame, by: str | Sequence[str] = "true", *,
-                      confidence: float = 0.95) -> pd.DataFrame:
+def aggregate_regions(
+    tidy: pd.DataFrame, by: str | Sequence[str] = "true", *, confidence: float = 0.95
+) -> pd.DataFrame:
     """Mean region share per group, ready for a heat-map (pivot on ``region``).
 
     ``by``: column(s) of the tidy table, e.g. ``"true"`` (per emotion), ``"pred"``,
@@ -114,7 +122,11 @@ def aggregate_regions(tidy: pd.DataFrame, by: str | Sequence[str] = "true", *,
     g = d.groupby(by + ["region"], sort=False, observed=True)
     out = g["share"].agg(mean="mean", sd="std", n="count").reset_index()
     out["area"] = g["area"].first().to_numpy()
-    half = stats.t.ppf(0.5 + confidence / 2, np.maximum(out["n"] - 1, 1)) * out["sd"] / np.sqrt(out["n"])
+    half = (
+        stats.t.ppf(0.5 + confidence / 2, np.maximum(out["n"] - 1, 1))
+        * out["sd"]
+        / np.sqrt(out["n"])
+    )
     half = half.where(out["n"] >= 2)
     out["ci_low"] = out["mean"] - half
     out["ci_high"] = out["mean"] + half
@@ -124,9 +136,17 @@ def aggregate_regions(tidy: pd.DataFrame, by: str | Sequence[str] = "true", *,
     return out[by + ["region", "mean", "sd", "n", "ci_low", "ci_high", "area"]]
 
 
-def region_attribution(model_or_keras, inputs: np.ndarray, table: pd.DataFrame, *,
-                       method: str = "gradcam", target: str = "pred", by=("true",),
-                       implementation: str = "fast", **options) -> tuple[pd.DataFrame, pd.DataFrame]:
+def region_attribution(
+    model_or_keras,
+    inputs: np.ndarray,
+    table: pd.DataFrame,
+    *,
+    method: str = "gradcam",
+    target: str = "pred",
+    by=("true",),
+    implementation: str = "fast",
+    **options,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Explain a run's images and aggregate region shares per group.
 
     ``inputs``: (N, H, W, C) normalised inputs aligned with ``table``'s rows;
@@ -139,7 +159,13 @@ def region_attribution(model_or_keras, inputs: np.ndarray, table: pd.DataFrame, 
 
     if target not in table.columns:
         raise ValueError(f"the table has no column '{target}'")
-    maps = explain_batch(model_or_keras, inputs, method, targets=list(table[target]),
-                         implementation=implementation, **options)
+    maps = explain_batch(
+        model_or_keras,
+        inputs,
+        method,
+        targets=list(table[target]),
+        implementation=implementation,
+        **options,
+    )
     tidy = region_table(maps, table)
     return tidy, aggregate_regions(tidy, list(by) if not isinstance(by, str) else by)

@@ -383,3 +383,17 @@ def test_first_conv_filters_and_activations(cnn, image):
     assert a["grid"].shape == (3 * SIZE + 2, 3 * SIZE + 2)
     rgb = first_conv_filters(flat_resnet_like())
     assert rgb["grid"].shape[-1] == 3
+
+
+def test_cached_clone_follows_later_training_of_the_same_model(image):
+    model = tiny_cnn(seed=4)
+    before = explain(model, image, "gradcam", target=0).raw  # builds the cached clone
+    weights = [w * 1.5 + 0.01 for w in model.get_weights()]
+    model.set_weights(weights)  # "trained" in place
+    after = explain(model, image, "gradcam", target=0).raw
+    fresh = keras.models.clone_model(model)
+    fresh.set_weights(weights)
+    np.testing.assert_allclose(
+        after, explain(fresh, image, "gradcam", target=0).raw, rtol=1e-4, atol=1e-6
+    )
+    assert not np.allclose(before, after)

@@ -7,10 +7,12 @@ Every method works on a *functional* ``keras.Model`` (tf-keras-vis 0.8.7 fails o
 ``"0", "1", ...`` and its input spec to the model's input size with ``unit``
 normalisation (pass ``labels=`` / ``input_spec=`` to say otherwise).
 
-Models are cached by identity (a weak reference, so a dropped model is not kept
-alive): the softmax-free clone tf-keras-vis needs, the tf-keras-vis objects and the
-compiled ``tf.function`` s are built once per model. If you change a model's weights
-in place after explaining it, call :func:`clear_cache`.
+Models are cached by identity (the 4 most recently explained ones): the softmax-free
+clone tf-keras-vis needs, the tf-keras-vis objects and the compiled ``tf.function`` s
+are built once per model. The clone follows later training of the same model object
+(its first and last weighted layers are checked on every call and all weights are
+copied again when they changed); after changing only middle layers in place, call
+:func:`clear_cache`.
 """
 
 from __future__ import annotations
@@ -55,6 +57,11 @@ def resolve(model_or_keras, *, labels=None, input_spec: InputSpec | None = None)
         or not hasattr(keras_model, "layers")
     ):
         name = getattr(model_or_keras, "name", type(model_or_keras).__name__)
+        if hasattr(model_or_keras, "members"):  # fer_engine.models.EnsembleModel
+            raise ModelError(
+                "An ensemble of fold models has no single network to explain: "
+                "choose one fold (fold=<k>, or the default last fold)."
+            )
         raise ModelError(
             f"The model '{name}' is not a neural network, so it has no gradients or layers to "
             "explain. Choose a CNN, ResNet50 or VGG16 model."
@@ -201,9 +208,14 @@ def ends_in_softmax(keras_model) -> bool:
 
 
 class _ModelCache:
-    """LRU cache keyed by model identity (id + weak reference check)."""
+    """LRU cache keyed by model identity (id + weak reference check).
 
-    def __init__(self, size: int = 8) -> None:
+    The cached clone and compiled functions refer to the model, so the cache keeps
+    its ``size`` most recently explained models alive (bounded memory: at most
+    ``size`` models and their clones); :func:`clear_cache` releases them.
+    """
+
+    def __init__(self, size: int = 4) -> None:
         self.size = size
         self._items: OrderedDict[int, tuple[weakref.ref, dict]] = OrderedDict()
         self._lock = threading.RLock()
@@ -257,7 +269,40 @@ def linear_clone(keras_model):
             warnings.simplefilter("ignore")
             return Saliency(keras_model, model_modifier=ReplaceToLinear(), clone=True).model
 
+    store = CACHE.entry(keras_model)
+    if "linear" not in store:
+        store["linear_signature"] = _weights_signature(keras_model)
     return CACHE.get(keras_model, "linear", build)
+
+
+def sync_clone(keras_model) -> None:
+    """Copy the model's weights into its cached clone again if it was trained since.
+
+    Called by every explanation entry point; costs two small ``get_weights`` calls.
+    Weights are assigned in place, so compiled functions and tf-keras-vis objects
+    built on the clone stay valid.
+    """
+    store = CACHE.entry(keras_model)
+    lin = store.get("linear")
+    if lin is None:
+        return
+    sig = _weights_signature(keras_model)
+    if store.get("linear_signature") != sig:
+        lin.set_weights(keras_model.get_weights())
+        store["linear_signature"] = sig
+
+
+def _weights_signature(keras_model) -> tuple:
+    """Cheap fingerprint of the first and last weighted layers (detects training)."""
+    weighted = [layer for layer in keras_model.layers if layer.weights]
+    if not weighted:
+        return ()
+    out = []
+    for layer in {id(x): x for x in (weighted[0], weighted[-1])}.values():
+        for w in layer.get_weights():
+            w = np.asarray(w, dtype=np.float64)
+            out.append((float(w.sum()), float(np.abs(w).sum())))
+    return tuple(out)
 
 
 def predict_fn(keras_model) -> Callable:

@@ -45,6 +45,7 @@ from fer_engine.explain.core import (
     resolve,
     resolve_target,
     scale_map,
+    sync_clone,
 )
 from fer_engine.preprocess import denormalise, normalise
 
@@ -113,6 +114,7 @@ def explain(
     if implementation == "fast" and method not in FAST_METHODS:
         raise ValueError(f"implementation='fast' exists for {FAST_METHODS}, not {method}")
     x = check_input(x, res)
+    sync_clone(res.keras_model)
     probs = predict_fn(res.keras_model)(x[None]).numpy()[0]
     t_pred = time.perf_counter()
     tgt = resolve_target(target, res.labels, probs)
@@ -301,6 +303,7 @@ def fast_saliency(model_or_keras, xs: np.ndarray, targets) -> np.ndarray:
     ``xs``: (N, H, W, C) normalised inputs; ``targets``: (N,) class indices.
     """
     res = resolve(model_or_keras)
+    sync_clone(res.keras_model)
     fn = _fast_fn(res, "saliency")
     return fn(np.asarray(xs, np.float32), np.asarray(targets, np.int32)).numpy()
 
@@ -314,6 +317,7 @@ def fast_gradcam(model_or_keras, xs: np.ndarray, targets, layer: str | None = No
     res = resolve(model_or_keras)
     layer = layer or last_conv_layer(res.keras_model)
     check_layer(res.keras_model, layer)
+    sync_clone(res.keras_model)
     fn = _fast_fn(res, "gradcam", layer)
     return fn(np.asarray(xs, np.float32), np.asarray(targets, np.int32)).numpy()
 
@@ -429,6 +433,7 @@ def integrated_gradients(
     if steps < 1:
         raise ValueError("steps must be 1 or more")
     ref = reference_input(x, res.spec, baseline, sigma=blur_sigma, mean_face=mean_face)
+    sync_clone(res.keras_model)
     fn = _ig_grad_fn(res, output)
     alphas = np.linspace(0.0, 1.0, steps + 1, dtype=np.float32)
     diff = (x - ref).astype(np.float32)

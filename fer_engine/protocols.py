@@ -1,0 +1,378 @@
+"""Evaluation protocols: which images train, validate and test each fold.
+
+:func:`make_plan` turns a dataset table into a :class:`Plan`: a table of samples and a
+list of :class:`Fold` (sample indices plus the participants on each side).
+
+=============  ===============================================================================
+``loso``       leave-one-subject-out: one fold per participant; every image is tested once,
+               by a model that never saw its participant (out-of-fold predictions pooled).
+``group-kfold`` k folds grouped by participant (sklearn ``StratifiedGroupKFold``), stratified
+               by the participants' demographic combination (country_group x gender x
+               age_group, where known); every image tested once.
+``holdout``    one participant-level split, ~``test_size`` of the participants in test,
+               stratified by the same demographic combination (the first study's design).
+``paper``      the first study's notebook: an image-level random split (``test_size``).
+               With ``augment_before_split`` each image is first copied ``copies`` times
+               with random augmentation and the copies are split, so copies of one photo
+               land on both sides. LEAKY: a contrast, never a default.
+``official``   the dataset's own ``split`` column: ``train`` (and ``val`` if present) vs
+               ``public_test``/``test``.
+=============  ===============================================================================
+
+Validation sets (early stopping, learning-rate reduction) are carved from each fold's
+training side only: whole participants when participants are known, else a random
+image split of the training images. Never from the test side.
+
+Every protocol except ``paper`` asserts, from the sample table itself, that no
+participant is on both the training (train + val) and the test side; a violation raises
+:class:`LeakageError` (an internal error: it means a bug, not a user mistake).
+``paper`` records the overlap instead.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from fer_engine.errors import DatasetError
+
+PROTOCOLS: tuple[str, ...] = ("loso", "group-kfold", "holdout", "paper", "official")
+LEAKY_PROTOCOLS: frozenset[str] = frozenset({"paper"})
+#: Demographic columns the participant-level splits stratify by (where known).
+STRATA_COLUMNS: tuple[str, ...] = ("country_group", "gender", "age_group")
+
+TRAIN_SPLITS = {"train", "training"}
+VAL_SPLITS = {"val", "valid", "validation"}
+TEST_SPLITS = {"test", "public_test", "publictest"}
+
+
+class LeakageError(AssertionError):
+    """A participant is on both sides of a split that promises participant independence.
+
+    Internal error: the protocol code is wrong. Never caught and hidden.
+    """
+
+
+@dataclass
+class Fold:
+    """One split. ``train``/``val``/``test``: int indices into ``Plan.samples`` (sorted)."""
+
+    index: int
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    train_participants: list[str]
+    val_participants: list[str]
+    test_participants: list[str]
+    #: participants on both the training side (train + val) and the test side
+    overlap: list[str]
+    #: source images with a copy on both sides (``paper`` with augmentation before split)
+    overlap_images: int = 0
+    #: test samples with a byte-identical file on the training side (``duplicate_group``)
+    overlap_duplicates: int = 0
+
+    def to_json(self) -> dict:
+        """The ``folds.json`` entry (participant ids, plus image counts)."""
+        return {
+            "fold": self.index,
+            "train": self.train_participants,
+            "val": self.val_participants,
+            "test": self.test_participants,
+            "overlap": self.overlap,
+            "overlap_images": self.overlap_images,
+            "overlap_duplicates": self.overlap_duplicates,
+            "n_train": int(len(self.train)),
+            "n_val": int(len(self.val)),
+            "n_test": int(len(self.test)),
+        }
+
+
+@dataclass
+class Plan:
+    """A protocol applied to a table.
+
+    ``samples``: one row per sample with ``sample_id`` (the path, or ``path#aug<k>`` for
+    an augmented copy), ``row`` (position in the table given to :func:`make_plan`),
+    ``copy`` (0 = the original image, k > 0 = k-th augmented copy), ``participant``.
+    """
+
+    name: str
+    folds: list[Fold]
+    samples: pd.DataFrame
+    leaky: bool
+    participant_independent: bool
+    params: dict = field(default_factory=dict)
+    validation: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def config(self) -> dict:
+        """The ``protocol`` section of ``config.json``."""
+        return {
+            "name": self.name,
+            "leaky": self.leaky,
+            "participant_independent": self.participant_independent,
+            "n_folds": len(self.folds),
+            **self.params,
+            "validation": self.validation,
+            "notes": list(self.notes),
+        }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def natural_key(pid: str):
+    """Sort key putting participant '2' before '10'."""
+    s = str(pid)
+    return (0, int(s), "") if s.isdigit() else (1, 0, s)
+
+
+def _participants(samples: pd.DataFrame, idx: np.ndarray) -> list[str]:
+    return sorted(map(str, pd.unique(samples["participant"].to_numpy()[idx])), key=natural_key)
+
+
+def _make_fold(index: int, samples: pd.DataFrame, train, val, test) -> Fold:
+    train, val, test = (np.sort(np.asarray(a, dtype=np.int64)) for a in (train, val, test))
+    tr, va, te = (_participants(samples, a) for a in (train, val, test))
+    overlap = sorted(set(tr + va) & set(te), key=natural_key)
+    rows = samples["row"].to_numpy()
+    training = np.concatenate([train, val])
+    overlap_images = len(set(rows[training]) & set(rows[test]))
+    overlap_duplicates = 0
+    if "duplicate_group" in samples.columns:
+        dup = samples["duplicate_group"].to_numpy()
+        seen = {d for d in dup[training] if isinstance(d, str) and d}
+        overlap_duplicates = int(sum(1 for d in dup[test] if isinstance(d, str) and d in seen))
+    return Fold(index, train, val, test, tr, va, te, overlap, overlap_images, overlap_duplicates)
+
+
+def check_no_leakage(samples: pd.DataFrame, folds: list[Fold]) -> None:
+    """Raise :class:`LeakageError` if any fold has a participant on both sides.
+
+    Recomputed from the samples' ``participant`` column, not from the folds' own lists.
+    Also checks that train, val and test are disjoint sets of samples.
+    """
+    part = samples["participant"].astype(str).to_numpy()
+    for f in folds:
+        if len(np.intersect1d(f.train, f.test)) or len(np.intersect1d(f.val, f.test)) or len(
+            np.intersect1d(f.train, f.val)
+        ):
+            raise LeakageError(f"fold {f.index}: the same sample is on two sides of the split")
+        training = set(part[f.train]) | set(part[f.val])
+        both = sorted(training & set(part[f.test]))
+        if both:
+            raise LeakageError(
+                f"fold {f.index}: participant(s) {', '.join(both[:5])} on both the training and "
+                "the test side of a participant-independent protocol"
+            )
+
+
+def check_pooled(samples: pd.DataFrame, folds: list[Fold]) -> None:
+    """Raise :class:`LeakageError` unless every sample is in exactly one test fold."""
+    counts = np.zeros(len(samples), dtype=np.int64)
+    for f in folds:
+        np.add.at(counts, f.test, 1)
+    if not np.all(counts == 1):
+        bad = int(np.sum(counts != 1))
+        raise LeakageError(f"{bad} samples are not tested exactly once across the folds")
+
+
+def _strata(table: pd.DataFrame, columns=STRATA_COLUMNS) -> tuple[np.ndarray, list[str]]:
+    """Per-row stratum label: the participant's demographic combination (unknown -> '?')."""
+    used = [c for c in columns if c in table.columns and table[c].notna().any()]
+    if not used:
+        return np.zeros(len(table), dtype=object), []
+    key = table[used].astype(object).where(table[used].notna(), "?").astype(str).agg("|".join, axis=1)
+    return key.to_numpy(), used
+
+
+def _stratified_group_folds(table: pd.DataFrame, n_splits: int, seed: int):
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    y, used = _strata(table)
+    groups = table["participant"].astype(str).to_numpy()
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        # "The least populated class in y has only 1 members": expected with 19 people.
+        warnings.simplefilter("ignore", UserWarning)
+        splits = list(splitter.split(np.zeros(len(table)), y, groups))
+    return splits, used
+
+
+def _carve_val(samples: pd.DataFrame, train: np.ndarray, *, by_participant: bool,
+               val_fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Split a fold's training samples into (train, val). Whole participants if ``by_participant``."""
+    if val_fraction <= 0 or len(train) == 0:
+        return train, np.array([], dtype=np.int64)
+    if by_participant:
+        part = samples["participant"].astype(str).to_numpy()
+        people = np.array(sorted(set(part[train])))
+        if len(people) < 3:
+            return train, np.array([], dtype=np.int64)
+        n_val = min(len(people) - 2, max(1, int(round(val_fraction * len(people)))))
+        chosen = set(rng.choice(people, size=n_val, replace=False))
+        is_val = np.array([p in chosen for p in part[train]])
+    else:
+        if len(train) < 10:
+            return train, np.array([], dtype=np.int64)
+        n_val = max(1, int(round(val_fraction * len(train))))
+        is_val = np.zeros(len(train), dtype=bool)
+        is_val[rng.choice(len(train), size=n_val, replace=False)] = True
+    return train[~is_val], train[is_val]
+
+
+def _samples(table: pd.DataFrame, copies: int = 0) -> pd.DataFrame:
+    n = len(table)
+    paths = table["path"].astype(str).to_numpy()
+    base = {"row": np.arange(n), "participant": table["participant"].astype(str).to_numpy()}
+    if "duplicate_group" in table.columns:
+        base["duplicate_group"] = table["duplicate_group"].to_numpy()
+    frames = []
+    for c in range(max(0, copies) + 1):
+        ids = paths if c == 0 else np.array([f"{p}#aug{c}" for p in paths], dtype=object)
+        frames.append(pd.DataFrame({"sample_id": ids, "copy": c, **base}))
+    return pd.concat(frames, ignore_index=True)[["sample_id", "row", "copy", "participant",
+                                                 *(["duplicate_group"] if "duplicate_group" in base else [])]]
+
+
+# --------------------------------------------------------------------------- the protocols
+
+
+def make_plan(
+    table: pd.DataFrame,
+    protocol: str,
+    *,
+    participants_known: bool = True,
+    seed: int = 0,
+    k: int = 5,
+    test_size: float = 0.2,
+    val_fraction: float = 0.15,
+    augment_before_split: bool = False,
+    copies: int = 4,
+) -> Plan:
+    """Apply ``protocol`` to ``table`` (columns ``path``, ``participant``, ``emotion``, ``split``
+    and demographics; rows = usable images). Raises :class:`DatasetError` when the protocol
+    cannot apply to this data (too few participants, no participant ids, no split column).
+    """
+    if protocol not in PROTOCOLS:
+        raise DatasetError(f"Unknown protocol '{protocol}'. Choose one of: {', '.join(PROTOCOLS)}.")
+    if not 0 <= val_fraction < 0.5:
+        raise ValueError("val_fraction must be in [0, 0.5)")
+    if not 0 < test_size < 1:
+        raise ValueError("test_size must be between 0 and 1")
+    table = table.reset_index(drop=True)
+    if len(table) == 0:
+        raise DatasetError("The dataset has no usable images to split.")
+    rng = np.random.default_rng(seed)
+    people = sorted(map(str, table["participant"].unique()), key=natural_key)
+    grouped = protocol in ("loso", "group-kfold", "holdout")
+    if grouped and not participants_known:
+        raise DatasetError(
+            f"The '{protocol}' protocol splits by participant, but this dataset does not say who is in "
+            "each image; use 'official' (the dataset's own split) or, as a labelled leaky contrast, 'paper'."
+        )
+    params: dict = {}
+    notes: list[str] = []
+    fixed_val = None
+    samples = _samples(table, copies if (protocol == "paper" and augment_before_split) else 0)
+    pct = f"{val_fraction:.0%}"
+    by_participant = participants_known and protocol != "paper"
+    if by_participant:
+        validation = (f"{pct} of each fold's training participants (whole participants, chosen at "
+                      "random; never a test participant)")
+    else:
+        why = "image-level protocol" if protocol == "paper" else "participants unknown"
+        validation = f"a random {pct} of each fold's training images ({why})"
+    if val_fraction <= 0:
+        validation = "none (no early stopping or learning-rate reduction)"
+
+    if protocol == "loso":
+        if len(people) < 3:
+            raise DatasetError("Leave-one-subject-out needs at least 3 participants.")
+        part = samples["participant"].to_numpy()
+        splits = [(np.flatnonzero(part != p), np.flatnonzero(part == p)) for p in people]
+    elif protocol == "group-kfold":
+        if k < 2:
+            raise DatasetError("group-kfold needs k of at least 2.")
+        if len(people) < k:
+            raise DatasetError(f"group-kfold with k={k} needs at least {k} participants; this dataset has "
+                               f"{len(people)}. Lower k or use loso.")
+        splits, used = _stratified_group_folds(table, k, seed)
+        params.update(k=k, stratified_by=used)
+    elif protocol == "holdout":
+        n_splits = max(2, int(round(1 / test_size)))
+        if len(people) < n_splits:
+            raise DatasetError(f"A holdout with {test_size:.0%} test participants needs at least "
+                               f"{n_splits} participants; this dataset has {len(people)}.")
+        all_splits, used = _stratified_group_folds(table, n_splits, seed)
+        splits = [all_splits[0]]
+        params.update(test_size=test_size, stratified_by=used)
+    elif protocol == "paper":
+        n = len(samples)
+        order = rng.permutation(n)
+        n_test = max(1, int(round(test_size * n)))
+        splits = [(order[n_test:], order[:n_test])]
+        params.update(test_size=test_size, split="image-level random split",
+                      augment_before_split=bool(augment_before_split),
+                      copies=int(copies) if augment_before_split else 0)
+        notes.append("LEAKY: images, not people, are split, so the same participants are on both sides "
+                     "and the model can recognise identity instead of emotion.")
+        if augment_before_split:
+            notes.append("Augmented copies of one photo land on both sides of the split, as in the "
+                         "first study's notebook.")
+    else:  # official
+        if "split" not in table.columns or table["split"].isna().all():
+            raise DatasetError("This dataset has no split of its own (no train/test folders); "
+                               "the 'official' protocol needs one.")
+        split = table["split"].astype(str).str.lower().str.replace("-", "_")
+        tr = np.flatnonzero(split.isin(TRAIN_SPLITS))
+        va = np.flatnonzero(split.isin(VAL_SPLITS))
+        te = np.flatnonzero(split.isin(TEST_SPLITS))
+        if len(tr) == 0 or len(te) == 0:
+            raise DatasetError("The dataset's own split needs both a train part and a test part "
+                               f"(found: {', '.join(sorted(split.unique()))}).")
+        ignored = len(table) - len(tr) - len(va) - len(te)
+        if ignored:
+            notes.append(f"{ignored} images in other split(s) were not used.")
+        params.update(train_splits=sorted(set(split.iloc[tr])), test_splits=sorted(set(split.iloc[te])))
+        if participants_known:
+            both = sorted(set(table["participant"].iloc[np.concatenate([tr, va])].astype(str))
+                          & set(table["participant"].iloc[te].astype(str)))
+            if both:
+                raise DatasetError(
+                    f"The dataset's own split puts {len(both)} participant(s) (e.g. {both[0]}) in both "
+                    "train and test; use loso or group-kfold instead."
+                )
+        else:
+            notes.append("Participants are unknown: the dataset's own split cannot be checked for "
+                         "people appearing on both sides.")
+        splits = [(tr, te)]
+        if len(va):
+            fixed_val = va
+            validation = "the dataset's own validation split"
+
+    folds = []
+    for i, (train, test) in enumerate(splits):
+        if fixed_val is not None:
+            train, val = np.asarray(train), fixed_val
+        else:
+            train, val = _carve_val(samples, np.asarray(train), by_participant=by_participant,
+                                    val_fraction=val_fraction, rng=rng)
+        folds.append(_make_fold(i, samples, train, val, test))
+
+    leaky = protocol in LEAKY_PROTOCOLS
+    independent = not leaky and participants_known
+    if not leaky:
+        check_no_leakage(samples, folds)
+    if protocol in ("loso", "group-kfold"):
+        check_pooled(samples, folds)
+    dups = sum(f.overlap_duplicates for f in folds)
+    if dups:
+        notes.append(f"{dups} test image(s) have a byte-identical copy on the training side "
+                     "(duplicate files in the dataset).")
+    params.setdefault("seed", seed)
+    params["val_fraction"] = val_fraction
+    return Plan(protocol, folds, samples, leaky, independent, params, validation, notes)

@@ -1,0 +1,309 @@
+"""The run folder: write atomically, list, load, delete, zip.
+
+Format (the contract in ``notes/run_format.md``; readers: analytics, explanations, pages)::
+
+    <runs_dir>/<run_id>/            run_id = YYYYmmdd-HHMMSS-<model>-<protocol>-<4 hex>
+        config.json                 every setting, seeds, versions, dataset fingerprint
+        folds.json                  participants per fold (train / val / test / overlap)
+        predictions.csv             one row per scored sample (pooled out-of-fold)
+        history.csv                 fold, epoch, loss, accuracy, val_loss, val_accuracy, learning_rate
+        models/fold_<k>.keras|.joblib, models/meta.json
+        metrics.json                accuracy, macro_f1, n_samples, n_participants, leaky, ...
+
+A run is built in the hidden sibling ``.<run_id>.partial/`` and renamed into place when
+complete (a directory rename is atomic on one file system). Only folders holding
+``config.json`` and ``metrics.json``, not starting with ``.``, are complete runs, so an
+interrupted or cancelled training is never listed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import secrets
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fer_engine import emotions
+from fer_engine.data.dataset import PER_IMAGE_COLUMNS
+from fer_engine.errors import ModelError
+
+RUN_ID_PATTERN = re.compile(r"^\d{8}-\d{6}-[a-z0-9_]+-[a-z0-9-]+-[0-9a-f]{4}$")
+HISTORY_COLUMNS = ("fold", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+#: Table columns that are not demographics (everything else is copied to predictions.csv):
+#: ``fer_engine.data.PER_IMAGE_COLUMNS`` plus the participant id.
+NON_DEMOGRAPHIC = ("participant", *PER_IMAGE_COLUMNS)
+LIST_COLUMNS = ("run_id", "created", "dataset", "synthetic", "model", "protocol", "leaky",
+                "accuracy", "macro_f1", "path")
+
+
+def runs_root(root=None) -> Path:
+    from fer_engine.paths import runs_dir
+
+    return Path(root) if root is not None else runs_dir()
+
+
+def new_run_id(model: str, protocol: str, now: datetime | None = None) -> str:
+    now = now or datetime.now()
+    return f"{now:%Y%m%d-%H%M%S}-{model}-{protocol}-{secrets.token_hex(2)}"
+
+
+def _clean(obj):
+    """JSON-safe copy: numpy scalars/arrays to Python, NaN/inf to None, Paths to str."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_json(path: Path, obj) -> None:
+    Path(path).write_text(json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n")
+
+
+class RunWriter:
+    """Builds a run in ``.<run_id>.partial/`` and renames it on :meth:`commit`.
+
+    Use as a context manager: any exception (including cancellation and
+    ``KeyboardInterrupt``) removes the partial folder, so nothing half-written remains.
+    """
+
+    def __init__(self, run_id: str, root=None):
+        self.run_id = run_id
+        self.root = runs_root(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.final = self.root / run_id
+        if self.final.exists():
+            raise FileExistsError(self.final)
+        self.path = self.root / f".{run_id}.partial"
+        self.path.mkdir()
+        (self.path / "models").mkdir()
+        self.committed = False
+
+    @property
+    def models_dir(self) -> Path:
+        return self.path / "models"
+
+    def write_json(self, name: str, obj) -> Path:
+        write_json(self.path / name, obj)
+        return self.path / name
+
+    def write_csv(self, name: str, frame: pd.DataFrame) -> Path:
+        frame.to_csv(self.path / name, index=False)
+        return self.path / name
+
+    def commit(self) -> Path:
+        for required in ("config.json", "metrics.json"):
+            if not (self.path / required).is_file():
+                raise RuntimeError(f"cannot commit run {self.run_id}: {required} missing")
+        os.rename(self.path, self.final)
+        self.committed = True
+        return self.final
+
+    def abort(self) -> None:
+        if not self.committed:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    def __enter__(self) -> "RunWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def summary_metrics(predictions: pd.DataFrame, labels) -> dict:
+    """The headline numbers of a run from its pooled predictions (scikit-learn).
+
+    The one place metrics.json is computed: the analytics module may extend or replace
+    this function. Keys: accuracy, macro_f1 (over the classes present in truth or
+    prediction), n_samples, n_participants.
+    """
+    from sklearn.metrics import accuracy_score, f1_score
+
+    y_true = predictions["true"].astype(str)
+    y_pred = predictions["pred"].astype(str)
+    present = [lab for lab in labels if lab in set(y_true) | set(y_pred)]
+    n = len(predictions)
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)) if n else None,
+        "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0))
+        if n else None,
+        "n_samples": int(n),
+        "n_participants": int(predictions["participant"].nunique()),
+    }
+
+
+def predictions_frame(samples: pd.DataFrame, table: pd.DataFrame, fold: np.ndarray,
+                      proba: np.ndarray, labels) -> pd.DataFrame:
+    """Build ``predictions.csv`` rows in the contract's column order.
+
+    ``samples``: ``sample_id`` and ``row`` (into ``table``) per scored sample;
+    ``fold`` (n,) int; ``proba`` (n, len(labels)).
+    """
+    labels = tuple(labels)
+    src = table.iloc[samples["row"].to_numpy()].reset_index(drop=True)
+    out = pd.DataFrame({"sample_id": samples["sample_id"].to_numpy(), "path": src["path"].to_numpy(),
+                        "participant": src["participant"].astype(str).to_numpy()})
+    for col in table.columns:
+        if col not in NON_DEMOGRAPHIC:
+            out[col] = src[col].to_numpy()
+    out["fold"] = np.asarray(fold, dtype=np.int64)
+    out["true"] = src["emotion"].map(emotions.normalise).to_numpy()
+    proba = np.asarray(proba, dtype=np.float64)
+    out["pred"] = np.asarray(labels, dtype=object)[proba.argmax(axis=1)] if len(proba) else []
+    for j, lab in enumerate(labels):
+        out[emotions.prob_column(lab)] = proba[:, j]
+    return out
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def is_complete(path) -> bool:
+    path = Path(path)
+    return (path.is_dir() and not path.name.startswith(".")
+            and (path / "config.json").is_file() and (path / "metrics.json").is_file())
+
+
+def resolve_run(run_id_or_path, root=None) -> Path:
+    """Path of a complete run from its id or path; :class:`ModelError` if there is none."""
+    candidate = Path(str(run_id_or_path)).expanduser()
+    if not candidate.is_dir():
+        candidate = runs_root(root) / str(run_id_or_path)
+    if not is_complete(candidate):
+        raise ModelError(f"No complete run found at '{run_id_or_path}'.")
+    return candidate
+
+
+@dataclass
+class Run:
+    """A loaded run. ``predictions``/``history`` are DataFrames as in the files."""
+
+    path: Path
+    config: dict
+    folds: list[dict]
+    predictions: pd.DataFrame
+    history: pd.DataFrame
+    metrics: dict
+
+    @property
+    def run_id(self) -> str:
+        return self.config.get("run_id", self.path.name)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.config["labels"])
+
+    @property
+    def leaky(self) -> bool:
+        return bool(self.config.get("protocol", {}).get("leaky", False))
+
+    def model(self, fold: int | str | None = None):
+        """The fold's model (default: last fold; ``"all"``: ensemble), see :mod:`fer_engine.models`."""
+        from fer_engine.models import load_model
+
+        return load_model(self.path, fold=fold)
+
+    def fold_of(self, sample_id: str) -> int:
+        """The fold whose test side scored ``sample_id`` (its model never saw that participant)."""
+        hit = self.predictions.loc[self.predictions["sample_id"] == sample_id, "fold"]
+        if hit.empty:
+            raise ModelError(f"{sample_id} was not scored in run {self.run_id}.")
+        return int(hit.iloc[0])
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path} cannot be read ({exc}).") from exc
+
+
+def load_run(run_id_or_path, root=None) -> Run:
+    """Load config, folds, predictions, history and metrics of a complete run."""
+    path = resolve_run(run_id_or_path, root)
+    config = _read_json(path / "config.json")
+    folds = _read_json(path / "folds.json") if (path / "folds.json").is_file() else []
+    predictions = (pd.read_csv(path / "predictions.csv", dtype={"participant": str})
+                   if (path / "predictions.csv").is_file() else pd.DataFrame())
+    history = (pd.read_csv(path / "history.csv") if (path / "history.csv").is_file()
+               else pd.DataFrame(columns=HISTORY_COLUMNS))
+    return Run(path, config, folds, predictions, history, _read_json(path / "metrics.json"))
+
+
+def list_runs(root=None) -> pd.DataFrame:
+    """One row per complete run, newest first; columns :data:`LIST_COLUMNS`.
+
+    Folders that are partial, hidden or unreadable are skipped.
+    """
+    base = runs_root(root)
+    rows = []
+    for path in sorted(base.iterdir()) if base.is_dir() else ():
+        if not is_complete(path):
+            continue
+        try:
+            config = json.loads((path / "config.json").read_text())
+            metrics = json.loads((path / "metrics.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if config.get("status", "complete") != "complete":
+            continue
+        ds = config.get("dataset", {})
+        proto = config.get("protocol", {})
+        rows.append({
+            "run_id": config.get("run_id", path.name),
+            "created": config.get("created"),
+            "dataset": ds.get("name"),
+            "synthetic": bool(ds.get("synthetic", False)),
+            "model": config.get("model", {}).get("name"),
+            "protocol": proto.get("name"),
+            "leaky": bool(proto.get("leaky", False)),
+            "accuracy": metrics.get("accuracy"),
+            "macro_f1": metrics.get("macro_f1"),
+            "path": str(path),
+        })
+    frame = pd.DataFrame(rows, columns=list(LIST_COLUMNS))
+    if len(frame):
+        frame = frame.sort_values(["created", "run_id"], ascending=False, ignore_index=True)
+    return frame
+
+
+def delete_run(run_id_or_path, root=None) -> None:
+    """Remove a complete run folder."""
+    shutil.rmtree(resolve_run(run_id_or_path, root))
+
+
+def zip_run(run_id_or_path, dest=None, root=None) -> Path:
+    """Zip a run folder (everything, models included); returns the ``.zip`` path.
+
+    ``dest``: a folder (default: ``<cache>/exports``) or a ``.zip`` file path.
+    """
+    from fer_engine.paths import cache_dir
+
+    path = resolve_run(run_id_or_path, root)
+    dest = Path(dest) if dest is not None else cache_dir() / "exports"
+    if dest.suffix == ".zip":
+        target = dest.with_suffix("")
+    else:
+        dest.mkdir(parents=True, exist_ok=True)
+        target = dest / path.name
+    return Path(shutil.make_archive(str(target), "zip", root_dir=path.parent, base_dir=path.name))

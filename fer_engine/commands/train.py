@@ -1,0 +1,112 @@
+"""`python -m fer_engine train`: train a model under an evaluation protocol; prints the run folder."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from fer_engine.models import MODEL_NAMES
+from fer_engine.protocols import PROTOCOLS
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default=None,
+                   help="dataset folder (tapakah68 or class-folder layout); default: the synthetic demo dataset")
+    p.add_argument("--model", choices=MODEL_NAMES, default="cnn")
+    p.add_argument("--protocol", choices=PROTOCOLS, default="loso",
+                   help="loso, group-kfold and holdout keep every participant on one side; "
+                        "paper is the first study's LEAKY image-level split (a contrast only); "
+                        "official uses the dataset's own train/test split")
+    p.add_argument("--epochs", type=int, default=30, help="maximum epochs per fold (early stopping may end sooner)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights", default=None,
+                   help="imagenet | none | FILE (default: imagenet for resnet50/vgg16, none otherwise)")
+    p.add_argument("--out", default=None, help="folder that receives the run folder (default: artifacts/runs)")
+    p.add_argument("--k", type=int, default=5, help="folds of group-kfold")
+    p.add_argument("--test-size", type=float, default=0.2, help="test share for holdout (participants) and paper (images)")
+    p.add_argument("--val-fraction", type=float, default=0.15,
+                   help="share of each fold's training participants used for early stopping (0: none)")
+    p.add_argument("--patience", type=int, default=6, help="early-stopping patience in epochs")
+    p.add_argument("--no-augment", action="store_true", help="no augmentation of training batches")
+    p.add_argument("--class-weight", action="store_true", help="balanced class weights")
+    p.add_argument("--augment-before-split", action="store_true",
+                   help="paper protocol only: augment copies before the split, as the notebook did (leaks)")
+    p.add_argument("--copies", type=int, default=4, help="augmented copies per image with --augment-before-split")
+    p.add_argument("--no-detect", action="store_true", help="images already are face crops: no face detection")
+    p.add_argument("--margin", type=float, default=0.2, help="margin around a detected face, as a fraction of its size")
+    p.add_argument("--unfreeze", choices=["conv5"], default=None, help="resnet50: also train the last block")
+    p.add_argument("--input-size", type=int, default=None, help=argparse.SUPPRESS)  # tests only
+
+
+class TextProgress:
+    """A plain-text progress bar on a stream (one updating line on a terminal, else a line per fold)."""
+
+    def __init__(self, stream=None, width: int = 24):
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.width = width
+
+    def _bar(self, done: float) -> str:
+        n = int(round(max(0.0, min(1.0, done)) * self.width))
+        return "[" + "#" * n + "-" * (self.width - n) + "]"
+
+    def _line(self, text: str, final: bool = False) -> None:
+        if self.tty:
+            self.stream.write("\r" + text.ljust(100)[:120] + ("\n" if final else ""))
+        elif final:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def __call__(self, ev) -> None:
+        m = ev.metrics
+        if ev.kind == "prepare":
+            self._line(f"Preparing images {self._bar(ev.batch / max(1, ev.n_batches))} "
+                       f"{ev.batch}/{ev.n_batches}", final=ev.batch >= ev.n_batches)
+        elif ev.kind == "fold_start":
+            self._line(f"Fold {ev.fold + 1}/{ev.n_folds}: {m.get('n_train', '?')} train, "
+                       f"{m.get('n_val', '?')} validation, {m.get('n_test', '?')} test images")
+        elif ev.kind == "batch_end" and self.tty:
+            done = ((ev.epoch - 1) + ev.batch / max(1, ev.n_batches)) / max(1, ev.n_epochs)
+            self._line(f"Fold {ev.fold + 1}/{ev.n_folds} {self._bar(done)} epoch {ev.epoch}/{ev.n_epochs} "
+                       f"loss {m.get('loss', float('nan')):.3f} acc {m.get('accuracy', float('nan')):.2f}")
+        elif ev.kind == "fold_end":
+            self._line(f"Fold {ev.fold + 1}/{ev.n_folds} done: test accuracy {m.get('accuracy', float('nan')):.3f} "
+                       f"on {m.get('n_test')} images after {m.get('epochs_run')} epoch(s)", final=True)
+
+
+def run(args) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from fer_engine.runs import load_run
+    from fer_engine.training import run_experiment
+
+    options = {}
+    if args.unfreeze:
+        options["unfreeze"] = args.unfreeze
+    if args.input_size:
+        options["input_size"] = args.input_size
+    if args.protocol == "paper":
+        print("WARNING: the 'paper' protocol is LEAKY (images, not people, are split). "
+              "Its numbers are a contrast, not emotion accuracy.", file=sys.stderr)
+    path = run_experiment(
+        args.data, args.model, args.protocol,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+        weights=args.weights, augment=not args.no_augment, class_weight=args.class_weight, k=args.k,
+        test_size=args.test_size, val_fraction=args.val_fraction,
+        augment_before_split=args.augment_before_split, copies=args.copies,
+        early_stopping_patience=args.patience, detect=not args.no_detect, margin=args.margin,
+        model_options=options, out_dir=args.out, progress=TextProgress(),
+    )
+    run_ = load_run(path)
+    m = run_.metrics
+    ds = run_.config["dataset"]
+    label = " [SYNTHETIC data]" if ds.get("synthetic") else ""
+    print(f"{run_.config['model']['name']} / {args.protocol} on {ds.get('name')}{label}: "
+          f"accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} "
+          f"({m['n_samples']} images, {m['n_participants']} participants)", file=sys.stderr)
+    if m.get("leaky"):
+        print("LEAKY protocol: " + m.get("warning", ""), file=sys.stderr)
+    print(path)
+    return 0

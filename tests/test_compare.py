@@ -20,8 +20,12 @@ def run_from(rows, run_id, protocol="loso", model="cnn", leaky=None) -> EvalRun:
     """rows: (sample_id, participant, true, pred)."""
     frame = pd.DataFrame(rows, columns=["sample_id", "participant", "true", "pred"])
     leaky = protocol == "paper" if leaky is None else leaky
-    config = {"run_id": run_id, "labels": LABELS, "model": {"name": model},
-              "protocol": {"name": protocol, "leaky": leaky, "participant_independent": not leaky}}
+    config = {
+        "run_id": run_id,
+        "labels": LABELS,
+        "model": {"name": model},
+        "protocol": {"name": protocol, "leaky": leaky, "participant_independent": not leaky},
+    }
     return EvalRun.from_table(frame, config)
 
 
@@ -35,8 +39,13 @@ def test_mcnemar_exact_hand_counts():
 
 
 # A right on s0-s5 (6), B right on s0-s1 and s6 -> both 2, A only 4, B only 1, both wrong 1 (s7)
-A_ROWS = [(f"s{i}", "p1" if i < 4 else "p2", "anger", "anger" if i < 6 else "fear") for i in range(8)]
-B_ROWS = [(f"s{i}", "p1" if i < 4 else "p2", "anger", "anger" if i in (0, 1, 6) else "fear") for i in range(8)]
+A_ROWS = [
+    (f"s{i}", "p1" if i < 4 else "p2", "anger", "anger" if i < 6 else "fear") for i in range(8)
+]
+B_ROWS = [
+    (f"s{i}", "p1" if i < 4 else "p2", "anger", "anger" if i in (0, 1, 6) else "fear")
+    for i in range(8)
+]
 
 
 def test_paired_comparison_counts_and_p():
@@ -62,7 +71,9 @@ def test_paired_comparison_uses_only_shared_samples():
 def test_paired_single_participant_degenerate_interval():
     rows_a = [(f"s{i}", "p1", "anger", "anger" if i < 3 else "fear") for i in range(4)]
     rows_b = [(f"s{i}", "p1", "anger", "anger" if i < 1 else "fear") for i in range(4)]
-    r = paired_comparison(run_from(rows_a, "a").predictions, run_from(rows_b, "b").predictions, n_boot=100)
+    r = paired_comparison(
+        run_from(rows_a, "a").predictions, run_from(rows_b, "b").predictions, n_boot=100
+    )
     assert r.diff_low == r.diff_high == pytest.approx(0.5)
 
 
@@ -78,12 +89,17 @@ def test_paired_comparison_refuses_different_data():
 
 def test_leakage_contrast_side_by_side():
     honest = run_from(B_ROWS, "honest", protocol="loso")
-    leaky_rows = [(f"s{i}#aug0", "p1" if i < 4 else "p2", "anger", "anger" if i < 7 else "fear") for i in range(8)]
+    leaky_rows = [
+        (f"s{i}#aug0", "p1" if i < 4 else "p2", "anger", "anger" if i < 7 else "fear")
+        for i in range(8)
+    ]
     leaky = run_from(leaky_rows, "paper", protocol="paper")
     c = leakage_contrast(honest, leaky, n_boot=100)
     tab = c.table.set_index("run_id")
     assert tab.loc["paper", "leaky"] and not tab.loc["honest", "leaky"]
-    assert tab.loc["honest", "accuracy"] == pytest.approx(3 / 8) and tab.loc["paper", "accuracy"] == pytest.approx(7 / 8)
+    assert tab.loc["honest", "accuracy"] == pytest.approx(3 / 8) and tab.loc[
+        "paper", "accuracy"
+    ] == pytest.approx(7 / 8)
     assert c.gap == pytest.approx(0.5)
     assert c.paired is None  # different sample ids: not paired
     assert "leaky" in c.sentence and "+50.0%" in c.sentence
@@ -105,7 +121,10 @@ def test_compare_runs_picks_the_right_comparison():
     paper = run_from(A_ROWS, "paper", protocol="paper")
     unrelated = run_from([("z", "p9", "fear", "fear")], "z")
     out = compare_runs([loso, hog, paper, unrelated], n_boot=20)
-    assert len(out["paired"]) == 1 and {out["paired"][0].name_a, out["paired"][0].name_b} == {loso.title, hog.title}
+    assert len(out["paired"]) == 1 and {out["paired"][0].name_a, out["paired"][0].name_b} == {
+        loso.title,
+        hog.title,
+    }
     assert len(out["leakage"]) == 2  # paper (cnn) against the cnn runs, not against hog_svm
     assert {c.independent_run for c in out["leakage"]} == {"loso", "z"}
     assert sum("share no image" in n for n in out["notes"]) == 2

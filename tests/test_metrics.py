@@ -34,15 +34,21 @@ def table(rows, **extra) -> pd.DataFrame:
 
 # 3 people x 3 emotions. Hand counts in the comments of the tests below.
 ROWS = [
-    ("p1", "anger", "anger"), ("p1", "fear", "anger"), ("p1", "happy", "happy"),
-    ("p2", "anger", "anger"), ("p2", "fear", "fear"), ("p2", "happy", "anger"),
-    ("p3", "anger", "happy"), ("p3", "fear", "anger"), ("p3", "happy", "happy"),
+    ("p1", "anger", "anger"),
+    ("p1", "fear", "anger"),
+    ("p1", "happy", "happy"),
+    ("p2", "anger", "anger"),
+    ("p2", "fear", "fear"),
+    ("p2", "happy", "anger"),
+    ("p3", "anger", "happy"),
+    ("p3", "fear", "anger"),
+    ("p3", "happy", "happy"),
 ]
 
 
 @pytest.fixture
 def fixed():
-    t, labels, notes = validate_predictions(table(ROWS), LABELS)
+    t, labels, _ = validate_predictions(table(ROWS), LABELS)
     return t, labels
 
 
@@ -75,7 +81,14 @@ def test_per_class_hand_values(fixed):
     t, labels = fixed
     pc = m.per_class_metrics(t, labels).set_index("label")
     # anger: TP 2, FP 3 (p1 fear, p2 happy, p3 fear), FN 1 (p3), TN 3
-    assert pc.loc["anger", ["tp", "fp", "fn", "tn", "support", "predicted"]].tolist() == [2, 3, 1, 3, 3, 5]
+    assert pc.loc["anger", ["tp", "fp", "fn", "tn", "support", "predicted"]].tolist() == [
+        2,
+        3,
+        1,
+        3,
+        3,
+        5,
+    ]
     assert pc.loc["anger", "precision"] == pytest.approx(2 / 5)
     assert pc.loc["anger", "recall"] == pytest.approx(2 / 3)
     assert pc.loc["anger", "specificity"] == pytest.approx(3 / 6)
@@ -84,16 +97,24 @@ def test_per_class_hand_values(fixed):
     # fear: TP 1, FP 0, FN 2, TN 6
     assert pc.loc["fear", ["tp", "fp", "fn", "tn"]].tolist() == [1, 0, 2, 6]
     assert pc.loc["fear", "precision"] == 1.0 and pc.loc["fear", "recall"] == pytest.approx(1 / 3)
-    assert pc.loc["fear", "f1"] == pytest.approx(0.5) and pc.loc["fear", "jaccard"] == pytest.approx(1 / 3)
+    assert pc.loc["fear", "f1"] == pytest.approx(0.5) and pc.loc[
+        "fear", "jaccard"
+    ] == pytest.approx(1 / 3)
     # happy: TP 2, FP 1, FN 1, TN 5
     assert pc.loc["happy", "precision"] == pytest.approx(2 / 3)
     assert pc.loc["happy", "specificity"] == pytest.approx(5 / 6)
-    assert pc.loc["happy", "f1"] == pytest.approx(2 / 3) and pc.loc["happy", "jaccard"] == pytest.approx(0.5)
+    assert pc.loc["happy", "f1"] == pytest.approx(2 / 3) and pc.loc[
+        "happy", "jaccard"
+    ] == pytest.approx(0.5)
     # Dice is F1 per class
     assert np.allclose(pc["dice"], pc["f1"], equal_nan=True)
     # Wilson on the counts
-    assert (pc.loc["anger", "precision_low"], pc.loc["anger", "precision_high"]) == pytest.approx(wilson_interval(2, 5))
-    assert (pc.loc["fear", "recall_low"], pc.loc["fear", "recall_high"]) == pytest.approx(wilson_interval(1, 3))
+    assert (pc.loc["anger", "precision_low"], pc.loc["anger", "precision_high"]) == pytest.approx(
+        wilson_interval(2, 5)
+    )
+    assert (pc.loc["fear", "recall_low"], pc.loc["fear", "recall_high"]) == pytest.approx(
+        wilson_interval(1, 3)
+    )
 
 
 def test_absent_class_is_undefined_not_zero(fixed):
@@ -121,16 +142,33 @@ def test_overall_hand_values_and_sklearn_agreement(fixed):
     assert o.chance_accuracy == pytest.approx(1 / 3)
     present = ["anger", "fear", "happy"]
     assert o.balanced_accuracy == pytest.approx(balanced_accuracy_score(t["true"], t["pred"]))
-    assert o.macro_f1 == pytest.approx(f1_score(t["true"], t["pred"], labels=present, average="macro"))
-    p, r, f, _ = precision_recall_fscore_support(t["true"], t["pred"], labels=present, zero_division=0)
+    assert o.macro_f1 == pytest.approx(
+        f1_score(t["true"], t["pred"], labels=present, average="macro")
+    )
+    p, r, f, _ = precision_recall_fscore_support(
+        t["true"], t["pred"], labels=present, zero_division=0
+    )
     pc = m.per_class_metrics(t, labels).set_index("label").loc[present]
-    assert np.allclose(pc["precision"], p) and np.allclose(pc["recall"], r) and np.allclose(pc["f1"], f)
-    assert np.allclose(pc["jaccard"], jaccard_score(t["true"], t["pred"], labels=present, average=None))
+    assert (
+        np.allclose(pc["precision"], p)
+        and np.allclose(pc["recall"], r)
+        and np.allclose(pc["f1"], f)
+    )
+    assert np.allclose(
+        pc["jaccard"], jaccard_score(t["true"], t["pred"], labels=present, average=None)
+    )
 
 
 def test_never_predicted_class_flagged_and_zero_in_macro():
     t, labels, _ = validate_predictions(
-        table([("a", "anger", "anger"), ("a", "fear", "anger"), ("b", "fear", "happy"), ("b", "happy", "happy")]),
+        table(
+            [
+                ("a", "anger", "anger"),
+                ("a", "fear", "anger"),
+                ("b", "fear", "happy"),
+                ("b", "happy", "happy"),
+            ]
+        ),
         ["anger", "fear", "happy"],
     )
     pc = m.per_class_metrics(t, labels).set_index("label")
@@ -149,7 +187,12 @@ def test_perfect_and_chance_predictors():
     rows = [(f"p{i}", e, e) for i in range(4) for e in labels]
     t, _, _ = validate_predictions(table(rows), labels)
     o = m.overall_metrics(t, labels, n_boot=100)
-    assert o.accuracy == 1 and o.macro_f1 == 1 and o.balanced_accuracy == 1 and o.macro_specificity == 1
+    assert (
+        o.accuracy == 1
+        and o.macro_f1 == 1
+        and o.balanced_accuracy == 1
+        and o.macro_specificity == 1
+    )
     assert o.accuracy_boot_low == 1 and o.accuracy_boot_high == 1
     assert np.allclose(np.diag(m.confusion_normalised(t, labels)), 1)
     # always answering "anger" on balanced data: chance level
@@ -181,12 +224,15 @@ def test_confusion_counts_normalised_long(fixed):
 
 def test_bootstrap_resamples_participants():
     # two people: 0/8 and 8/8 correct. Resampling people gives only 0, 1/2 or 1.
-    low, high, samples = cluster_bootstrap_accuracy(np.array([0, 8]), np.array([8, 8]), 500,
-                                                    np.random.default_rng(0))
+    low, high, samples = cluster_bootstrap_accuracy(
+        np.array([0, 8]), np.array([8, 8]), 500, np.random.default_rng(0)
+    )
     assert set(np.round(samples, 6)) <= {0.0, 0.5, 1.0}
     assert low == 0.0 and high == 1.0
     # one person: every resample is that person -> degenerate interval
-    low, high, samples = cluster_bootstrap_accuracy(np.array([3]), np.array([8]), 100, np.random.default_rng(0))
+    low, high, samples = cluster_bootstrap_accuracy(
+        np.array([3]), np.array([8]), 100, np.random.default_rng(0)
+    )
     assert low == high == pytest.approx(3 / 8)
 
 
@@ -194,7 +240,10 @@ def test_overall_bootstrap_is_seeded(fixed):
     t, labels = fixed
     a = m.overall_metrics(t, labels, n_boot=300, seed=7)
     b = m.overall_metrics(t, labels, n_boot=300, seed=7)
-    assert (a.accuracy_boot_low, a.accuracy_boot_high) == (b.accuracy_boot_low, b.accuracy_boot_high)
+    assert (a.accuracy_boot_low, a.accuracy_boot_high) == (
+        b.accuracy_boot_low,
+        b.accuracy_boot_high,
+    )
     assert a.accuracy_boot_low <= a.accuracy <= a.accuracy_boot_high
 
 
@@ -203,14 +252,18 @@ def test_ppv_table(fixed):
     t, labels = fixed
     ppv = m.ppv_table(t, labels).set_index("label")
     assert ppv.loc["anger", "ppv"] == pytest.approx(0.4)
-    assert (ppv.loc["anger", "ppv_low"], ppv.loc["anger", "ppv_high"]) == pytest.approx(wilson_interval(2, 5))
+    assert (ppv.loc["anger", "ppv_low"], ppv.loc["anger", "ppv_high"]) == pytest.approx(
+        wilson_interval(2, 5)
+    )
     assert ppv.loc["anger", "prevalence"] == pytest.approx(3 / 9)
     assert not ppv.loc["sad", "defined"] and np.isnan(ppv.loc["sad", "ppv"])
 
 
 def test_ppv_at_prevalence_bayes(fixed):
     t, labels = fixed
-    out = m.ppv_at_prevalence(t, labels, {"anger": 0.1, "fear": 0.05}, n_boot=300).set_index("label")
+    out = m.ppv_at_prevalence(t, labels, {"anger": 0.1, "fear": 0.05}, n_boot=300).set_index(
+        "label"
+    )
     # anger: sens 2/3, spec 1/2 -> PPV = (2/3 * .1) / (2/3 * .1 + 1/2 * .9)
     assert out.loc["anger", "ppv"] == pytest.approx((2 / 30) / (2 / 30 + 0.45))
     assert out.loc["anger", "npv"] == pytest.approx(0.45 / (0.45 + (1 / 3) * 0.1))
@@ -226,16 +279,25 @@ def test_ppv_at_prevalence_bayes(fixed):
 
 def test_ppv_at_data_prevalence_equals_precision(fixed):
     t, labels = fixed
-    out = m.ppv_at_prevalence(t, labels, {"anger": 3 / 9, "happy": 3 / 9}, n_boot=10).set_index("label")
+    out = m.ppv_at_prevalence(t, labels, {"anger": 3 / 9, "happy": 3 / 9}, n_boot=10).set_index(
+        "label"
+    )
     assert out.loc["anger", "ppv"] == pytest.approx(0.4)
     assert out.loc["happy", "ppv"] == pytest.approx(2 / 3)
 
 
 def test_ppv_at_prevalence_single_participant_degenerate():
-    rows = [("only", "anger", "anger"), ("only", "anger", "fear"), ("only", "fear", "fear"), ("only", "fear", "anger")]
+    rows = [
+        ("only", "anger", "anger"),
+        ("only", "anger", "fear"),
+        ("only", "fear", "fear"),
+        ("only", "fear", "anger"),
+    ]
     t, labels, _ = validate_predictions(table(rows), ["anger", "fear"])
     out = m.ppv_at_prevalence(t, labels, {"fear": 0.2}, n_boot=200).iloc[0]
-    assert out["ppv_low"] == pytest.approx(out["ppv"]) and out["ppv_high"] == pytest.approx(out["ppv"])
+    assert out["ppv_low"] == pytest.approx(out["ppv"]) and out["ppv_high"] == pytest.approx(
+        out["ppv"]
+    )
 
 
 def test_parse_prevalence():
@@ -247,19 +309,24 @@ def test_parse_prevalence():
 
 
 def test_ppv_at_prevalence_unknown_class(fixed):
-    t, labels = fixed
+    t, _ = fixed
     with pytest.raises(PredictionsError):
         m.ppv_at_prevalence(t, ["anger", "fear"], {"happy": 0.1}, n_boot=5)
 
 
 # -- per participant ------------------------------------------------------------------------
 def test_per_participant_table(fixed):
-    t, labels = fixed
-    t = t.assign(gender=t["participant"].map({"p1": "female", "p2": "male", "p3": "female"}), fold=[0, 0, 0, 1, 1, 1, 2, 2, 2])
+    t, _ = fixed
+    t = t.assign(
+        gender=t["participant"].map({"p1": "female", "p2": "male", "p3": "female"}),
+        fold=[0, 0, 0, 1, 1, 1, 2, 2, 2],
+    )
     pp = m.per_participant_table(t).set_index("participant")
     assert pp.loc["p1", "n_correct"] == 2 and pp.loc["p3", "n_correct"] == 1
     assert pp.loc["p3", "accuracy"] == pytest.approx(1 / 3)
-    assert (pp.loc["p1", "accuracy_low"], pp.loc["p1", "accuracy_high"]) == pytest.approx(wilson_interval(2, 3))
+    assert (pp.loc["p1", "accuracy_low"], pp.loc["p1", "accuracy_high"]) == pytest.approx(
+        wilson_interval(2, 3)
+    )
     assert pp.loc["p2", "gender"] == "male" and pp.loc["p3", "folds"] == "2"
     assert m.per_participant_table(t)["participant"].iloc[0] == "p3"  # lowest first
 
@@ -284,10 +351,17 @@ def test_calibration_bin_edges():
 
 
 def test_calibration_from_table_uses_predicted_label_probability():
-    frame = table([("a", "anger", "anger"), ("a", "fear", "anger"), ("b", "fear", "fear"), ("b", "anger", "fear")])
+    frame = table(
+        [
+            ("a", "anger", "anger"),
+            ("a", "fear", "anger"),
+            ("b", "fear", "fear"),
+            ("b", "anger", "fear"),
+        ]
+    )
     frame["p_anger"] = [0.8, 0.8, 0.4, 0.4]
     frame["p_fear"] = [0.2, 0.2, 0.6, 0.6]
-    t, labels, notes = validate_predictions(frame, ["anger", "fear"])
+    t, labels, _ = validate_predictions(frame, ["anger", "fear"])
     cal = m.calibration(t, labels, n_bins=10)
     # confidences 0.8 (1 of 2 right) and 0.6 (1 of 2 right): ECE = .5 * .3 + .5 * .1
     assert cal.ece == pytest.approx(0.2)
@@ -310,7 +384,7 @@ def test_validation_errors_and_notes():
     with pytest.raises(PredictionsError, match="country_group"):
         validate_predictions(mixed, LABELS)
     spelled = table([("a", "Angry", "ANGER"), ("a", "Fearful", "anger")])
-    t, labels, _ = validate_predictions(spelled, ["anger", "fear"])
+    t, _, _ = validate_predictions(spelled, ["anger", "fear"])
     assert t["true"].tolist() == ["anger", "fear"] and t["correct"].tolist() == [True, False]
     probs = table([("a", "anger", "anger")])
     probs["p_anger"], probs["p_fear"] = 0.5, 0.2
@@ -328,8 +402,13 @@ def test_labels_come_from_config_in_canonical_order():
 
 def test_to_jsonable_handles_nan_frames_and_dataclasses(fixed):
     t, labels = fixed
-    out = to_jsonable({"o": m.overall_metrics(t, labels, n_boot=5), "pc": m.per_class_metrics(t, labels),
-                       "c": m.confusion_counts(t, labels)})
+    out = to_jsonable(
+        {
+            "o": m.overall_metrics(t, labels, n_boot=5),
+            "pc": m.per_class_metrics(t, labels),
+            "c": m.confusion_counts(t, labels),
+        }
+    )
     import json
 
     text = json.dumps(out, allow_nan=False)

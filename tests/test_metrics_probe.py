@@ -14,8 +14,11 @@ def features(identity_scale: float, emotion_scale: float, seed: int = 0):
     rng = np.random.default_rng(seed)
     who = np.repeat(np.arange(P), E)
     what = np.tile(np.arange(E), P)
-    x = (rng.normal(size=(P, D))[who] * identity_scale + rng.normal(size=(E, D))[what] * emotion_scale
-         + rng.normal(size=(P * E, D)) * 0.5)
+    x = (
+        rng.normal(size=(P, D))[who] * identity_scale
+        + rng.normal(size=(E, D))[what] * emotion_scale
+        + rng.normal(size=(P * E, D)) * 0.5
+    )
     return x, who.astype(str), np.array(["anger", "fear", "happy", "sad"])[what]
 
 
@@ -69,22 +72,29 @@ def test_run_features_from_a_real_hog_svm_run(tmp_path, monkeypatch):
     from fer_engine.training import run_experiment
 
     data = generate(tmp_path / "data", participants=3, seed=0)
-    path = run_experiment(data, model="hog_svm", protocol="loso", detect=False, augment=False,
-                          val_fraction=0, out_dir=tmp_path / "runs")
+    path = run_experiment(
+        data,
+        model="hog_svm",
+        protocol="loso",
+        detect=False,
+        augment=False,
+        val_fraction=0,
+        out_dir=tmp_path / "runs",
+    )
     run = as_eval_run(path)
     feats, notes = run_features(path)
     assert feats.shape == (len(run.predictions), 1764) and notes == []
     # row i's features come from the model of row i's fold: recompute one row by hand
+    from fer_engine.data import load_dataset
     from fer_engine.models import load_model
     from fer_engine.preprocess import prepare_dataset
-    from fer_engine.data import load_dataset
 
     row = 5
     model = load_model(path, fold=int(run.predictions["fold"].iloc[row]))
     ds = load_dataset(data)
     prepared = prepare_dataset(ds, model.input_spec, detect=False)
     i = list(ds.table["path"].astype(str)).index(str(run.predictions["path"].iloc[row]))
-    assert np.allclose(model.features(prepared.X[i:i + 1])[0], feats[row])
+    assert np.allclose(model.features(prepared.X[i : i + 1])[0], feats[row])
     r = identity_probe(feats, run.predictions["participant"], run.predictions["true"])
     assert r.n_participants == 3 and r.per_emotion.shape[0] == 8
     with pytest.raises(ModelError, match="not at"):

@@ -24,22 +24,37 @@ def people_table(spec) -> pd.DataFrame:
     for person, (country, age, hits) in spec.items():
         for i, label in enumerate(LABELS):
             pred = label if i < hits else LABELS[(i + 1) % 4]
-            rows.append({"sample_id": f"{person}/{label}", "participant": person, "country_group": country,
-                         "age_group": age, "true": label, "pred": pred,
-                         **{f"p_{lbl}": (0.7 if lbl == pred else 0.1) for lbl in LABELS}})
+            rows.append(
+                {
+                    "sample_id": f"{person}/{label}",
+                    "participant": person,
+                    "country_group": country,
+                    "age_group": age,
+                    "true": label,
+                    "pred": pred,
+                    **{f"p_{lbl}": (0.7 if lbl == pred else 0.1) for lbl in LABELS},
+                }
+            )
     table, _, _ = validate_predictions(pd.DataFrame(rows), LABELS)
     return table
 
 
 SPEC = {
-    "a": ("RU", "under_31", 4), "b": ("RU", "under_31", 2), "c": ("RU", "31_plus", 3),
+    "a": ("RU", "under_31", 4),
+    "b": ("RU", "under_31", 2),
+    "c": ("RU", "31_plus", 3),
     "d": ("Other", "31_plus", 1),
 }
 
 
 def test_small_sample_warning_text():
-    assert sg.small_sample_warning(2) == "Only 2 people: this number can swing widely; do not compare it."
-    assert "1 person" in sg.small_sample_warning(1) and "do not compare" in sg.small_sample_warning(1)
+    assert (
+        sg.small_sample_warning(2)
+        == "Only 2 people: this number can swing widely; do not compare it."
+    )
+    assert "1 person" in sg.small_sample_warning(1) and "do not compare" in sg.small_sample_warning(
+        1
+    )
     assert sg.small_sample_warning(5) == ""
     assert sg.small_sample_warning(3, min_participants=3) == ""
 
@@ -51,14 +66,22 @@ def test_subgroup_counts_accuracy_and_intervals():
     assert g.loc["RU", "n_participants"] == 3 and g.loc["RU", "n_images"] == 12
     assert g.loc["RU", "n_correct"] == 9 and g.loc["RU", "accuracy"] == pytest.approx(9 / 12)
     assert g.loc["Other", "accuracy"] == pytest.approx(1 / 4)
-    assert (g.loc["RU", "accuracy_low"], g.loc["RU", "accuracy_high"]) == pytest.approx(wilson_interval(9, 12))
+    assert (g.loc["RU", "accuracy_low"], g.loc["RU", "accuracy_high"]) == pytest.approx(
+        wilson_interval(9, 12)
+    )
     # macro-F1 by group is the analytics' macro-F1 of that group's rows
     ru = t[t["country_group"] == "RU"]
     assert g.loc["RU", "macro_f1"] == pytest.approx(macro_f1(ru["true"], ru["pred"], LABELS))
     # one person in "Other": bootstrap redraws that person only -> degenerate interval
-    assert g.loc["Other", "accuracy_boot_low"] == g.loc["Other", "accuracy_boot_high"] == pytest.approx(0.25)
+    assert (
+        g.loc["Other", "accuracy_boot_low"]
+        == g.loc["Other", "accuracy_boot_high"]
+        == pytest.approx(0.25)
+    )
     # RU: people with 4/4, 2/4, 3/4 -> resampled accuracies lie in [0.5, 1]
-    assert 0.5 <= g.loc["RU", "accuracy_boot_low"] <= 0.75 <= g.loc["RU", "accuracy_boot_high"] <= 1.0
+    assert (
+        0.5 <= g.loc["RU", "accuracy_boot_low"] <= 0.75 <= g.loc["RU", "accuracy_boot_high"] <= 1.0
+    )
     # reference, difference and ratio
     assert g.loc["RU", "is_reference"] and not g.loc["Other", "is_reference"]
     assert g.loc["Other", "accuracy_diff"] == pytest.approx(0.25 - 0.75)
@@ -66,7 +89,9 @@ def test_subgroup_counts_accuracy_and_intervals():
     assert math.isnan(g.loc["RU", "p_value"]) and g.loc["RU", "p_method"] == "reference"
     # small-sample warnings
     assert g.loc["Other", "small_sample"] and g.loc["Other", "warning"].startswith("Only 1 person")
-    assert g.loc["RU", "warning"] == "Only 3 people: this number can swing widely; do not compare it."
+    assert (
+        g.loc["RU", "warning"] == "Only 3 people: this number can swing widely; do not compare it."
+    )
     # fairlearn's between-group spread
     assert res.difference["accuracy"] == pytest.approx(0.5)
     assert res.ratio["accuracy"] == pytest.approx(1 / 3)
@@ -91,16 +116,22 @@ def test_permutation_identical_vs_separated_groups():
     p, method, _ = permutation_test_means(sep, np.full(10, 8.0), np.arange(10) < 5, 1000, rng)
     assert p == pytest.approx(2 / 252)  # only the observed split and its mirror are as extreme
     # Monte Carlo when enumeration is not allowed: close to the exact value, never 0
-    p_mc, method, n = permutation_test_means(sep, np.full(10, 8.0), np.arange(10) < 5, 2000, rng, max_exact=10)
+    p_mc, method, n = permutation_test_means(
+        sep, np.full(10, 8.0), np.arange(10) < 5, 2000, rng, max_exact=10
+    )
     assert method == "monte carlo" and n == 2000 and 0 < p_mc < 0.03
 
 
 def test_permutation_is_over_participants_not_images():
     # Group A: 2 people, group B: 2 people; 8 images each. Image-level permutation would give
     # p ~ 0 for 16/16 vs 0/16; person-level has only C(4,2)=6 relabelings -> p = 2/6.
-    p, method, n = permutation_test_means(np.array([8.0, 8.0, 0.0, 0.0]), np.full(4, 8.0),
-                                          np.array([True, True, False, False]), 1000,
-                                          np.random.default_rng(0))
+    p, _, n = permutation_test_means(
+        np.array([8.0, 8.0, 0.0, 0.0]),
+        np.full(4, 8.0),
+        np.array([True, True, False, False]),
+        1000,
+        np.random.default_rng(0),
+    )
     assert n == 6 and p == pytest.approx(2 / 6)
 
 
@@ -109,9 +140,13 @@ def test_best_reference_skips_small_groups_and_named_reference():
     t = people_table(spec)
     res = sg.subgroup_metrics(t, LABELS, ["country_group"], reference="best", n_boot=20)
     assert res.reference == "RU"  # Other is more accurate but has 1 person
-    res = sg.subgroup_metrics(t, LABELS, ["country_group"], reference="best", n_boot=20, min_participants=1)
+    res = sg.subgroup_metrics(
+        t, LABELS, ["country_group"], reference="best", n_boot=20, min_participants=1
+    )
     assert res.reference == "Other"
-    res = sg.subgroup_metrics(t, LABELS, ["country_group"], reference="largest", n_boot=20, min_participants=1)
+    res = sg.subgroup_metrics(
+        t, LABELS, ["country_group"], reference="largest", n_boot=20, min_participants=1
+    )
     assert res.reference == "RU"
     with pytest.raises(PredictionsError, match="no group 'Mars'"):
         sg.subgroup_metrics(t, LABELS, ["country_group"], reference="Mars", n_boot=20)
@@ -130,14 +165,20 @@ def test_intersections_unknown_groups_and_recall():
     assert rec.loc[("Other · 31_plus", "anger"), "recall"] == 1.0
     assert rec.loc[("Other · 31_plus", "fear"), "recall"] == 0.0
     assert rec.loc[("Other · 31_plus", "fear"), "support"] == 1
-    assert (rec.loc[("Other · 31_plus", "fear"), "recall_low"],
-            rec.loc[("Other · 31_plus", "fear"), "recall_high"]) == pytest.approx(wilson_interval(0, 1))
+    assert (
+        rec.loc[("Other · 31_plus", "fear"), "recall_low"],
+        rec.loc[("Other · 31_plus", "fear"), "recall_high"],
+    ) == pytest.approx(wilson_interval(0, 1))
 
 
 def test_subgroup_analysis_skips_missing_columns_and_combines():
     t = people_table(SPEC)
     results = sg.subgroup_analysis(t, LABELS, n_boot=20)
-    assert [r.grouping for r in results] == ["country_group", "age_group", "country_group × age_group"]
+    assert [r.grouping for r in results] == [
+        "country_group",
+        "age_group",
+        "country_group × age_group",
+    ]
     _, notes = sg.available_groupings(t)
     assert any("gender" in n for n in notes)
     groups, recall = sg.combine(results)
@@ -148,14 +189,21 @@ def test_bootstrap_is_seeded_and_independent_of_other_groups():
     spec = {f"r{i}": ("RU", "31_plus", i % 5) for i in range(12)} | {"x": ("Other", "31_plus", 1)}
     t = people_table(spec)
     cols = ["accuracy_boot_low", "accuracy_boot_high"]
-    a = sg.subgroup_metrics(t, LABELS, ["country_group"], n_boot=200, seed=3).groups.set_index("group")
-    b = sg.subgroup_metrics(t, LABELS, ["country_group"], n_boot=200, seed=3).groups.set_index("group")
+    a = sg.subgroup_metrics(t, LABELS, ["country_group"], n_boot=200, seed=3).groups.set_index(
+        "group"
+    )
+    b = sg.subgroup_metrics(t, LABELS, ["country_group"], n_boot=200, seed=3).groups.set_index(
+        "group"
+    )
     pd.testing.assert_frame_equal(a, b)
-    c = sg.subgroup_metrics(t, LABELS, ["country_group"], n_boot=200, seed=4).groups.set_index("group")
+    c = sg.subgroup_metrics(t, LABELS, ["country_group"], n_boot=200, seed=4).groups.set_index(
+        "group"
+    )
     assert not np.allclose(a.loc["RU", cols].astype(float), c.loc["RU", cols].astype(float))
     # RU's interval does not depend on which other groups exist
-    alone = sg.subgroup_metrics(t[t["country_group"] == "RU"], LABELS, ["country_group"], n_boot=200,
-                                seed=3).groups.set_index("group")
+    alone = sg.subgroup_metrics(
+        t[t["country_group"] == "RU"], LABELS, ["country_group"], n_boot=200, seed=3
+    ).groups.set_index("group")
     assert np.allclose(alone.loc["RU", cols].astype(float), a.loc["RU", cols].astype(float))
 
 

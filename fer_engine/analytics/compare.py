@@ -75,8 +75,13 @@ class PairedComparison:
 
 
 def paired_comparison(
-    a: pd.DataFrame, b: pd.DataFrame, name_a: str = "A", name_b: str = "B",
-    n_boot: int = N_BOOT, seed: int = 0, confidence: float = CONFIDENCE,
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    name_a: str = "A",
+    name_b: str = "B",
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    confidence: float = CONFIDENCE,
 ) -> PairedComparison:
     """Compare two validated predictions tables on their shared ``sample_id`` values.
 
@@ -90,7 +95,9 @@ def paired_comparison(
             f"{name_a} and {name_b} share no image (no common sample_id), so they cannot be "
             "compared image by image."
         )
-    if (joined["true_a"] != joined["true_b"]).any() or (joined["participant_a"] != joined["participant_b"]).any():
+    if (joined["true_a"] != joined["true_b"]).any() or (
+        joined["participant_a"] != joined["participant_b"]
+    ).any():
         raise PredictionsError(
             f"{name_a} and {name_b} disagree on the true label or participant of some images; "
             "they were not run on the same data."
@@ -102,7 +109,8 @@ def paired_comparison(
     c_count = int((~ca & cb).sum())
     per = (
         pd.DataFrame({"p": joined["participant_a"], "a": ca, "b": cb})
-        .groupby("p").agg(a=("a", "sum"), b=("b", "sum"), n=("a", "size"))
+        .groupby("p")
+        .agg(a=("a", "sum"), b=("b", "sum"), n=("a", "size"))
     )
     rng = np.random.default_rng(seed)
     w = bootstrap_weights(len(per), n_boot, rng)
@@ -112,12 +120,24 @@ def paired_comparison(
     acc_a, acc_b = float(ca.mean()), float(cb.mean())
     p = mcnemar_exact(b_count, c_count)
     result = PairedComparison(
-        name_a=name_a, name_b=name_b, n_shared=n,
-        n_only_a=int(len(a) - n), n_only_b=int(len(b) - n),
-        n_participants=int(len(per)), accuracy_a=acc_a, accuracy_b=acc_b,
-        both_correct=int((ca & cb).sum()), a_only_correct=b_count, b_only_correct=c_count,
-        both_wrong=int((~ca & ~cb).sum()), mcnemar_p=p, diff=acc_a - acc_b,
-        diff_low=low, diff_high=high, n_boot=int(n_boot), seed=int(seed),
+        name_a=name_a,
+        name_b=name_b,
+        n_shared=n,
+        n_only_a=int(len(a) - n),
+        n_only_b=int(len(b) - n),
+        n_participants=len(per),
+        accuracy_a=acc_a,
+        accuracy_b=acc_b,
+        both_correct=int((ca & cb).sum()),
+        a_only_correct=b_count,
+        b_only_correct=c_count,
+        both_wrong=int((~ca & ~cb).sum()),
+        mcnemar_p=p,
+        diff=acc_a - acc_b,
+        diff_low=low,
+        diff_high=high,
+        n_boot=int(n_boot),
+        seed=int(seed),
     )
     result.sentence = _paired_sentence(result)
     return result
@@ -166,15 +186,24 @@ def _run_row(run: EvalRun, n_boot: int, seed: int, confidence: float) -> dict:
         pc["sum"].to_numpy(), pc["size"].to_numpy(), n_boot, np.random.default_rng(seed), confidence
     )
     return {
-        "run_id": run.run_id, "protocol": run.protocol_name, "leaky": run.leaky,
-        "n_images": n, "n_participants": int(t["participant"].nunique()),
-        "accuracy": k / n, "accuracy_low": low, "accuracy_high": high,
-        "accuracy_boot_low": b_low, "accuracy_boot_high": b_high,
+        "run_id": run.run_id,
+        "protocol": run.protocol_name,
+        "leaky": run.leaky,
+        "n_images": n,
+        "n_participants": int(t["participant"].nunique()),
+        "accuracy": k / n,
+        "accuracy_low": low,
+        "accuracy_high": high,
+        "accuracy_boot_low": b_low,
+        "accuracy_boot_high": b_high,
     }
 
 
 def leakage_contrast(
-    independent: EvalRun, leaky: EvalRun, n_boot: int = N_BOOT, seed: int = 0,
+    independent: EvalRun,
+    leaky: EvalRun,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
     confidence: float = CONFIDENCE,
 ) -> LeakageContrast:
     """Side-by-side accuracy of a participant-independent run and a leaky run of one model.
@@ -182,7 +211,9 @@ def leakage_contrast(
     Raises :class:`PredictionsError` if ``independent`` is itself leaky or ``leaky`` is not.
     """
     if independent.leaky:
-        raise PredictionsError(f"Run {independent.run_id} is leaky; it cannot be the honest side of the contrast.")
+        raise PredictionsError(
+            f"Run {independent.run_id} is leaky; it cannot be the honest side of the contrast."
+        )
     if not leaky.leaky:
         raise PredictionsError(f"Run {leaky.run_id} is not leaky; there is no leakage to contrast.")
     notes = []
@@ -191,7 +222,10 @@ def leakage_contrast(
             f"The two runs use different models ({independent.model_name} vs {leaky.model_name}); "
             "the gap mixes the model and the leakage."
         )
-    rows = [_run_row(independent, n_boot, seed, confidence), _run_row(leaky, n_boot, seed, confidence)]
+    rows = [
+        _run_row(independent, n_boot, seed, confidence),
+        _run_row(leaky, n_boot, seed, confidence),
+    ]
     table = pd.DataFrame(rows)
     gap = float(rows[1]["accuracy"] - rows[0]["accuracy"])
     paired = None
@@ -199,21 +233,35 @@ def leakage_contrast(
     if shared:
         try:
             paired = paired_comparison(
-                leaky.predictions, independent.predictions,
-                f"{leaky.protocol_name} (leaky)", independent.protocol_name, n_boot, seed, confidence,
+                leaky.predictions,
+                independent.predictions,
+                f"{leaky.protocol_name} (leaky)",
+                independent.protocol_name,
+                n_boot,
+                seed,
+                confidence,
             )
         except PredictionsError as exc:
             notes.append(str(exc))
     sentence = (
-        f"The same model ({independent.model_name}) scores {rows[0]['accuracy']:.1%} when every test "
+        f"The same model ({independent.model_name}) scores {rows[0]['accuracy']:.1%} when every "
+        "test "
         f"person is unseen in training ({independent.protocol_name}) and {rows[1]['accuracy']:.1%} "
-        f"under the leaky {leaky.protocol_name} protocol, where the same people appear in training and "
-        f"test: a gap of {gap:+.1%}. The leaky number measures how well the model recognises people it "
+        f"under the leaky {leaky.protocol_name} protocol, where the same people appear in "
+        "training and "
+        f"test: a gap of {gap:+.1%}. The leaky number measures how well the model recognises "
+        "people it "
         f"has already seen, not how it would do on a new person."
     )
     return LeakageContrast(
-        model=independent.model_name, independent_run=independent.run_id, leaky_run=leaky.run_id,
-        table=table, gap=gap, paired=paired, sentence=sentence, notes=notes,
+        model=independent.model_name,
+        independent_run=independent.run_id,
+        leaky_run=leaky.run_id,
+        table=table,
+        gap=gap,
+        paired=paired,
+        sentence=sentence,
+        notes=notes,
     )
 
 
@@ -229,7 +277,7 @@ def compare_runs(runs: list[EvalRun], n_boot: int = N_BOOT, seed: int = 0) -> di
 
     paired, leakage, notes = [], [], []
     for i, a in enumerate(runs):
-        for b in runs[i + 1:]:
+        for b in runs[i + 1 :]:
             try:
                 if a.leaky != b.leaky and a.model_name != b.model_name:
                     notes.append(
@@ -240,8 +288,11 @@ def compare_runs(runs: list[EvalRun], n_boot: int = N_BOOT, seed: int = 0) -> di
                     ind, lk = (a, b) if b.leaky else (b, a)
                     leakage.append(leakage_contrast(ind, lk, n_boot, seed))
                 elif set(a.predictions["sample_id"]) & set(b.predictions["sample_id"]):
-                    paired.append(paired_comparison(a.predictions, b.predictions, a.title, b.title,
-                                                    n_boot, seed))
+                    paired.append(
+                        paired_comparison(
+                            a.predictions, b.predictions, a.title, b.title, n_boot, seed
+                        )
+                    )
                 else:
                     notes.append(f"{a.title} and {b.title} share no image: not compared.")
             except UserFacingError as exc:

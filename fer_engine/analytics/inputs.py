@@ -58,9 +58,12 @@ def infer_labels(predictions: pd.DataFrame, config: dict | None = None) -> tuple
 
 def _candidate_demographics(predictions: pd.DataFrame) -> list[str]:
     return [
-        c for c in predictions.columns
-        if c not in BOOKKEEPING_COLUMNS and c != "correct"
-        and not str(c).startswith("p_") and not str(c).startswith("_")
+        c
+        for c in predictions.columns
+        if c not in BOOKKEEPING_COLUMNS
+        and c != "correct"
+        and not str(c).startswith("p_")
+        and not str(c).startswith("_")
     ]
 
 
@@ -89,8 +92,11 @@ def validate_predictions(
     missing = [c for c in REQUIRED_COLUMNS if c not in predictions.columns]
     if missing:
         raise PredictionsError(
-            "The predictions table lacks the column(s) " + ", ".join(missing)
-            + "; it needs at least " + ", ".join(REQUIRED_COLUMNS) + "."
+            "The predictions table lacks the column(s) "
+            + ", ".join(missing)
+            + "; it needs at least "
+            + ", ".join(REQUIRED_COLUMNS)
+            + "."
         )
     if len(predictions) == 0:
         raise PredictionsError("The predictions table is empty: there is nothing to evaluate.")
@@ -121,7 +127,9 @@ def validate_predictions(
     present = [c for c in pcols if c in table.columns]
     if present and len(present) != len(pcols):
         absent = [c for c in pcols if c not in table.columns]
-        notes.append("Probability columns missing for " + ", ".join(absent) + ": calibration skipped.")
+        notes.append(
+            "Probability columns missing for " + ", ".join(absent) + ": calibration skipped."
+        )
     elif present:
         probs = table[pcols].to_numpy(dtype=float)
         if not np.isfinite(probs).all():
@@ -179,16 +187,20 @@ class EvalRun:
 
     @classmethod
     def from_table(
-        cls, predictions: pd.DataFrame, config: dict | None = None, run_id: str | None = None,
-        folds: list | None = None, history: pd.DataFrame | None = None,
-    ) -> "EvalRun":
+        cls,
+        predictions: pd.DataFrame,
+        config: dict | None = None,
+        run_id: str | None = None,
+        folds: list | None = None,
+        history: pd.DataFrame | None = None,
+    ) -> EvalRun:
         config = dict(config or {})
         table, labels, notes = validate_predictions(predictions, config=config)
         rid = run_id or str(config.get("run_id") or "run")
         return cls(rid, config, table, labels, folds, history, None, None, notes)
 
     @classmethod
-    def from_folder(cls, path) -> "EvalRun":
+    def from_folder(cls, path) -> EvalRun:
         """Read a run folder (``config.json`` + ``predictions.csv`` at least)."""
         path = Path(path)
         if not path.is_dir():
@@ -196,17 +208,24 @@ class EvalRun:
         config = _read_json(path / "config.json", required=True)
         pred_file = path / "predictions.csv"
         if not pred_file.is_file():
-            raise ModelError(f"The run folder {path} has no predictions.csv, so it cannot be evaluated.")
+            raise ModelError(
+                f"The run folder {path} has no predictions.csv, so it cannot be evaluated."
+            )
         try:
             predictions = pd.read_csv(pred_file, dtype={"participant": str, "sample_id": str})
-        except Exception as exc:  # noqa: BLE001 - any parse problem becomes one sentence
+        except Exception as exc:
             raise ModelError(f"The predictions file {pred_file} cannot be read ({exc}).") from exc
         folds = _read_json(path / "folds.json", required=False)
         history = None
         if (path / "history.csv").is_file():
             history = pd.read_csv(path / "history.csv")
-        run = cls.from_table(predictions, config, run_id=config.get("run_id") or path.name,
-                             folds=folds, history=history)
+        run = cls.from_table(
+            predictions,
+            config,
+            run_id=config.get("run_id") or path.name,
+            folds=folds,
+            history=history,
+        )
         run.metrics = _read_json(path / "metrics.json", required=False)
         run.path = path
         return run
@@ -255,8 +274,12 @@ def as_eval_run(obj: Any, config: dict | None = None) -> EvalRun:
         cfg = obj.config if isinstance(obj.config, dict) else dict(obj.config)
         folds = getattr(obj, "folds", None)
         history = getattr(obj, "history", None)
-        run = EvalRun.from_table(obj.predictions, cfg, folds=folds,
-                                 history=history if isinstance(history, pd.DataFrame) else None)
+        run = EvalRun.from_table(
+            obj.predictions,
+            cfg,
+            folds=folds,
+            history=history if isinstance(history, pd.DataFrame) else None,
+        )
         run.metrics = getattr(obj, "metrics", None)
         path = getattr(obj, "path", None)
         run.path = Path(path) if path else None
@@ -282,7 +305,9 @@ def resolve_run_path(ref) -> Path:
 def _read_json(path: Path, required: bool):
     if not path.is_file():
         if required:
-            raise ModelError(f"The run folder {path.parent} has no {path.name}; it is not a complete run.")
+            raise ModelError(
+                f"The run folder {path.parent} has no {path.name}; it is not a complete run."
+            )
         return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))

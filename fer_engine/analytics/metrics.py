@@ -51,7 +51,7 @@ N_BOOT: int = 1000
 
 
 # -- counts ------------------------------------------------------------------------------
-def _codes(values, labels) -> np.ndarray:
+def label_codes(values, labels) -> np.ndarray:
     """Index of each value in ``labels`` (values must all be among ``labels``)."""
     codes = pd.Categorical(np.asarray(values, dtype=object), categories=list(labels)).codes
     if (codes < 0).any():
@@ -63,7 +63,7 @@ def confusion_array(table: pd.DataFrame, labels) -> np.ndarray:
     """(K, K) int counts, rows = true class, columns = predicted class, in ``labels`` order."""
     k = len(labels)
     out = np.zeros((k, k), dtype=np.int64)
-    np.add.at(out, (_codes(table["true"], labels), _codes(table["pred"], labels)), 1)
+    np.add.at(out, (label_codes(table["true"], labels), label_codes(table["pred"], labels)), 1)
     return out
 
 
@@ -77,7 +77,9 @@ def participant_confusion(table: pd.DataFrame, labels) -> tuple[np.ndarray, np.n
     participants, p_idx = np.unique(table["participant"].to_numpy(dtype=str), return_inverse=True)
     k = len(labels)
     out = np.zeros((participants.size, k, k), dtype=np.int64)
-    np.add.at(out, (p_idx, _codes(table["true"], labels), _codes(table["pred"], labels)), 1)
+    np.add.at(
+        out, (p_idx, label_codes(table["true"], labels), label_codes(table["pred"], labels)), 1
+    )
     return participants, out
 
 
@@ -120,8 +122,9 @@ def macro_f1(y_true, y_pred, labels) -> float:
 def confusion_counts(table: pd.DataFrame, labels) -> pd.DataFrame:
     """Confusion counts as a DataFrame: index ``true`` label, columns ``pred`` label."""
     conf = confusion_array(table, labels)
-    return pd.DataFrame(conf, index=pd.Index(labels, name="true"),
-                        columns=pd.Index(labels, name="pred"))
+    return pd.DataFrame(
+        conf, index=pd.Index(labels, name="true"), columns=pd.Index(labels, name="pred")
+    )
 
 
 def confusion_normalised(table: pd.DataFrame, labels) -> pd.DataFrame:
@@ -154,7 +157,7 @@ def per_class_metrics(table: pd.DataFrame, labels, confidence: float = CONFIDENC
     values.
     """
     c = class_counts(confusion_array(table, labels))
-    n = int(len(table))
+    n = len(table)
     frame = pd.DataFrame({"label": list(labels)})
     for key in ("support", "predicted", "tp", "fp", "fn", "tn"):
         frame[key] = c[key].astype(int)
@@ -212,7 +215,10 @@ class OverallMetrics:
 
 
 def overall_metrics(
-    table: pd.DataFrame, labels, n_boot: int = N_BOOT, seed: int = 0,
+    table: pd.DataFrame,
+    labels,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
     confidence: float = CONFIDENCE,
 ) -> OverallMetrics:
     """Pooled accuracy, balanced accuracy and macro metrics with intervals.
@@ -223,7 +229,7 @@ def overall_metrics(
     labels = list(labels)
     per = per_class_metrics(table, labels, confidence)
     present = per["support"] > 0
-    n = int(len(table))
+    n = len(table)
     n_correct = int(table["correct"].sum())
     low, high = wilson_interval(n_correct, n, confidence)
     pc = table.groupby("participant")["correct"].agg(["sum", "size"])
@@ -284,10 +290,14 @@ def ppv_table(table: pd.DataFrame, labels, confidence: float = CONFIDENCE) -> pd
     A class never predicted has ``ppv`` NaN and ``defined`` False.
     """
     per = per_class_metrics(table, labels, confidence)
-    return per.rename(columns={
-        "precision": "ppv", "precision_low": "ppv_low", "precision_high": "ppv_high",
-        "precision_defined": "defined",
-    })[["label", "ppv", "ppv_low", "ppv_high", "tp", "predicted", "defined", "prevalence"]]
+    return per.rename(
+        columns={
+            "precision": "ppv",
+            "precision_low": "ppv_low",
+            "precision_high": "ppv_high",
+            "precision_defined": "defined",
+        }
+    )[["label", "ppv", "ppv_low", "ppv_high", "tp", "predicted", "defined", "prevalence"]]
 
 
 def ppv_from_rates(sensitivity, specificity, prevalence):
@@ -328,16 +338,24 @@ def parse_prevalence(items) -> dict[str, float]:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"The prevalence of {label} must be a number, not '{value}'.") from None
+            raise ValueError(
+                f"The prevalence of {label} must be a number, not '{value}'."
+            ) from None
         if not 0.0 < number < 1.0:
-            raise ValueError(f"The prevalence of {label} must lie strictly between 0 and 1, not {number}.")
+            raise ValueError(
+                f"The prevalence of {label} must lie strictly between 0 and 1, not {number}."
+            )
         out[label] = number
     return out
 
 
 def ppv_at_prevalence(
-    table: pd.DataFrame, labels, prevalence: Mapping[str, float], n_boot: int = N_BOOT,
-    seed: int = 0, confidence: float = CONFIDENCE,
+    table: pd.DataFrame,
+    labels,
+    prevalence: Mapping[str, float],
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    confidence: float = CONFIDENCE,
 ) -> pd.DataFrame:
     """PPV (and NPV) each emotion would have at a clinic's base rate instead of the data's.
 
@@ -353,7 +371,9 @@ def ppv_at_prevalence(
       specificity (PPV increases in both), a simple cross-check that ignores clustering.
 
     Columns: ``label, prevalence, data_prevalence, sensitivity, specificity, ppv, ppv_low,
-    ppv_high, ppv_bounds_low, ppv_bounds_high, npv, n_boot_valid``.
+    ppv_high, ppv_bounds_low, ppv_bounds_high, npv, n_boot_valid, note`` (``note``: a
+    sentence when a zero count, e.g. no false positive, makes the bootstrap interval
+    collapse to a point).
     """
     labels = list(labels)
     unknown = [lbl for lbl in prevalence if lbl not in labels]
@@ -374,30 +394,69 @@ def ppv_at_prevalence(
         sens, spec = per.loc[label, "recall"], per.loc[label, "specificity"]
         samples = ppv_from_rates(sens_b[:, k], spec_b[:, k], prev)
         low, high = percentile_interval(samples, confidence)
-        rows.append({
-            "label": label,
-            "prevalence": float(prev),
-            "data_prevalence": float(per.loc[label, "prevalence"]),
-            "sensitivity": float(sens),
-            "specificity": float(spec),
-            "ppv": float(ppv_from_rates(sens, spec, prev)),
-            "ppv_low": low,
-            "ppv_high": high,
-            "ppv_bounds_low": float(ppv_from_rates(per.loc[label, "recall_low"],
-                                                   per.loc[label, "specificity_low"], prev)),
-            "ppv_bounds_high": float(ppv_from_rates(per.loc[label, "recall_high"],
-                                                    per.loc[label, "specificity_high"], prev)),
-            "npv": float(npv_from_rates(sens, spec, prev)),
-            "n_boot_valid": int(np.isfinite(samples).sum()),
-        })
-    return pd.DataFrame(rows, columns=[
-        "label", "prevalence", "data_prevalence", "sensitivity", "specificity", "ppv",
-        "ppv_low", "ppv_high", "ppv_bounds_low", "ppv_bounds_high", "npv", "n_boot_valid",
-    ])
+        rows.append(
+            {
+                "label": label,
+                "prevalence": float(prev),
+                "data_prevalence": float(per.loc[label, "prevalence"]),
+                "sensitivity": float(sens),
+                "specificity": float(spec),
+                "ppv": float(ppv_from_rates(sens, spec, prev)),
+                "ppv_low": low,
+                "ppv_high": high,
+                "ppv_bounds_low": float(
+                    ppv_from_rates(
+                        per.loc[label, "recall_low"], per.loc[label, "specificity_low"], prev
+                    )
+                ),
+                "ppv_bounds_high": float(
+                    ppv_from_rates(
+                        per.loc[label, "recall_high"], per.loc[label, "specificity_high"], prev
+                    )
+                ),
+                "npv": float(npv_from_rates(sens, spec, prev)),
+                "n_boot_valid": int(np.isfinite(samples).sum()),
+                "note": _ppv_note(per.loc[label]),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "label",
+            "prevalence",
+            "data_prevalence",
+            "sensitivity",
+            "specificity",
+            "ppv",
+            "ppv_low",
+            "ppv_high",
+            "ppv_bounds_low",
+            "ppv_bounds_high",
+            "npv",
+            "n_boot_valid",
+            "note",
+        ],
+    )
+
+
+def _ppv_note(row: pd.Series) -> str:
+    """Plain warning when a zero count makes the bootstrap interval collapse."""
+    if row["support"] == 0:
+        return "No true samples of this class: sensitivity and PPV are undefined."
+    if row["fp"] == 0:
+        return (
+            "No false alarms in this data, so every resample gives specificity 100%: "
+            "the bootstrap interval is too narrow; read the Wilson-bounds interval."
+        )
+    if row["tp"] == 0:
+        return "Never correctly detected in this data: the PPV is 0 at any prevalence."
+    return ""
 
 
 # -- per participant ---------------------------------------------------------------------
-def per_participant_table(table: pd.DataFrame, labels=None, confidence: float = CONFIDENCE) -> pd.DataFrame:
+def per_participant_table(
+    table: pd.DataFrame, labels=None, confidence: float = CONFIDENCE
+) -> pd.DataFrame:
     """One row per participant: demographics, ``folds`` (comma-separated), ``n_images``,
     ``n_correct``, ``accuracy`` with Wilson ``accuracy_low/high``. Sorted by accuracy
     (lowest first), then participant. With one image per emotion per person the Wilson
@@ -438,7 +497,7 @@ class Calibration:
 def confidence_of_prediction(table: pd.DataFrame, labels) -> np.ndarray:
     """(N,) probability of the predicted label for each row."""
     probs = table[prob_columns(labels)].to_numpy(dtype=float)
-    return probs[np.arange(len(table)), _codes(table["pred"], labels)]
+    return probs[np.arange(len(table)), label_codes(table["pred"], labels)]
 
 
 def calibration(table: pd.DataFrame, labels, n_bins: int = 10) -> Calibration | None:
@@ -450,7 +509,9 @@ def calibration(table: pd.DataFrame, labels, n_bins: int = 10) -> Calibration | 
     return calibration_from_arrays(conf, correct, n_bins)
 
 
-def calibration_from_arrays(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10) -> Calibration:
+def calibration_from_arrays(
+    confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10
+) -> Calibration:
     """ECE and reliability data from confidences in [0, 1] and 0/1 correctness, shape (N,)."""
     if n_bins < 1:
         raise ValueError("n_bins must be at least 1")
@@ -469,8 +530,15 @@ def calibration_from_arrays(confidence: np.ndarray, correct: np.ndarray, n_bins:
         warnings.simplefilter("ignore", RuntimeWarning)
         ece = float(np.nansum(count / max(n, 1) * np.abs(gap))) if n else float("nan")
         mce = float(np.nanmax(np.abs(gap))) if n else float("nan")
-    bins = pd.DataFrame({
-        "bin": np.arange(n_bins), "lower": edges[:-1], "upper": edges[1:], "count": count,
-        "mean_confidence": mean_conf, "accuracy": acc, "gap": gap,
-    })
+    bins = pd.DataFrame(
+        {
+            "bin": np.arange(n_bins),
+            "lower": edges[:-1],
+            "upper": edges[1:],
+            "count": count,
+            "mean_confidence": mean_conf,
+            "accuracy": acc,
+            "gap": gap,
+        }
+    )
     return Calibration(ece=ece, mce=mce, n=n, n_bins=n_bins, bins=bins)

@@ -71,8 +71,13 @@ def _probe() -> object:
 
 
 def identity_probe(
-    features, participant, emotion, model_accuracy: float | None = None,
-    identity_min: float = 0.5, identity_factor: float = 2.0, emotion_factor: float = 2.0,
+    features,
+    participant,
+    emotion,
+    model_accuracy: float | None = None,
+    identity_min: float = 0.5,
+    identity_factor: float = 2.0,
+    emotion_factor: float = 2.0,
     confidence: float = CONFIDENCE,
 ) -> IdentityProbe:
     """Probe ``features`` (N, D) float for identity (leave-one-emotion-out) and emotion
@@ -106,8 +111,13 @@ def identity_probe(
                 continue
             clf = _probe().fit(x[train], who[train])
             identity_pred[test] = clf.predict(x[test])
-            rows.append({"held_out": held, "n_images": int(test.sum()),
-                         "identity_accuracy": float((identity_pred[test] == who[test]).mean())})
+            rows.append(
+                {
+                    "held_out": held,
+                    "n_images": int(test.sum()),
+                    "identity_accuracy": float((identity_pred[test] == who[test]).mean()),
+                }
+            )
         emotion_pred = np.empty(n, dtype=object)
         for train, test in GroupKFold(n_splits=min(5, people.size)).split(x, what, who):
             if np.unique(what[train]).size < 2:
@@ -120,7 +130,7 @@ def identity_probe(
     emo_probe = float((emotion_pred == what).mean())
     if model_accuracy is not None:
         emo_acc, source = float(model_accuracy), "model"
-        emo_hits = int(round(emo_acc * n))
+        emo_hits = round(emo_acc * n)
     else:
         emo_acc, source = emo_probe, "probe"
         emo_hits = int((emotion_pred == what).sum())
@@ -131,7 +141,9 @@ def identity_probe(
     identity_easy = id_acc >= identity_min and id_low >= identity_factor * id_chance
     near_chance = emo_acc < emotion_factor * emo_chance
     flag = bool(identity_easy and near_chance)
-    what_emotion = "the model's emotion accuracy" if source == "model" else "a probe for emotion on new people"
+    what_emotion = (
+        "the model's emotion accuracy" if source == "model" else "a probe for emotion on new people"
+    )
     if flag:
         sentence = (
             f"Warning: the features tell who the person is ({id_acc:.0%} of images on emotions the "
@@ -141,18 +153,33 @@ def identity_probe(
         )
     else:
         sentence = (
-            f"Identity is decoded from the features on {id_acc:.0%} of images (chance {id_chance:.0%}); "
+            f"Identity is decoded from the features on {id_acc:.0%} of images (chance "
+            f"{id_chance:.0%}); "
             f"{what_emotion}: {emo_acc:.0%} (chance {emo_chance:.0%}). "
-            + ("Identity is easy to decode, but emotion is well above chance, so no shortcut flag."
-               if identity_easy else "Identity is not easy to decode from these features.")
+            + (
+                "Identity is easy to decode, but emotion is well above chance, so no shortcut flag."
+                if identity_easy
+                else "Identity is not easy to decode from these features."
+            )
         )
     return IdentityProbe(
-        n_images=n, n_participants=int(people.size), n_features=int(x.shape[1]),
-        identity_accuracy=id_acc, identity_low=id_low, identity_high=id_high,
-        identity_chance=id_chance, emotion_probe_accuracy=emo_probe,
-        emotion_accuracy=emo_acc, emotion_low=emo_low, emotion_high=emo_high,
-        emotion_chance=emo_chance, emotion_source=source, identity_easy=bool(identity_easy),
-        emotion_near_chance=bool(near_chance), flag=flag, sentence=sentence,
+        n_images=n,
+        n_participants=int(people.size),
+        n_features=int(x.shape[1]),
+        identity_accuracy=id_acc,
+        identity_low=id_low,
+        identity_high=id_high,
+        identity_chance=id_chance,
+        emotion_probe_accuracy=emo_probe,
+        emotion_accuracy=emo_acc,
+        emotion_low=emo_low,
+        emotion_high=emo_high,
+        emotion_chance=emo_chance,
+        emotion_source=source,
+        identity_easy=bool(identity_easy),
+        emotion_near_chance=bool(near_chance),
+        flag=flag,
+        sentence=sentence,
         per_emotion=pd.DataFrame(rows, columns=["held_out", "n_images", "identity_accuracy"]),
         notes=notes,
     )
@@ -180,7 +207,9 @@ def run_features(run, dataset=None, batch_size: int = 256) -> tuple[np.ndarray, 
 
     run = as_eval_run(run)
     if run.path is None or not (Path(run.path) / "models").is_dir():
-        raise ModelError(f"Run {run.run_id} has no saved models, so its features cannot be computed.")
+        raise ModelError(
+            f"Run {run.run_id} has no saved models, so its features cannot be computed."
+        )
     cfg_data = run.config.get("dataset") or {}
     notes: list[str] = []
     if not isinstance(dataset, Dataset):
@@ -201,7 +230,8 @@ def run_features(run, dataset=None, batch_size: int = 256) -> tuple[np.ndarray, 
     missing = [p for p in originals if p not in row_of]
     if missing:
         raise ModelError(
-            f"{len(missing)} image(s) of run {run.run_id} are not in the dataset (e.g. {missing[0]})."
+            f"{len(missing)} image(s) of run {run.run_id} are not in the dataset (e.g. "
+            f"{missing[0]})."
         )
     rows = originals.map(row_of).to_numpy(dtype=np.int64)
     pre = run.config.get("preprocess") or {}
@@ -212,8 +242,11 @@ def run_features(run, dataset=None, batch_size: int = 256) -> tuple[np.ndarray, 
         model = load_model(run.path, fold=int(fold))
         if prepared is None:
             prepared = prepare_dataset(
-                dataset, model.input_spec, detect=bool(pre.get("detect", True)),
-                margin=float(pre.get("margin", 0.2)), fallback=str(pre.get("fallback", "centre")),
+                dataset,
+                model.input_spec,
+                detect=bool(pre.get("detect", True)),
+                margin=float(pre.get("margin", 0.2)),
+                fallback=str(pre.get("fallback", "centre")),
             )
         idx = np.flatnonzero(folds == fold)
         feats = np.asarray(model.features(prepared.X[rows[idx]], batch_size=batch_size))

@@ -95,7 +95,10 @@ def percentile_interval(samples: np.ndarray, confidence: float = CONFIDENCE, axi
 
 
 def cluster_bootstrap_accuracy(
-    correct: np.ndarray, total: np.ndarray, n_boot: int, rng: np.random.Generator,
+    correct: np.ndarray,
+    total: np.ndarray,
+    n_boot: int,
+    rng: np.random.Generator,
     confidence: float = CONFIDENCE,
 ) -> tuple[float, float, np.ndarray]:
     """Participant-level bootstrap of pooled accuracy.

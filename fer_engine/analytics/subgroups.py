@@ -27,7 +27,6 @@ from functools import partial
 import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame, count
-from sklearn.metrics import accuracy_score
 
 from fer_engine.analytics.inputs import PredictionsError, has_probabilities
 from fer_engine.analytics.metrics import (
@@ -35,9 +34,8 @@ from fer_engine.analytics.metrics import (
     accuracy_from_confusion,
     calibration_from_arrays,
     class_counts,
-    confusion_array,
     confidence_of_prediction,
-    macro_f1,
+    label_codes,
     macro_f1_from_confusion,
     participant_confusion,
 )
@@ -70,8 +68,9 @@ def small_sample_warning(n_participants: int, min_participants: int = MIN_PARTIC
     if n_participants >= min_participants:
         return ""
     if n_participants == 1:
-        return ("Only 1 person: this number describes one individual, not a group; "
-                "do not compare it.")
+        return (
+            "Only 1 person: this number describes one individual, not a group; do not compare it."
+        )
     return f"Only {n_participants} people: this number can swing widely; do not compare it."
 
 
@@ -89,36 +88,52 @@ def group_labels(table: pd.DataFrame, columns) -> pd.Series:
 
 
 def _n_unique(y_true, y_pred, participant):
-    return int(pd.unique(np.asarray(participant)).size)
+    return int(np.unique(participant).size)
 
 
-def _confusion(y_true, y_pred, labels):
-    table = pd.DataFrame({"true": np.asarray(y_true), "pred": np.asarray(y_pred)})
-    return confusion_array(table, labels)
+def _accuracy(y_true, y_pred):
+    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
+
+
+def _confusion_of_codes(y_true, y_pred, k):
+    codes = np.asarray(y_true, dtype=np.int64) * k + np.asarray(y_pred, dtype=np.int64)
+    return np.bincount(codes, minlength=k * k).reshape(k, k)
+
+
+def _macro_f1_of_codes(y_true, y_pred, k):
+    return float(macro_f1_from_confusion(_confusion_of_codes(y_true, y_pred, k)))
 
 
 def metric_frame(table: pd.DataFrame, labels, columns) -> MetricFrame:
     """fairlearn MetricFrame over ``columns`` with image and participant counts, accuracy,
     macro-F1 and the (K, K) confusion counts (from which per-emotion recall is read).
-    ``by_group`` has one row per group (MultiIndex of the columns)."""
+    ``by_group`` has one row per group (MultiIndex of the columns).
+
+    Labels and participants are passed to fairlearn as integer codes (index in
+    ``labels`` / participant number), which keeps the per-group metric calls cheap.
+    """
     labels = list(labels)
+    k = len(labels)
     metrics = {
         "n_images": count,
         "n_participants": _n_unique,
-        "accuracy": accuracy_score,
-        "macro_f1": partial(macro_f1, labels=labels),
-        "confusion": partial(_confusion, labels=labels),
+        "accuracy": _accuracy,
+        "macro_f1": partial(_macro_f1_of_codes, k=k),
+        "confusion": partial(_confusion_of_codes, k=k),
     }
-    sensitive = pd.DataFrame({
-        c: table[c].astype(object).where(table[c].notna(), UNKNOWN).astype(str).to_numpy()
-        for c in columns
-    })
+    sensitive = pd.DataFrame(
+        {
+            c: table[c].astype(object).where(table[c].notna(), UNKNOWN).astype(str).to_numpy()
+            for c in columns
+        }
+    )
+    participant_codes = pd.factorize(table["participant"])[0]
     return MetricFrame(
         metrics=metrics,
-        y_true=table["true"].to_numpy(dtype=object),
-        y_pred=table["pred"].to_numpy(dtype=object),
+        y_true=label_codes(table["true"], labels),
+        y_pred=label_codes(table["pred"], labels),
         sensitive_features=sensitive,
-        sample_params={"n_participants": {"participant": table["participant"].to_numpy(dtype=object)}},
+        sample_params={"n_participants": {"participant": participant_codes}},
     )
 
 
@@ -154,7 +169,9 @@ def _choose_reference(groups: pd.DataFrame, reference: str, min_participants: in
     if reference in names:
         return reference
     if reference == "largest":
-        return str(groups.sort_values(["n_participants", "n_images"], ascending=False)["group"].iloc[0])
+        return str(
+            groups.sort_values(["n_participants", "n_images"], ascending=False)["group"].iloc[0]
+        )
     if reference != "best":
         raise PredictionsError(
             f"There is no group '{reference}' to compare against; groups are {', '.join(names)}."
@@ -165,8 +182,14 @@ def _choose_reference(groups: pd.DataFrame, reference: str, min_participants: in
 
 
 def subgroup_metrics(
-    table: pd.DataFrame, labels, columns, reference: str = "best", n_boot: int = N_BOOT,
-    n_perm: int = 1000, seed: int = 0, min_participants: int = MIN_PARTICIPANTS,
+    table: pd.DataFrame,
+    labels,
+    columns,
+    reference: str = "best",
+    n_boot: int = N_BOOT,
+    n_perm: int = 1000,
+    seed: int = 0,
+    min_participants: int = MIN_PARTICIPANTS,
     confidence: float = CONFIDENCE,
 ) -> SubgroupResult:
     """Metrics for each group of ``columns`` (one column or an intersection).
@@ -181,14 +204,19 @@ def subgroup_metrics(
     name = grouping_name(columns)
     mf = metric_frame(table, labels, columns)
     by = mf.by_group.reset_index()
-    by.insert(0, "group", [SEPARATOR.join(str(row[c]) for c in columns) for _, row in by.iterrows()])
+    by.insert(
+        0, "group", [SEPARATOR.join(str(row[c]) for c in columns) for _, row in by.iterrows()]
+    )
     by = by[by["n_images"] > 0].reset_index(drop=True)
 
     row_group = group_labels(table, columns)
     participants, tensor = participant_confusion(table, labels)
     part_group = (
         pd.Series(row_group.to_numpy(), index=table["participant"].to_numpy())
-        .groupby(level=0).first().reindex(participants).to_numpy()
+        .groupby(level=0)
+        .first()
+        .reindex(participants)
+        .to_numpy()
     )
     correct = np.trace(tensor, axis1=1, axis2=2).astype(float)
     total = tensor.sum(axis=(1, 2)).astype(float)
@@ -204,17 +232,26 @@ def subgroup_metrics(
         n_correct = int(np.trace(g["confusion"]))
         w_low, w_high = wilson_interval(n_correct, int(g["n_images"]), confidence)
         n_part = int(g["n_participants"])
-        rows.append({
-            "grouping": name, "group": g["group"], **{c: g[c] for c in columns},
-            "n_participants": n_part, "n_images": int(g["n_images"]),
-            "n_correct": n_correct, "accuracy": float(g["accuracy"]),
-            "accuracy_low": w_low, "accuracy_high": w_high,
-            "accuracy_boot_low": acc_low, "accuracy_boot_high": acc_high,
-            "macro_f1": float(g["macro_f1"]),
-            "macro_f1_boot_low": f1_low, "macro_f1_boot_high": f1_high,
-            "small_sample": n_part < min_participants,
-            "warning": small_sample_warning(n_part, min_participants),
-        })
+        rows.append(
+            {
+                "grouping": name,
+                "group": g["group"],
+                **{c: g[c] for c in columns},
+                "n_participants": n_part,
+                "n_images": int(g["n_images"]),
+                "n_correct": n_correct,
+                "accuracy": float(g["accuracy"]),
+                "accuracy_low": w_low,
+                "accuracy_high": w_high,
+                "accuracy_boot_low": acc_low,
+                "accuracy_boot_high": acc_high,
+                "macro_f1": float(g["macro_f1"]),
+                "macro_f1_boot_low": f1_low,
+                "macro_f1_boot_high": f1_high,
+                "small_sample": n_part < min_participants,
+                "warning": small_sample_warning(n_part, min_participants),
+            }
+        )
     groups = pd.DataFrame(rows)
     ref = _choose_reference(groups, reference, min_participants)
     ref_acc = float(groups.loc[groups["group"] == ref, "accuracy"].iloc[0])
@@ -229,18 +266,39 @@ def subgroup_metrics(
             continue
         both = (part_group == g["group"]) | (part_group == ref)
         p, method, _ = permutation_test_means(
-            correct[both], total[both], (part_group == g["group"])[both], n_perm,
+            correct[both],
+            total[both],
+            (part_group == g["group"])[both],
+            n_perm,
             _rng(seed, name, g["group"], "perm"),
         )
         p_values.append(p)
         methods.append(method)
     groups["p_value"] = p_values
     groups["p_method"] = methods
-    order = ["grouping", "group", *columns, "n_participants", "n_images", "n_correct",
-             "accuracy", "accuracy_low", "accuracy_high", "accuracy_boot_low",
-             "accuracy_boot_high", "macro_f1", "macro_f1_boot_low", "macro_f1_boot_high",
-             "is_reference", "accuracy_diff", "accuracy_ratio", "p_value", "p_method",
-             "small_sample", "warning"]
+    order = [
+        "grouping",
+        "group",
+        *columns,
+        "n_participants",
+        "n_images",
+        "n_correct",
+        "accuracy",
+        "accuracy_low",
+        "accuracy_high",
+        "accuracy_boot_low",
+        "accuracy_boot_high",
+        "macro_f1",
+        "macro_f1_boot_low",
+        "macro_f1_boot_high",
+        "is_reference",
+        "accuracy_diff",
+        "accuracy_ratio",
+        "p_value",
+        "p_method",
+        "small_sample",
+        "warning",
+    ]
     groups = groups[order]
 
     recall_rows = []
@@ -250,12 +308,18 @@ def subgroup_metrics(
         low, high = wilson_interval(counts["tp"], counts["support"], confidence)
         for k, label in enumerate(labels):
             support = int(counts["support"][k])
-            recall_rows.append({
-                "grouping": name, "group": g["group"], "label": label, "support": support,
-                "recall": float(counts["tp"][k] / support) if support else float("nan"),
-                "recall_low": float(low[k]), "recall_high": float(high[k]),
-                "small_sample": small,
-            })
+            recall_rows.append(
+                {
+                    "grouping": name,
+                    "group": g["group"],
+                    "label": label,
+                    "support": support,
+                    "recall": float(counts["tp"][k] / support) if support else float("nan"),
+                    "recall_low": float(low[k]),
+                    "recall_high": float(high[k]),
+                    "small_sample": small,
+                }
+            )
     recall = pd.DataFrame(recall_rows)
 
     notes = []
@@ -268,10 +332,16 @@ def subgroup_metrics(
     # taken directly from the table (mf.difference() would also try the confusion column).
     spread = by[["accuracy", "macro_f1"]].astype(float)
     return SubgroupResult(
-        grouping=name, columns=columns, reference=ref, groups=groups, recall=recall,
+        grouping=name,
+        columns=columns,
+        reference=ref,
+        groups=groups,
+        recall=recall,
         difference={k: float(spread[k].max() - spread[k].min()) for k in spread},
-        ratio={k: float(spread[k].min() / spread[k].max()) if spread[k].max() > 0 else float("nan")
-               for k in spread},
+        ratio={
+            k: float(spread[k].min() / spread[k].max()) if spread[k].max() > 0 else float("nan")
+            for k in spread
+        },
         notes=notes,
     )
 
@@ -289,9 +359,15 @@ def available_groupings(table: pd.DataFrame, groupings=DEFAULT_GROUPINGS) -> tup
 
 
 def subgroup_analysis(
-    table: pd.DataFrame, labels, groupings=DEFAULT_GROUPINGS, reference: str = "best",
-    n_boot: int = N_BOOT, n_perm: int = 1000, seed: int = 0,
-    min_participants: int = MIN_PARTICIPANTS, confidence: float = CONFIDENCE,
+    table: pd.DataFrame,
+    labels,
+    groupings=DEFAULT_GROUPINGS,
+    reference: str = "best",
+    n_boot: int = N_BOOT,
+    n_perm: int = 1000,
+    seed: int = 0,
+    min_participants: int = MIN_PARTICIPANTS,
+    confidence: float = CONFIDENCE,
 ) -> list[SubgroupResult]:
     """:func:`subgroup_metrics` for every available grouping (see :func:`available_groupings`).
 
@@ -299,14 +375,22 @@ def subgroup_analysis(
     to ``"best"`` for the others. Use :func:`combine` for one tidy table of all groupings.
     """
     keep, _ = available_groupings(table, groupings)
+    names = {cols: set(group_labels(table, cols)) for cols in keep}
+    if reference not in ("best", "largest") and not any(reference in n for n in names.values()):
+        known = sorted(set().union(*names.values())) if names else []
+        raise PredictionsError(
+            f"There is no group '{reference}' to compare against; groups are {', '.join(known)}."
+        )
     out = []
     for cols in keep:
         ref = reference
         if reference not in ("best", "largest"):
-            names = set(group_labels(table, cols))
-            ref = reference if reference in names else "best"
-        out.append(subgroup_metrics(table, labels, cols, ref, n_boot, n_perm, seed,
-                                    min_participants, confidence))
+            ref = reference if reference in names[cols] else "best"
+        out.append(
+            subgroup_metrics(
+                table, labels, cols, ref, n_boot, n_perm, seed, min_participants, confidence
+            )
+        )
     return out
 
 
@@ -315,13 +399,18 @@ def combine(results: list[SubgroupResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
     attributes are kept (NaN where a grouping does not use that attribute)."""
     if not results:
         return pd.DataFrame(), pd.DataFrame()
-    return (pd.concat([r.groups for r in results], ignore_index=True),
-            pd.concat([r.recall for r in results], ignore_index=True))
+    return (
+        pd.concat([r.groups for r in results], ignore_index=True),
+        pd.concat([r.recall for r in results], ignore_index=True),
+    )
 
 
 # -- calibration by group ----------------------------------------------------------------
 def calibration_by_group(
-    table: pd.DataFrame, labels, groupings=DEFAULT_GROUPINGS[:3], n_bins: int = 10,
+    table: pd.DataFrame,
+    labels,
+    groupings=DEFAULT_GROUPINGS[:3],
+    n_bins: int = 10,
     min_participants: int = MIN_PARTICIPANTS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """ECE per group and reliability data per group.
@@ -344,12 +433,18 @@ def calibration_by_group(
             mask = labels_row == group
             cal = calibration_from_arrays(conf[mask], correct[mask], n_bins)
             n_part = int(table.loc[mask, "participant"].nunique())
-            summary.append({
-                "grouping": name, "group": group, "n_participants": n_part,
-                "n_images": int(mask.sum()), "ece": cal.ece, "mce": cal.mce,
-                "small_sample": n_part < min_participants,
-                "warning": small_sample_warning(n_part, min_participants),
-            })
+            summary.append(
+                {
+                    "grouping": name,
+                    "group": group,
+                    "n_participants": n_part,
+                    "n_images": int(mask.sum()),
+                    "ece": cal.ece,
+                    "mce": cal.mce,
+                    "small_sample": n_part < min_participants,
+                    "warning": small_sample_warning(n_part, min_participants),
+                }
+            )
             b = cal.bins.copy()
             b.insert(0, "group", group)
             b.insert(0, "grouping", name)

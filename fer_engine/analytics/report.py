@@ -1,0 +1,687 @@
+"""The study report: everything the analytics compute for one or more runs, as a dict for
+the dashboard and rendered as text, JSON or one self-contained HTML file.
+
+``build_report(runs, ...)`` returns plain Python containers holding DataFrames and result
+dataclasses (so a page can draw them directly); :func:`report_to_json` turns it into JSON
+types (NaN -> null). :func:`render` picks a format.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from fer_engine import __version__
+from fer_engine.analytics import compare as compare_mod
+from fer_engine.analytics import methods as methods_mod
+from fer_engine.analytics import metrics as m
+from fer_engine.analytics import subgroups as sg
+from fer_engine.analytics.inputs import EvalRun, as_eval_run
+from fer_engine.analytics.probe import identity_probe
+from fer_engine.analytics.stats import to_jsonable
+
+FORMATS: tuple[str, ...] = ("text", "json", "html")
+
+LEAKY_BANNER = (
+    "LEAKY EVALUATION: in run {run_id} ({protocol}) the same people appear in training and test. "
+    "Its numbers measure how well the model recognises people it has already seen, not how it "
+    "does on a new person. Use it only as a contrast to a participant-independent run."
+)
+SYNTHETIC_BANNER = (
+    "Synthetic demo data: these faces are drawn by a program; "
+    "the numbers say nothing about real people."
+)
+
+
+def build_run_section(
+    run: EvalRun,
+    prevalence: dict[str, float] | None = None,
+    n_boot: int = m.N_BOOT,
+    seed: int = 0,
+    reference: str = "best",
+    n_bins: int = 10,
+    min_participants: int = sg.MIN_PARTICIPANTS,
+    features: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """All analytics of one run (see :func:`build_report` for the keys)."""
+    t, labels = run.predictions, list(run.labels)
+    prevalence = {k: v for k, v in (prevalence or {}).items()}
+    notes = list(run.notes)
+    wanted = {k: v for k, v in prevalence.items() if k in labels}
+    for k in prevalence:
+        if k not in labels:
+            notes.append(f"Prevalence for {k} ignored: this run has no {k} class.")
+    overall = m.overall_metrics(t, labels, n_boot, seed)
+    notes.extend(overall.notes)
+    results = sg.subgroup_analysis(
+        t,
+        labels,
+        reference=reference,
+        n_boot=n_boot,
+        n_perm=n_boot,
+        seed=seed,
+        min_participants=min_participants,
+    )
+    _, skipped = sg.available_groupings(t)
+    notes.extend(skipped)
+    groups, recall = sg.combine(results)
+    cal_summary, cal_bins = sg.calibration_by_group(
+        t, labels, n_bins=n_bins, min_participants=min_participants
+    )
+    probe = None
+    if features is not None:
+        probe = identity_probe(
+            features, t["participant"], t["true"], model_accuracy=overall.accuracy
+        )
+    section: dict[str, Any] = {
+        "run_id": run.run_id,
+        "title": run.title,
+        "model": run.model_name,
+        "protocol": run.protocol_name,
+        "leaky": run.leaky,
+        "banner": LEAKY_BANNER.format(run_id=run.run_id, protocol=run.protocol_name)
+        if run.leaky
+        else None,
+        "synthetic": run.synthetic,
+        "synthetic_banner": SYNTHETIC_BANNER if run.synthetic else None,
+        "labels": labels,
+        "overall": overall,
+        "per_class": m.per_class_metrics(t, labels),
+        "confusion": {
+            "counts": m.confusion_counts(t, labels),
+            "normalised": m.confusion_normalised(t, labels),
+            "long": m.confusion_long(t, labels),
+        },
+        "ppv": m.ppv_table(t, labels),
+        "ppv_at_prevalence": m.ppv_at_prevalence(t, labels, wanted, n_boot, seed)
+        if wanted
+        else None,
+        "subgroups": {
+            "groups": groups,
+            "recall": recall,
+            "summary": [
+                {
+                    "grouping": r.grouping,
+                    "reference": r.reference,
+                    "difference": r.difference,
+                    "ratio": r.ratio,
+                    "notes": r.notes,
+                }
+                for r in results
+            ],
+        },
+        "per_participant": m.per_participant_table(t, labels),
+        "calibration": {
+            "overall": m.calibration(t, labels, n_bins),
+            "by_group": cal_summary,
+            "bins_by_group": cal_bins,
+        },
+        "probe": probe,
+        "history": run.history,
+        "notes": notes,
+    }
+    section["methods"] = methods_mod.methods_section(run)
+    return section
+
+
+def build_report(
+    runs,
+    prevalence=None,
+    n_boot: int = m.N_BOOT,
+    seed: int = 0,
+    reference: str = "best",
+    n_bins: int = 10,
+    min_participants: int = sg.MIN_PARTICIPANTS,
+    features: dict[str, np.ndarray] | None = None,
+    probe: bool = False,
+) -> dict[str, Any]:
+    """The whole study report for ``runs`` (run folders, run ids, :class:`EvalRun` objects,
+    run-like objects or predictions DataFrames).
+
+    ``prevalence``: ``{"fear": 0.05}`` or ``["fear=0.05"]``: PPV at a clinic's base rate.
+    ``n_boot``: bootstrap resamples and Monte Carlo permutations (participants, seeded by
+    ``seed``). ``reference``: subgroup reference ("best", "largest" or a group label).
+    ``features``: optional ``{run_id: (N, D) array}`` of penultimate features in the row
+    order of that run's predictions, for the identity-shortcut probe. ``probe=True``
+    computes them from each run folder's fold models (:func:`~fer_engine.analytics.probe.
+    run_features`; loads TensorFlow for Keras models); a run whose models or images are
+    not available gets a note instead.
+
+    Returns ``{"generated", "fer_engine_version", "settings", "runs": [section...],
+    "comparisons": {"paired", "leakage", "notes"}, "banners": [...]}``. Each run section has
+    ``run_id, title, model, protocol, leaky, banner, synthetic, synthetic_banner, labels,
+    overall (OverallMetrics), per_class, confusion {counts, normalised, long}, ppv,
+    ppv_at_prevalence, subgroups {groups, recall, summary}, per_participant, calibration
+    {overall (Calibration), by_group, bins_by_group}, probe (IdentityProbe or None),
+    history, notes, methods, checklist``.
+    """
+    if isinstance(runs, (str, EvalRun, pd.DataFrame)) or not hasattr(runs, "__iter__"):
+        runs = [runs]
+    eval_runs = [as_eval_run(r) for r in runs]
+    if not eval_runs:
+        raise ValueError("build_report needs at least one run")
+    prev = m.parse_prevalence(prevalence) if prevalence else {}
+    features = dict(features or {})
+    probe_notes: dict[str, list[str]] = {}
+    if probe:
+        from fer_engine.analytics.probe import run_features
+        from fer_engine.errors import UserFacingError
+
+        for r in eval_runs:
+            if r.run_id in features:
+                continue
+            try:
+                features[r.run_id], probe_notes[r.run_id] = run_features(r)
+            except UserFacingError as exc:
+                probe_notes[r.run_id] = [f"Identity probe not run: {exc}"]
+    # Small matrices only: one BLAS thread avoids thread contention on a shared CPU.
+    with threadpool_limits(limits=1):
+        sections = [
+            build_run_section(
+                r, prev, n_boot, seed, reference, n_bins, min_participants, features.get(r.run_id)
+            )
+            for r in eval_runs
+        ]
+        comparisons = compare_mod.compare_runs(eval_runs, n_boot, seed)
+    for r, section in zip(eval_runs, sections):
+        section["notes"].extend(probe_notes.get(r.run_id, []))
+    for run, section in zip(eval_runs, sections):
+        baseline = any(run.title in (p.name_a, p.name_b) for p in comparisons["paired"])
+        section["checklist"] = methods_mod.checklist(run, section, has_baseline=baseline)
+    return {
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "fer_engine_version": __version__,
+        "settings": {
+            "n_boot": int(n_boot),
+            "seed": int(seed),
+            "prevalence": prev,
+            "reference": reference,
+            "n_bins": int(n_bins),
+            "min_participants": int(min_participants),
+            "confidence": 0.95,
+        },
+        "runs": sections,
+        "comparisons": comparisons,
+        "banners": [s["banner"] for s in sections if s["banner"]],
+    }
+
+
+def report_to_json(report: dict[str, Any]) -> dict[str, Any]:
+    """The report as JSON types only (DataFrames -> lists of records, NaN -> null)."""
+    return to_jsonable(report)
+
+
+# -- text --------------------------------------------------------------------------------
+def _pct(x: Any) -> str:
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    return "—" if not np.isfinite(value) else f"{value:.1%}"
+
+
+def _ci(low: Any, high: Any) -> str:
+    return f"[{_pct(low)}–{_pct(high)}]"
+
+
+def _p(x: Any) -> str:
+    value = float(x) if x is not None else float("nan")
+    return "—" if not np.isfinite(value) else f"{value:.3g}"
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_string(index=False) if len(frame) else "(none)"
+
+
+def _frame_per_class(pc: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "emotion": pc["label"],
+            "n": pc["support"],
+            "predicted": pc["predicted"],
+            "precision/PPV": [
+                _pct(v) + ("" if d else " (never predicted)")
+                for v, d in zip(pc["precision"], pc["precision_defined"])
+            ],
+            "PPV 95% CI": [
+                _ci(lo, hi) for lo, hi in zip(pc["precision_low"], pc["precision_high"])
+            ],
+            "recall": pc["recall"].map(_pct),
+            "recall 95% CI": [_ci(lo, hi) for lo, hi in zip(pc["recall_low"], pc["recall_high"])],
+            "specificity": pc["specificity"].map(_pct),
+            "F1": pc["f1"].map(_pct),
+            "Dice": pc["dice"].map(_pct),
+            "Jaccard": pc["jaccard"].map(_pct),
+        }
+    )
+
+
+def _frame_groups(g: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "grouping": g["grouping"],
+            "group": g["group"],
+            "people": g["n_participants"],
+            "images": g["n_images"],
+            "accuracy": g["accuracy"].map(_pct),
+            "Wilson 95%": [_ci(a, b) for a, b in zip(g["accuracy_low"], g["accuracy_high"])],
+            "bootstrap 95%": [
+                _ci(a, b) for a, b in zip(g["accuracy_boot_low"], g["accuracy_boot_high"])
+            ],
+            "macro-F1": g["macro_f1"].map(_pct),
+            "vs ref": [
+                "reference" if r else f"{d:+.1%}"
+                for r, d in zip(g["is_reference"], g["accuracy_diff"])
+            ],
+            "ratio": [
+                ("—" if not np.isfinite(x) else f"{x:.2f}")
+                for x in g["accuracy_ratio"].astype(float)
+            ],
+            "p (perm.)": g["p_value"].map(_p),
+            "warning": g["warning"],
+        }
+    )
+
+
+def _frame_participants(p: pd.DataFrame) -> pd.DataFrame:
+    keep = [
+        c
+        for c in ("participant", "gender", "age", "country", "country_group", "age_group", "folds")
+        if c in p.columns
+    ]
+    out = p[keep].copy()
+    out["images"] = p["n_images"]
+    out["correct"] = p["n_correct"]
+    out["accuracy"] = p["accuracy"].map(_pct)
+    out["Wilson 95%"] = [_ci(a, b) for a, b in zip(p["accuracy_low"], p["accuracy_high"])]
+    return out
+
+
+def _text_section(s: dict[str, Any]) -> list[str]:
+    o: m.OverallMetrics = s["overall"]
+    out = [f"=== {s['title']} ==="]
+    if s["banner"]:
+        out += ["!" * 78, "!! " + s["banner"], "!" * 78]
+    if s["synthetic_banner"]:
+        out.append("NOTE: " + s["synthetic_banner"])
+    out += [
+        "",
+        f"Overall: {o.n_samples} images of {o.n_participants} people.",
+        (
+            f"  accuracy {_pct(o.accuracy)} "
+            f"(Wilson 95% {_ci(o.accuracy_low, o.accuracy_high)}; participant bootstrap 95% "
+            f"{_ci(o.accuracy_boot_low, o.accuracy_boot_high)}, {o.n_boot} resamples)"
+        ),
+        (
+            f"  chance {_pct(o.chance_accuracy)}, "
+            f"always-the-most-frequent-class {_pct(o.majority_accuracy)}"
+        ),
+        (
+            f"  balanced accuracy {_pct(o.balanced_accuracy)}; "
+            f"macro precision {_pct(o.macro_precision)}, recall {_pct(o.macro_recall)}, "
+            f"specificity {_pct(o.macro_specificity)}, F1 {_pct(o.macro_f1)}, "
+            f"Dice {_pct(o.macro_dice)}, Jaccard {_pct(o.macro_jaccard)}"
+        ),
+        "",
+        "Per class (Wilson 95% intervals; Dice equals F1 per class):",
+        _table(_frame_per_class(s["per_class"])),
+        "",
+        "Confusion matrix (rows: true, columns: predicted):",
+        s["confusion"]["counts"].to_string(),
+        "",
+        "Row-normalised:",
+        s["confusion"]["normalised"].map(_pct).to_string(),
+    ]
+    ppv = s["ppv"]
+    out += [
+        "",
+        "PPV per emotion at this data's prevalence (Wilson 95%):",
+        _table(
+            pd.DataFrame(
+                {
+                    "emotion": ppv["label"],
+                    "PPV": ppv["ppv"].map(_pct),
+                    "95% CI": [_ci(a, b) for a, b in zip(ppv["ppv_low"], ppv["ppv_high"])],
+                    "hits/predicted": [f"{a}/{b}" for a, b in zip(ppv["tp"], ppv["predicted"])],
+                    "prevalence": ppv["prevalence"].map(_pct),
+                }
+            )
+        ),
+    ]
+    pp = s["ppv_at_prevalence"]
+    if pp is not None and len(pp):
+        out += [
+            "",
+            (
+                "PPV at a chosen prevalence (Bayes from sensitivity and specificity; "
+                "participant bootstrap 95%):"
+            ),
+            _table(
+                pd.DataFrame(
+                    {
+                        "emotion": pp["label"],
+                        "prevalence": pp["prevalence"].map(_pct),
+                        "sensitivity": pp["sensitivity"].map(_pct),
+                        "specificity": pp["specificity"].map(_pct),
+                        "PPV": pp["ppv"].map(_pct),
+                        "bootstrap 95%": [_ci(a, b) for a, b in zip(pp["ppv_low"], pp["ppv_high"])],
+                        "from Wilson bounds": [
+                            _ci(a, b) for a, b in zip(pp["ppv_bounds_low"], pp["ppv_bounds_high"])
+                        ],
+                        "NPV": pp["npv"].map(_pct),
+                    }
+                )
+            ),
+        ]
+        out += [f"  {r.label}: {r.note}" for r in pp.itertuples() if r.note]
+    g = s["subgroups"]["groups"]
+    out += [
+        "",
+        "Subgroups (difference vs the reference group; p from permuting group labels over people):",
+        _table(_frame_groups(g)) if len(g) else "(no demographic columns)",
+    ]
+    out += [
+        "",
+        "Per participant (lowest accuracy first):",
+        _table(_frame_participants(s["per_participant"])),
+    ]
+    cal = s["calibration"]["overall"]
+    if cal is not None:
+        out += [
+            "",
+            (
+                f"Calibration: ECE {cal.ece:.3f}, largest bin gap {cal.mce:.3f} "
+                f"({cal.n_bins} equal-width bins)."
+            ),
+            _table(
+                cal.bins.assign(
+                    mean_confidence=cal.bins["mean_confidence"].map(_pct),
+                    accuracy=cal.bins["accuracy"].map(_pct),
+                    gap=cal.bins["gap"].map(_pct),
+                )
+            ),
+        ]
+        by = s["calibration"]["by_group"]
+        if len(by):
+            out += [
+                "ECE by group:",
+                _table(
+                    by.assign(
+                        ece=by["ece"].map(lambda v: f"{v:.3f}"),
+                        mce=by["mce"].map(lambda v: f"{v:.3f}"),
+                    )
+                ),
+            ]
+    if s["probe"] is not None:
+        out += ["", "Identity-shortcut probe: " + s["probe"].sentence]
+    meth = s["methods"]
+    out += ["", "Methods:"] + ["  " + p for p in meth["paragraphs"]]
+    out += ["Cohort (scored data):", _table(meth["cohort"])]
+    if len(meth["independence"]["folds"]):
+        out += ["Folds:", _table(meth["independence"]["folds"])]
+    out += ["", "Checklist for a supervised clinical ML study:"]
+    for item in s["checklist"]:
+        out.append(f"  [{item['status']}] {item['item']}: {item['answer']} ({item['where']})")
+    if s["notes"]:
+        out += ["", "Notes:"] + ["  - " + n for n in s["notes"]]
+    return out
+
+
+def render_text(report: dict[str, Any]) -> str:
+    """Readable plain-text report."""
+    with pd.option_context(
+        "display.width", 200, "display.max_columns", 50, "display.max_colwidth", 90
+    ):
+        lines = [
+            f"FER study report (fer_engine {report['fer_engine_version']}, {report['generated']})"
+        ]
+        for b in report["banners"]:
+            lines += ["!" * 78, "!! " + b, "!" * 78]
+        for s in report["runs"]:
+            lines += [""] + _text_section(s)
+        comp = report["comparisons"]
+        if comp["paired"] or comp["leakage"] or comp["notes"]:
+            lines += ["", "=== Comparisons ==="]
+            for p in comp["paired"]:
+                lines.append(p.sentence)
+            for lc in comp["leakage"]:
+                lines += [
+                    "LEAKAGE CONTRAST: " + lc.sentence,
+                    _table(
+                        lc.table.assign(
+                            accuracy=lc.table["accuracy"].map(_pct),
+                            accuracy_low=lc.table["accuracy_low"].map(_pct),
+                            accuracy_high=lc.table["accuracy_high"].map(_pct),
+                            accuracy_boot_low=lc.table["accuracy_boot_low"].map(_pct),
+                            accuracy_boot_high=lc.table["accuracy_boot_high"].map(_pct),
+                        )
+                    ),
+                ]
+                if lc.paired is not None:
+                    lines.append("  " + lc.paired.sentence)
+                lines += ["  " + n for n in lc.notes]
+            lines += ["  " + n for n in comp["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def render_json(report: dict[str, Any]) -> str:
+    """Everything in the report as JSON (NaN as null)."""
+    return json.dumps(report_to_json(report), indent=1, ensure_ascii=False, allow_nan=False)
+
+
+# -- HTML --------------------------------------------------------------------------------
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
+  margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
+h3{margin-top:1.5em}
+.banner{background:#b71c1c;color:#fff;padding:1em;font-weight:bold;border-radius:6px;
+  margin:1em 0;font-size:1.1em}
+.synthetic{background:#fff3cd;border:1px solid #e0c060;padding:.6em;border-radius:6px}
+.warn{color:#b71c1c} .caption{color:#555;font-size:.92em;margin:.2em 0 1em}
+table{border-collapse:collapse;font-size:.88em;margin:.5em 0}
+th,td{border:1px solid #ccc;padding:3px 6px;text-align:left} th{background:#f3f3f3}
+.status-answered{color:#1b5e20} .status-partly{color:#8d6e00} .status-not{color:#b71c1c}
+"""
+
+
+class _FigureWriter:
+    """Inlines plotly.js once (with the first figure), then only the figure divs."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, fig) -> str:
+        self.count += 1
+        return fig.to_html(
+            full_html=False,
+            include_plotlyjs=self.count == 1,
+            div_id=f"fig{self.count}",
+            config={"displaylogo": False},
+        )
+
+
+def _html_table(frame: pd.DataFrame) -> str:
+    if frame is None or not len(frame):
+        return "<p>(none)</p>"
+    return frame.to_html(index=False, escape=True, na_rep="—", border=0)
+
+
+def _esc(text: Any) -> str:
+    return html.escape(str(text))
+
+
+def _html_section(s: dict[str, Any], fig_html: _FigureWriter, index: int) -> list[str]:
+    from fer_engine.analytics import figures
+
+    o: m.OverallMetrics = s["overall"]
+    out = [f'<h2 id="run{index}">{_esc(s["title"])}</h2>']
+    if s["banner"]:
+        out.append(f'<div class="banner" role="alert">⚠ {_esc(s["banner"])}</div>')
+    if s["synthetic_banner"]:
+        out.append(f'<p class="synthetic">{_esc(s["synthetic_banner"])}</p>')
+    out.append("<h3>Overall</h3>")
+    out.append(
+        f"<p>{o.n_samples} images of {o.n_participants} people. Accuracy <b>{_pct(o.accuracy)}</b> "
+        f"(Wilson 95% {_ci(o.accuracy_low, o.accuracy_high)}; participant bootstrap 95% "
+        f"{_ci(o.accuracy_boot_low, o.accuracy_boot_high)}). Chance {_pct(o.chance_accuracy)}. "
+        f"Balanced accuracy {_pct(o.balanced_accuracy)}, macro-F1 {_pct(o.macro_f1)}, macro "
+        "precision "
+        f"{_pct(o.macro_precision)}, macro recall {_pct(o.macro_recall)}, macro specificity "
+        f"{_pct(o.macro_specificity)}, macro Jaccard {_pct(o.macro_jaccard)}.</p>"
+    )
+    out.append(
+        '<p class="caption">The Wilson interval treats images as independent; the participant '
+        "bootstrap redraws whole people and is the more honest of the two at this sample size.</p>"
+    )
+    out.append("<h3>Per class</h3>")
+    out.append(fig_html(figures.per_class_bars(s["per_class"])))
+    out.append(
+        '<p class="caption">Bars: share of each emotion; whiskers: Wilson 95% intervals. '
+        "Dice equals F1 for one class; both are listed as the second study does. A class the "
+        "model never predicted has no precision (—).</p>"
+    )
+    out.append(_html_table(_frame_per_class(s["per_class"])))
+    out.append("<h3>Confusion matrix</h3>")
+    out.append(
+        fig_html(figures.confusion_heatmap(s["confusion"]["counts"], s["confusion"]["normalised"]))
+    )
+    out.append(
+        '<p class="caption">Numbers are images; colour is the share of the true class (row).</p>'
+    )
+    out.append("<h3>PPV</h3>")
+    out.append(fig_html(figures.ppv_chart(s["ppv"], s["ppv_at_prevalence"])))
+    out.append(
+        '<p class="caption">PPV: when the model says this emotion, how often it is right. It '
+        "depends "
+        "on how common the emotion is; the diamonds show it at the prevalence you chose.</p>"
+    )
+    if s["ppv_at_prevalence"] is not None:
+        out.append(_html_table(s["ppv_at_prevalence"].round(4)))
+    g = s["subgroups"]["groups"]
+    out.append("<h3>Subgroups</h3>")
+    if len(g):
+        out.append(fig_html(figures.subgroup_bars(g)))
+        out.append(
+            '<p class="caption">Whiskers: participant bootstrap 95% intervals. Pale bars marked ⚠ '
+            "have "
+            "fewer than 5 people: do not compare them. p: permutation test over people.</p>"
+        )
+        for w in sorted(set(g.loc[g["small_sample"], "warning"])):
+            out.append(f'<p class="warn">⚠ {_esc(w)}</p>')
+        out.append(_html_table(_frame_groups(g)))
+    else:
+        out.append("<p>No demographic information in this run.</p>")
+    out.append("<h3>Per participant</h3>")
+    out.append(fig_html(figures.participant_dots(s["per_participant"])))
+    out.append(
+        '<p class="caption">One dot per person; with 8 images each, the interval of one person is '
+        "wide.</p>"
+    )
+    out.append(_html_table(_frame_participants(s["per_participant"])))
+    cal = s["calibration"]["overall"]
+    out.append("<h3>Calibration</h3>")
+    if cal is not None:
+        grouping = "country_group" if len(s["calibration"]["bins_by_group"]) else None
+        out.append(
+            fig_html(
+                figures.reliability_diagram(cal.bins, s["calibration"]["bins_by_group"], grouping)
+            )
+        )
+        out.append(
+            f"<p>Expected calibration error {cal.ece:.3f} ({cal.n_bins} equal-width bins); points "
+            "on the "
+            "diagonal mean the stated confidence matches the accuracy.</p>"
+        )
+        out.append(_html_table(s["calibration"]["by_group"].round(4)))
+    else:
+        out.append("<p>No probabilities in this run.</p>")
+    if s["probe"] is not None:
+        out.append("<h3>Identity probe</h3>")
+        cls = "warn" if s["probe"].flag else ""
+        out.append(f'<p class="{cls}">{_esc(s["probe"].sentence)}</p>')
+    meth = s["methods"]
+    out.append("<h3>Methods</h3>")
+    out += [f"<p>{_esc(p)}</p>" for p in meth["paragraphs"]]
+    out.append("<h4>Cohort</h4>" + _html_table(meth["cohort"]))
+    if len(meth["independence"]["folds"]):
+        out.append(
+            "<h4>Folds and independence check</h4>" + _html_table(meth["independence"]["folds"])
+        )
+    out.append("<h3>Checklist for a supervised clinical ML study</h3>")
+    rows = "".join(
+        f"<tr><td>{_esc(i['item'])}</td><td "
+        f'class="status-{i["status"].split()[0]}">{_esc(i["status"])}</td>'
+        f"<td>{_esc(i['answer'])}</td><td>{_esc(i['where'])}</td></tr>"
+        for i in s["checklist"]
+    )
+    out.append(
+        "<table "
+        'class="checklist"><tr><th>item</th><th>status</th><th>answer</th><th>where</th></tr>'
+        f"{rows}</table>"
+    )
+    if s["notes"]:
+        out.append(
+            "<h3>Notes</h3><ul>" + "".join(f"<li>{_esc(n)}</li>" for n in s["notes"]) + "</ul>"
+        )
+    return out
+
+
+def render_html(report: dict[str, Any]) -> str:
+    """One self-contained HTML file: plotly.js inlined once, every chart and table."""
+    from fer_engine.analytics import figures
+
+    fig_html = _FigureWriter()
+    settings = report["settings"]
+    body = [
+        (
+            f"<h1>FER study report</h1><p>fer_engine {_esc(report['fer_engine_version'])}, "
+            f"generated {_esc(report['generated'])}; {settings['n_boot']} bootstrap resamples, "
+            f"seed {settings['seed']}.</p>"
+        )
+    ]
+    for b in report["banners"]:
+        body.append(f'<div class="banner" role="alert">⚠ {_esc(b)}</div>')
+    body.append(
+        "<ul>"
+        + "".join(
+            f'<li><a href="#run{i}">{_esc(s["title"])}</a>'
+            + (" — <b>LEAKY</b>" if s["leaky"] else "")
+            + "</li>"
+            for i, s in enumerate(report["runs"])
+        )
+        + "</ul>"
+    )
+    for i, s in enumerate(report["runs"]):
+        body += _html_section(s, fig_html, i)
+    comp = report["comparisons"]
+    if comp["paired"] or comp["leakage"] or comp["notes"]:
+        body.append("<h2>Comparisons</h2>")
+        for p in comp["paired"]:
+            body.append(f"<p>{_esc(p.sentence)}</p>")
+        for lc in comp["leakage"]:
+            body.append('<div class="banner">Leakage contrast: the red bar is LEAKY.</div>')
+            body.append(fig_html(figures.accuracy_comparison(lc.table)))
+            body.append(f"<p>{_esc(lc.sentence)}</p>")
+            body.append(_html_table(lc.table.round(4)))
+            if lc.paired is not None:
+                body.append(f"<p>{_esc(lc.paired.sentence)}</p>")
+            body += [f"<p>{_esc(n)}</p>" for n in lc.notes]
+        body += [f"<p>{_esc(n)}</p>" for n in comp["notes"]]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        "<title>FER study report</title>"
+        f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+def render(report: dict[str, Any], fmt: str = "text") -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    return {"text": render_text, "json": render_json, "html": render_html}[fmt](report)

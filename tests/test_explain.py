@@ -12,6 +12,7 @@ from fer_engine.explain import (
     METHODS,
     REGIONS,
     aggregate_regions,
+    crop_margin,
     deletion_insertion,
     explain,
     explain_batch,
@@ -25,6 +26,7 @@ from fer_engine.explain import (
     randomisation_check,
     rank_correlation,
     region_areas,
+    region_boxes,
     region_masks,
     region_shares,
     region_table,
@@ -320,6 +322,20 @@ def test_region_shares_sum_to_one_and_follow_the_map():
     x0, y0, x1, y1 = REGIONS["eyes"]
     centre = (int((y0 + y1) / 2 * 48), int((x0 + x1) / 2 * 48))
     assert masks["eyes"][centre] and not masks["eyes"][int(0.8 * 48), 24]  # not on the mouth
+
+
+def test_region_boxes_follow_the_crop_margin():
+    # margin 0.2: the face box is the central 1/1.4 of the crop
+    eyes0, eyes2 = REGIONS["eyes"], region_boxes(0.2)["eyes"]
+    assert eyes2 == pytest.approx(tuple((0.2 + v) / 1.4 for v in eyes0))
+    assert region_boxes(0.0) == REGIONS
+    # the face shrinks towards the centre: more of the crop is "rest"
+    assert region_areas(48, 48, margin=0.2)["rest"] > region_areas(48, 48)["rest"]
+    m = region_masks(70, 70, margin=0.2)["brows"].astype(float)
+    assert region_shares(m, margin=0.2)["brows"] == pytest.approx(1.0)
+    assert region_shares(m)["brows"] < 0.5  # the wrong margin calls most of them eyes
+    assert crop_margin({"preprocess": {"detect": True, "margin": 0.3}}) == 0.3
+    assert crop_margin({"preprocess": {"detect": False, "margin": 0.3}}) == 0.0
 
 
 def test_region_aggregation_per_emotion_and_subgroup():

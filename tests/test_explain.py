@@ -30,6 +30,7 @@ from fer_engine.explain import (
     region_masks,
     region_shares,
     region_table,
+    warm_up,
 )
 from fer_engine.explain.methods import patch_positions, reference_input
 from fer_engine.preprocess import FaceBox, InputSpec
@@ -154,6 +155,7 @@ def test_target_by_label_and_layer_choice(cnn, image):
 
 
 def test_fast_implementations_match_tf_keras_vis(cnn, image):
+    assert set(warm_up(cnn, ("gradcam", "saliency"))) == {"gradcam", "saliency"}
     for method in ("gradcam", "saliency"):
         ref = explain(cnn, image, method)
         fast = explain(cnn, image, method, implementation="fast")

@@ -39,6 +39,7 @@ from fer_engine.explain.methods import (
     mean_face,
     occlusion,
     reference_input,
+    warm_up,
 )
 from fer_engine.explain.overlay import CMAPS, colourise, overlay, overlay_on_input
 from fer_engine.explain.regions import (
@@ -93,4 +94,5 @@ __all__ = [
     "region_table",
     "resolve",
     "tile_grid",
+    "warm_up",
 ]

@@ -99,8 +99,8 @@ def paired_comparison(
         joined["participant_a"] != joined["participant_b"]
     ).any():
         raise PredictionsError(
-            f"{name_a} and {name_b} disagree on the true label or participant of some images; "
-            "they were not run on the same data."
+            f"{name_a} and {name_b} disagree on the true label or participant of some images; they "
+            "were not run on the same data."
         )
     ca = joined["correct_a"].to_numpy(dtype=bool)
     cb = joined["correct_b"].to_numpy(dtype=bool)
@@ -150,10 +150,10 @@ def _paired_sentence(r: PairedComparison) -> str:
         else f"{r.name_a if r.diff > 0 else r.name_b} is more accurate on these images"
     )
     return (
-        f"On the {r.n_shared} images of {r.n_participants} people both runs scored, "
-        f"{r.name_a} is right on {r.accuracy_a:.1%} and {r.name_b} on {r.accuracy_b:.1%} "
-        f"(difference {r.diff:+.1%}, 95% interval {r.diff_low:+.1%} to {r.diff_high:+.1%}, "
-        f"McNemar p = {r.mcnemar_p:.3g}); {verdict}."
+        f"On the {r.n_shared} images of {r.n_participants} people both runs scored, {r.name_a} is "
+        f"right on {r.accuracy_a:.1%} and {r.name_b} on {r.accuracy_b:.1%} (difference "
+        f"{r.diff:+.1%}, 95% interval {r.diff_low:+.1%} to {r.diff_high:+.1%}, McNemar p = "
+        f"{r.mcnemar_p:.3g}); {verdict}."
     )
 
 
@@ -245,13 +245,10 @@ def leakage_contrast(
             notes.append(str(exc))
     sentence = (
         f"The same model ({independent.model_name}) scores {rows[0]['accuracy']:.1%} when every "
-        "test "
-        f"person is unseen in training ({independent.protocol_name}) and {rows[1]['accuracy']:.1%} "
-        f"under the leaky {leaky.protocol_name} protocol, where the same people appear in "
-        "training and "
-        f"test: a gap of {gap:+.1%}. The leaky number measures how well the model recognises "
-        "people it "
-        f"has already seen, not how it would do on a new person."
+        f"test person is unseen in training ({independent.protocol_name}) and "
+        f"{rows[1]['accuracy']:.1%} under the leaky {leaky.protocol_name} protocol, where the same "
+        f"people appear in training and test: a gap of {gap:+.1%}. The leaky number measures how "
+        "well the model recognises people it has already seen, not how it would do on a new person."
     )
     return LeakageContrast(
         model=independent.model_name,
@@ -281,8 +278,8 @@ def compare_runs(runs: list[EvalRun], n_boot: int = N_BOOT, seed: int = 0) -> di
             try:
                 if a.leaky != b.leaky and a.model_name != b.model_name:
                     notes.append(
-                        f"{a.title} and {b.title}: one is leaky and the models differ, so the "
-                        "gap would mix model and leakage; not compared."
+                        f"{a.title} and {b.title}: one is leaky and the models differ, so the gap "
+                        "would mix model and leakage; not compared."
                     )
                 elif a.leaky != b.leaky:
                     ind, lk = (a, b) if b.leaky else (b, a)

@@ -154,8 +154,8 @@ def validate_predictions(
                     "table; demographics must be the same on every row of a participant."
                 )
             notes.append(
-                f"Column '{col}' varies within participants (e.g. {who}); it is not treated "
-                "as a demographic."
+                f"Column '{col}' varies within participants (e.g. {who}); it is not treated as a "
+                "demographic."
             )
     table["correct"] = (table["true"] == table["pred"]).to_numpy()
     return table, labels, notes

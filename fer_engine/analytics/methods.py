@@ -20,8 +20,8 @@ PROTOCOL_TEXT: dict[str, str] = {
     "holdout": "One participant-level split into training and test people, stratified by the "
     "demographic groups where possible.",
     "paper": "LEAKY reproduction of the first study's notebook: images are split at random, so the "
-    "same people appear in training and test. Its accuracy measures recognition of people "
-    "already seen, not of new people. Shown only as a contrast.",
+    "same people appear in training and test. Its accuracy measures recognition of people already "
+    "seen, not of new people. Shown only as a contrast.",
     "official": "The dataset's own train/test split.",
 }
 
@@ -108,16 +108,16 @@ def independence_check(run: EvalRun) -> dict[str, Any]:
         status = "passed"
         sentence = (
             f"Passed: in all {len(table)} fold(s) no participant is both in training (or "
-            "validation) and in test, and every scored image belongs to a test participant "
-            "of its fold."
+            "validation) and in test, and every scored image belongs to a test participant of its "
+            "fold."
         )
     else:
         status = "failed"
         parts = []
         if found:
             parts.append(
-                f"{found} participant placement(s) appear on both the training and test "
-                "side of a fold"
+                f"{found} participant placement(s) appear on both the training and test side of a "
+                "fold"
             )
         if outside:
             parts.append(
@@ -161,10 +161,9 @@ def methods_section(run: EvalRun) -> dict[str, Any]:
     paragraphs.append(
         f"Data: {data_name} ({dataset.get('layout', 'layout not recorded')}), "
         f"{dataset.get('n_images', 'unknown number of')} images of "
-        f"{dataset.get('n_participants', 'an unknown number of')} "
-        f"participants; this run scored {len(t)} images of {t['participant'].nunique()} "
-        "participants. "
-        f"Classes: {', '.join(run.labels)}. Fingerprint: {_fmt(dataset.get('fingerprint'))}.{synth}"
+        f"{dataset.get('n_participants', 'an unknown number of')} participants; this run scored "
+        f"{len(t)} images of {t['participant'].nunique()} participants. Classes: "
+        f"{', '.join(run.labels)}. Fingerprint: {_fmt(dataset.get('fingerprint'))}.{synth}"
     )
     paragraphs.append(
         f"Protocol: {run.protocol_name}. "
@@ -174,17 +173,14 @@ def methods_section(run: EvalRun) -> dict[str, Any]:
     )
     paragraphs.append(
         f"Model: {model.get('name', 'not recorded')} (weights: {_fmt(model.get('weights'))}; "
-        "input: "
-        f"{_fmt(model.get('input_spec'))}). Pre-processing: {_fmt(cfg.get('preprocess'))}."
+        f"input: {_fmt(model.get('input_spec'))}). Pre-processing: {_fmt(cfg.get('preprocess'))}."
     )
     paragraphs.append(
         f"Training: optimizer {_fmt(training.get('optimizer'))}, loss "
-        f"{_fmt(training.get('loss'))}, "
-        f"{_fmt(training.get('epochs'))} epochs, batch size {_fmt(training.get('batch_size'))}, "
-        "learning "
-        f"rate {_fmt(training.get('learning_rate'))}, class weights "
-        f"{_fmt(training.get('class_weight'))}, "
-        f"early stopping {_fmt(training.get('early_stopping'))}, learning-rate reduction "
+        f"{_fmt(training.get('loss'))}, {_fmt(training.get('epochs'))} epochs, batch size "
+        f"{_fmt(training.get('batch_size'))}, learning rate {_fmt(training.get('learning_rate'))}, "
+        f"class weights {_fmt(training.get('class_weight'))}, early stopping "
+        f"{_fmt(training.get('early_stopping'))}, learning-rate reduction "
         f"{_fmt(training.get('reduce_lr'))}. Validation: {_fmt(training.get('validation'))}. "
         f"Augmentation (training images only): {_fmt(augmentation)}. Seed: {_fmt(cfg.get('seed'))}."
     )
@@ -239,8 +235,7 @@ def checklist(
             "Clinical question and intended use stated",
             NOT_ANSWERED,
             "A run cannot state this; write it in the study text (e.g. monitoring fear and anger "
-            "during "
-            "PTSD therapy).",
+            "during PTSD therapy).",
             "—",
         )
     )
@@ -259,8 +254,7 @@ def checklist(
             "Ground truth labels defined",
             PARTLY,
             f"Classes {', '.join(run.labels)} as labelled by the dataset (posed expressions); how "
-            "labels "
-            "were obtained and checked is not recorded in the run.",
+            "labels were obtained and checked is not recorded in the run.",
             "Methods › Data",
         )
     )
@@ -313,10 +307,9 @@ def checklist(
             "Performance metrics with uncertainty",
             ANSWERED,
             f"Accuracy {overall.accuracy:.1%} (Wilson "
-            f"{overall.accuracy_low:.1%}–{overall.accuracy_high:.1%}; "
-            "participant bootstrap "
-            f"{overall.accuracy_boot_low:.1%}–{overall.accuracy_boot_high:.1%}), "
-            "per-class metrics with Wilson intervals",
+            f"{overall.accuracy_low:.1%}–{overall.accuracy_high:.1%}; participant bootstrap "
+            f"{overall.accuracy_boot_low:.1%}–{overall.accuracy_boot_high:.1%}), per-class metrics "
+            "with Wilson intervals",
             "Results › Overall, Per class",
         )
     )
@@ -328,8 +321,8 @@ def checklist(
             "PPV at " + ", ".join(f"{r.label} {r.prevalence:.1%}" for r in prev.itertuples())
             if prev is not None and len(prev)
             else (
-                "PPV only at this data's prevalence; give --prevalence fear=0.05 "
-                "for a clinic's base rate"
+                "PPV only at this data's prevalence; give --prevalence fear=0.05 for a clinic's "
+                "base rate"
             ),
             "Results › PPV",
         )
@@ -352,8 +345,7 @@ def checklist(
             ANSWERED if len(groups) else NOT_ANSWERED,
             (
                 f"{groups['grouping'].nunique()} groupings; {int(groups['small_sample'].sum())} "
-                "groups have fewer "
-                "than 5 people and are flagged"
+                "groups have fewer than 5 people and are flagged"
             )
             if len(groups)
             else "no demographic information",

@@ -249,8 +249,8 @@ def overall_metrics(
     notes = []
     for label in never:
         notes.append(
-            f"The model never predicted {label}: its precision (PPV) is undefined (shown as "
-            "NaN, counted as 0 in the macro average)."
+            f"The model never predicted {label}: its precision (PPV) is undefined (shown as NaN, "
+            "counted as 0 in the macro average)."
         )
     if absent:
         notes.append("No true samples of " + ", ".join(absent) + ": left out of macro averages.")
@@ -445,8 +445,8 @@ def _ppv_note(row: pd.Series) -> str:
         return "No true samples of this class: sensitivity and PPV are undefined."
     if row["fp"] == 0:
         return (
-            "No false alarms in this data, so every resample gives specificity 100%: "
-            "the bootstrap interval is too narrow; read the Wilson-bounds interval."
+            "No false alarms in this data, so every resample gives specificity 100%: the bootstrap "
+            "interval is too narrow; read the Wilson-bounds interval."
         )
     if row["tp"] == 0:
         return "Never correctly detected in this data: the PPV is 0 at any prevalence."

@@ -27,10 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from fer_engine.analytics.stats import CONFIDENCE, wilson_interval
@@ -67,6 +63,10 @@ class IdentityProbe:
 
 
 def _probe() -> object:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
 
 
@@ -84,6 +84,8 @@ def identity_probe(
     (participants held out). ``participant`` and ``emotion``: length-N labels.
     ``model_accuracy``: the model's own pooled emotion accuracy on the same N images, if known.
     """
+    from sklearn.model_selection import GroupKFold
+
     x = np.asarray(features, dtype=float)
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError("features must be a non-empty (N, D) array")
@@ -154,8 +156,7 @@ def identity_probe(
     else:
         sentence = (
             f"Identity is decoded from the features on {id_acc:.0%} of images (chance "
-            f"{id_chance:.0%}); "
-            f"{what_emotion}: {emo_acc:.0%} (chance {emo_chance:.0%}). "
+            f"{id_chance:.0%}); {what_emotion}: {emo_acc:.0%} (chance {emo_chance:.0%}). "
             + (
                 "Identity is easy to decode, but emotion is well above chance, so no shortcut flag."
                 if identity_easy

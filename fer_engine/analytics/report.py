@@ -30,12 +30,12 @@ FORMATS: tuple[str, ...] = ("text", "json", "html")
 
 LEAKY_BANNER = (
     "LEAKY EVALUATION: in run {run_id} ({protocol}) the same people appear in training and test. "
-    "Its numbers measure how well the model recognises people it has already seen, not how it "
-    "does on a new person. Use it only as a contrast to a participant-independent run."
+    "Its numbers measure how well the model recognises people it has already seen, not how it does "
+    "on a new person. Use it only as a contrast to a participant-independent run."
 )
 SYNTHETIC_BANNER = (
-    "Synthetic demo data: these faces are drawn by a program; "
-    "the numbers say nothing about real people."
+    "Synthetic demo data: these faces are drawn by a program; the numbers say nothing about real "
+    "people."
 )
 
 
@@ -314,19 +314,19 @@ def _text_section(s: dict[str, Any]) -> list[str]:
         "",
         f"Overall: {o.n_samples} images of {o.n_participants} people.",
         (
-            f"  accuracy {_pct(o.accuracy)} "
-            f"(Wilson 95% {_ci(o.accuracy_low, o.accuracy_high)}; participant bootstrap 95% "
+            f"  accuracy {_pct(o.accuracy)} (Wilson 95% "
+            f"{_ci(o.accuracy_low, o.accuracy_high)}; participant bootstrap 95% "
             f"{_ci(o.accuracy_boot_low, o.accuracy_boot_high)}, {o.n_boot} resamples)"
         ),
         (
-            f"  chance {_pct(o.chance_accuracy)}, "
-            f"always-the-most-frequent-class {_pct(o.majority_accuracy)}"
+            f"  chance {_pct(o.chance_accuracy)}, always-the-most-frequent-class "
+            f"{_pct(o.majority_accuracy)}"
         ),
         (
-            f"  balanced accuracy {_pct(o.balanced_accuracy)}; "
-            f"macro precision {_pct(o.macro_precision)}, recall {_pct(o.macro_recall)}, "
-            f"specificity {_pct(o.macro_specificity)}, F1 {_pct(o.macro_f1)}, "
-            f"Dice {_pct(o.macro_dice)}, Jaccard {_pct(o.macro_jaccard)}"
+            f"  balanced accuracy {_pct(o.balanced_accuracy)}; macro precision "
+            f"{_pct(o.macro_precision)}, recall {_pct(o.macro_recall)}, specificity "
+            f"{_pct(o.macro_specificity)}, F1 {_pct(o.macro_f1)}, Dice {_pct(o.macro_dice)}, "
+            f"Jaccard {_pct(o.macro_jaccard)}"
         ),
         "",
         "Per class (Wilson 95% intervals; Dice equals F1 per class):",
@@ -359,8 +359,8 @@ def _text_section(s: dict[str, Any]) -> list[str]:
         out += [
             "",
             (
-                "PPV at a chosen prevalence (Bayes from sensitivity and specificity; "
-                "participant bootstrap 95%):"
+                "PPV at a chosen prevalence (Bayes from sensitivity and specificity; participant "
+                "bootstrap 95%):"
             ),
             _table(
                 pd.DataFrame(
@@ -383,7 +383,11 @@ def _text_section(s: dict[str, Any]) -> list[str]:
     g = s["subgroups"]["groups"]
     out += [
         "",
-        "Subgroups (difference vs the reference group; p from permuting group labels over people):",
+        (
+            "Subgroups (difference vs the reference group; p from permuting group labels over "
+            "people, not adjusted for the many comparisons: one small p among many is expected by "
+            "chance):"
+        ),
         _table(_frame_groups(g)) if len(g) else "(no demographic columns)",
     ]
     out += [
@@ -396,8 +400,8 @@ def _text_section(s: dict[str, Any]) -> list[str]:
         out += [
             "",
             (
-                f"Calibration: ECE {cal.ece:.3f}, largest bin gap {cal.mce:.3f} "
-                f"({cal.n_bins} equal-width bins)."
+                f"Calibration: ECE {cal.ece:.3f}, largest bin gap {cal.mce:.3f} ({cal.n_bins} "
+                "equal-width bins)."
             ),
             _table(
                 cal.bins.assign(
@@ -532,9 +536,8 @@ def _html_section(s: dict[str, Any], fig_html: _FigureWriter, index: int) -> lis
         f"(Wilson 95% {_ci(o.accuracy_low, o.accuracy_high)}; participant bootstrap 95% "
         f"{_ci(o.accuracy_boot_low, o.accuracy_boot_high)}). Chance {_pct(o.chance_accuracy)}. "
         f"Balanced accuracy {_pct(o.balanced_accuracy)}, macro-F1 {_pct(o.macro_f1)}, macro "
-        "precision "
-        f"{_pct(o.macro_precision)}, macro recall {_pct(o.macro_recall)}, macro specificity "
-        f"{_pct(o.macro_specificity)}, macro Jaccard {_pct(o.macro_jaccard)}.</p>"
+        f"precision {_pct(o.macro_precision)}, macro recall {_pct(o.macro_recall)}, macro "
+        f"specificity {_pct(o.macro_specificity)}, macro Jaccard {_pct(o.macro_jaccard)}.</p>"
     )
     out.append(
         '<p class="caption">The Wilson interval treats images as independent; the participant '
@@ -544,8 +547,8 @@ def _html_section(s: dict[str, Any], fig_html: _FigureWriter, index: int) -> lis
     out.append(fig_html(figures.per_class_bars(s["per_class"])))
     out.append(
         '<p class="caption">Bars: share of each emotion; whiskers: Wilson 95% intervals. '
-        "Dice equals F1 for one class; both are listed as the second study does. A class the "
-        "model never predicted has no precision (—).</p>"
+        "Dice equals F1 for one class; both are listed as the second study does. A class the model "
+        "never predicted has no precision (—).</p>"
     )
     out.append(_html_table(_frame_per_class(s["per_class"])))
     out.append("<h3>Confusion matrix</h3>")
@@ -559,8 +562,8 @@ def _html_section(s: dict[str, Any], fig_html: _FigureWriter, index: int) -> lis
     out.append(fig_html(figures.ppv_chart(s["ppv"], s["ppv_at_prevalence"])))
     out.append(
         '<p class="caption">PPV: when the model says this emotion, how often it is right. It '
-        "depends "
-        "on how common the emotion is; the diamonds show it at the prevalence you chose.</p>"
+        "depends on how common the emotion is; the diamonds show it at the prevalence you "
+        "chose.</p>"
     )
     if s["ppv_at_prevalence"] is not None:
         out.append(_html_table(s["ppv_at_prevalence"].round(4)))
@@ -569,9 +572,10 @@ def _html_section(s: dict[str, Any], fig_html: _FigureWriter, index: int) -> lis
     if len(g):
         out.append(fig_html(figures.subgroup_bars(g)))
         out.append(
-            '<p class="caption">Whiskers: participant bootstrap 95% intervals. Pale bars marked ⚠ '
-            "have "
-            "fewer than 5 people: do not compare them. p: permutation test over people.</p>"
+            '<p class="caption">Whiskers: participant bootstrap 95% intervals. Pale bars '
+            "marked ⚠ have fewer than 5 people: do not compare them. p: permutation test over "
+            "people, not adjusted for the many comparisons (one small p among many is expected by "
+            "chance).</p>"
         )
         for w in sorted(set(g.loc[g["small_sample"], "warning"])):
             out.append(f'<p class="warn">⚠ {_esc(w)}</p>')
@@ -596,8 +600,7 @@ def _html_section(s: dict[str, Any], fig_html: _FigureWriter, index: int) -> lis
         )
         out.append(
             f"<p>Expected calibration error {cal.ece:.3f} ({cal.n_bins} equal-width bins); points "
-            "on the "
-            "diagonal mean the stated confidence matches the accuracy.</p>"
+            "on the diagonal mean the stated confidence matches the accuracy.</p>"
         )
         out.append(_html_table(s["calibration"]["by_group"].round(4)))
     else:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from fer_engine.data import load_dataset
-from fer_engine.data.summary import LAYOUT_DESCRIPTIONS, SMALL_N, SYNTHETIC_NOTE, emotion_counts, group_counts
+from fer_engine.data.summary import (
+    LAYOUT_DESCRIPTIONS,
+    SMALL_N,
+    SYNTHETIC_NOTE,
+    emotion_counts,
+    group_counts,
+)
 from fer_engine.errors import UserFacingError
 
 st.session_state.setdefault("dataset_path", None)
@@ -56,16 +62,19 @@ if ds.synthetic:
     st.warning(f"**Synthetic demo data.** {SYNTHETIC_NOTE}", icon=":material/science:")
 
 st.subheader(ds.name)
-st.caption(f"{LAYOUT_DESCRIPTIONS.get(ds.layout, ds.layout)} · folder `{ds.root}` · fingerprint `{ds.fingerprint[:12]}`")
+layout = LAYOUT_DESCRIPTIONS.get(ds.layout, ds.layout)
+st.caption(f"{layout} · folder `{ds.root}` · fingerprint `{ds.fingerprint[:12]}`")
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Images", ds.n_images)
 c2.metric("Participants", ds.n_participants if ds.participants_known else "unknown")
 c3.metric("Emotions", len(ds.labels))
 c4.metric("Warnings", len(ds.warnings))
 if not ds.participants_known:
-    st.info("This dataset does not say who is on each photo, so every image counts as its own "
-            "participant and person-wise evaluation is not possible. Add a manifest.csv "
-            "(path, participant, ...) to fix that.")
+    st.info(
+        "This dataset does not say who is on each photo, so every image counts as its own "
+        "participant and person-wise evaluation is not possible. Add a manifest.csv "
+        "(path, participant, ...) to fix that."
+    )
 
 st.markdown("#### Validation")
 if ds.warnings:
@@ -83,8 +92,10 @@ with right:
     groups = group_counts(ds)
     st.dataframe(groups, hide_index=True)
     if groups["small_n"].any():
-        st.caption(f"small_n: fewer than {SMALL_N} participants in the group; any comparison "
-                   "involving it is very uncertain.")
+        st.caption(
+            f"small_n: fewer than {SMALL_N} participants in the group; any comparison "
+            "involving it is very uncertain."
+        )
 
 if ds.participants_known:
     st.markdown("#### Participants")

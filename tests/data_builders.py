@@ -23,20 +23,29 @@ def write_image(path: Path, fmt: str | None = None, size: tuple[int, int] = (12,
 
 def _format(path: Path) -> str:
     return {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP"}[
-        path.suffix.lower()]
+        path.suffix.lower()
+    ]
 
 
-def tapakah(root: Path, meta_rows: list[tuple] | None = None, sets=("0", "1", "2"),
-            emotions=KAGGLE, sep: str = ";", header=("set_id", "gender", "age", "country"),
-            write_meta: bool = True) -> Path:
+def tapakah(
+    root: Path,
+    meta_rows: list[tuple] | None = None,
+    sets=("0", "1", "2"),
+    emotions=KAGGLE,
+    sep: str = ";",
+    header=("set_id", "gender", "age", "country"),
+    write_meta: bool = True,
+) -> Path:
     """``root/images/<set>/<Emotion>.jpg`` plus ``root/emotions.csv``."""
     for s in sets:
         for e in emotions:
             write_image(root / "images" / str(s) / f"{e}.jpg")
     if write_meta:
         if meta_rows is None:
-            meta_rows = [(s, "FEMALE" if i % 2 == 0 else "MALE", 25 + 5 * i, "RU" if i else "PH")
-                         for i, s in enumerate(sets)]
+            meta_rows = [
+                (s, "FEMALE" if i % 2 == 0 else "MALE", 25 + 5 * i, "RU" if i else "PH")
+                for i, s in enumerate(sets)
+            ]
         lines = [sep.join(header)] + [sep.join(str(v) for v in row) for row in meta_rows]
         (root / "emotions.csv").write_text("\n".join(lines) + "\n")
     return root
@@ -46,6 +55,6 @@ def class_folders(root: Path, layout: dict[str, dict[str, int]]) -> Path:
     """``{split or '': {emotion folder: n images}}`` -> ``root/[split/]<emotion>/img<k>.jpg``."""
     for split, folders in layout.items():
         for folder, n in folders.items():
-            for k in range(n):
+            for _ in range(n):
                 write_image(root / split / folder / f"img{next(_counter)}.jpg")
     return root

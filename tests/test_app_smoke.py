@@ -48,7 +48,11 @@ def test_dataset_page_lists_the_synthetic_default_with_a_banner(app):
     banner = [w for w in app.warning if "Synthetic demo data" in str(w.value)]
     assert banner, "no synthetic banner"
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Images"] == "152" and metrics["Participants"] == "19" and metrics["Emotions"] == "8"
+    assert (
+        metrics["Images"] == "152"
+        and metrics["Participants"] == "19"
+        and metrics["Emotions"] == "8"
+    )
     assert metrics["Warnings"] == "0" and "No problems found." in texts(app.success)
     groups = app.dataframe[1].value
     row = groups[(groups["group"] == "country_group") & (groups["value"] == "Other")].iloc[0]

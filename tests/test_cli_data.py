@@ -16,8 +16,22 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_synth_writes_a_loadable_dataset(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["synth", "--out", str(out), "--participants", "2", "--seed", "4",
-                 "--images-per-emotion", "1"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--out",
+                str(out),
+                "--participants",
+                "2",
+                "--seed",
+                "4",
+                "--images-per-emotion",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert "Wrote 16 synthetic images" in capsys.readouterr().out
     assert sorted(os.listdir(out / "images")) == ["0", "1"]
     assert len(os.listdir(out / "images" / "0")) == 8
@@ -41,16 +55,24 @@ def test_synth_refuses_non_empty_folders_unless_forced(tmp_path, capsys):
 
 
 def test_inspect_tapakah_report(tmp_path, capsys):
-    tapakah(tmp_path, [("0", "FEMALE", 20, "RU"), ("1", "MALE", 40, "RU"), ("2", "FEMALE", 33, "PH")])
+    tapakah(
+        tmp_path, [("0", "FEMALE", 20, "RU"), ("1", "MALE", 40, "RU"), ("2", "FEMALE", 33, "PH")]
+    )
     (tmp_path / "images" / "0" / "Fear.jpg").write_bytes(b"broken")
     assert main(["inspect", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "Kaggle tapakah68" in out and "Images:       23" in out and "Participants: 3" in out
-    counts = {line.split()[0]: line.split()[1:] for line in out.splitlines()
-              if line.startswith("  ") and len(line.split()) == 2}
+    counts = {
+        line.split()[0]: line.split()[1:]
+        for line in out.splitlines()
+        if line.startswith("  ") and len(line.split()) == 2
+    }
     assert counts["fear"] == ["2"] and counts["anger"] == ["3"]  # the broken Fear.jpg is left out
-    lines = {line.split()[0] + " " + line.split()[1]: line for line in out.splitlines()
-             if line.strip().startswith(("country_group", "gender", "age_group"))}
+    lines = {
+        line.split()[0] + " " + line.split()[1]: line
+        for line in out.splitlines()
+        if line.strip().startswith(("country_group", "gender", "age_group"))
+    }
     assert lines["country_group Other"].split()[2:4] == ["1", "8"]  # 1 participant, 8 images
     assert "small n" in lines["country_group Other"]
     assert "[corrupt_image]" in out and "images/0/Fear.jpg" in out
@@ -76,11 +98,19 @@ def test_inspect_fatal_is_one_clear_line(tmp_path, capsys):
 
 def test_inspect_runs_without_tensorflow_or_streamlit(tmp_path):
     tapakah(tmp_path, sets=("0",), meta_rows=[("0", "FEMALE", 20, "RU")])
-    code = ("import sys; from fer_engine.cli import main; rc = main(['inspect', sys.argv[1]]); "
-            "bad = [m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules]; "
-            "print('HEAVY', bad); sys.exit(rc)")
+    code = (
+        "import sys; from fer_engine.cli import main; rc = main(['inspect', sys.argv[1]]); "
+        "bad = [m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules]; "
+        "print('HEAVY', bad); sys.exit(rc)"
+    )
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stdout and "Images:       8" in proc.stdout

@@ -26,7 +26,12 @@ def test_single_split_synonym_folders(tmp_path):
     ds = load_dataset(tmp_path)
     assert ds.layout == "class_folders" and ds.issues == []
     assert ds.labels == ("anger", "happy", "sad", "surprise")
-    assert ds.table["emotion"].value_counts().to_dict() == {"happy": 3, "anger": 2, "sad": 2, "surprise": 1}
+    assert ds.table["emotion"].value_counts().to_dict() == {
+        "happy": 3,
+        "anger": 2,
+        "sad": 2,
+        "surprise": 1,
+    }
     assert ds.table["split"].isna().all()
     # no manifest: participants unknown, one id per image
     assert not ds.participants_known
@@ -110,10 +115,14 @@ def test_full_check_decodes_every_image(tmp_path):
 def test_manifest_gives_participants_and_demographics(tmp_path):
     class_folders(tmp_path, {"": {}})
     rows = ["path;participant;gender;age;country;camera"]
-    for i, (emotion, pid, g, age, c) in enumerate([
-        ("angry", "p1", "F", 20, "ru"), ("happy", "p1", "F", 20, "ru"),
-        ("angry", "p2", "Male", 45, "PH"), ("happy", "p2", "Male", 45, "PH"),
-    ]):
+    for i, (emotion, pid, g, age, c) in enumerate(
+        [
+            ("angry", "p1", "F", 20, "ru"),
+            ("happy", "p1", "F", 20, "ru"),
+            ("angry", "p2", "Male", 45, "PH"),
+            ("happy", "p2", "Male", 45, "PH"),
+        ]
+    ):
         write_image(tmp_path / "train" / emotion / f"x{i}.jpg")
         rows.append(f"train/{emotion}/x{i}.jpg;{pid};{g};{age};{c};cam{i % 2}")
     (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
@@ -133,7 +142,8 @@ def test_incomplete_manifest_and_label_mismatch(tmp_path):
     write_image(tmp_path / "happy" / "b.jpg")
     write_image(tmp_path / "happy" / "c.jpg")
     (tmp_path / "manifest.csv").write_text(
-        "Path,Participant,Emotion\nangry/a.jpg,p1,angry\nhappy/b.jpg,p1,sad\nhappy/gone.jpg,p2,happy\n")
+        "Path,Participant,Emotion\nangry/a.jpg,p1,angry\nhappy/b.jpg,p1,sad\nhappy/gone.jpg,p2,happy\n"
+    )
     ds = load_dataset(tmp_path)
     assert "c.jpg" in issue(ds, "image_without_metadata").message
     assert "gone.jpg" in issue(ds, "metadata_without_images").message
@@ -174,8 +184,14 @@ def test_real_fer2013(shared_datasets):
     assert ds.labels == ("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise")
     train = ds.table[ds.table["split"] == "train"]
     assert train["emotion"].value_counts().to_dict() == {
-        "happy": 7215, "neutral": 4965, "sad": 4830, "fear": 4097, "anger": 3995, "surprise": 3171,
-        "disgust": 436}
+        "happy": 7215,
+        "neutral": 4965,
+        "sad": 4830,
+        "fear": 4097,
+        "anger": 3995,
+        "surprise": 3171,
+        "disgust": 436,
+    }
     # FER2013 holds byte-identical files, a few across train and test: flagged, not dropped
     assert {"duplicate_file", "duplicate_across_splits"} <= set(codes(ds))
     assert "corrupt_image" not in codes(ds)

@@ -32,7 +32,16 @@ def test_both_delimiters_columns_and_groups(tmp_path, sep):
     assert ds.issues == []
     assert list(ds.table.columns[: len(BASE_COLUMNS)]) == list(BASE_COLUMNS)
     assert ds.n_images == 24 and ds.n_participants == 3 and ds.participants_known
-    assert ds.labels == ("anger", "contempt", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+    assert ds.labels == (
+        "anger",
+        "contempt",
+        "disgust",
+        "fear",
+        "happy",
+        "neutral",
+        "sad",
+        "surprise",
+    )
     per = ds.participants().set_index("participant")
     assert per.loc["0", "gender"] == "female" and per.loc["1", "gender"] == "male"
     assert per.loc["2", "gender"] == "female"
@@ -42,13 +51,19 @@ def test_both_delimiters_columns_and_groups(tmp_path, sep):
     assert per["age_group"].tolist() == ["31_plus", "under_31", "31_plus"]
     assert per["n_images"].tolist() == [8, 8, 8]
     assert ds.table["split"].isna().all()
-    assert set(ds.table.loc[ds.table["path"].str.endswith("Surprised.jpg"), "emotion"]) == {"surprise"}
+    assert set(ds.table.loc[ds.table["path"].str.endswith("Surprised.jpg"), "emotion"]) == {
+        "surprise"
+    }
     assert all(os.path.isabs(p) and os.path.isfile(p) for p in ds.table["path"])
 
 
 def test_upper_case_headers_and_padded_values(tmp_path):
-    tapakah(tmp_path, [("0", " Female ", "40", " ru"), ("1", "M", "22", "RU")],
-            header=("SET_ID", "Gender", "AGE", "Country"), sets=("0", "1"))
+    tapakah(
+        tmp_path,
+        [("0", " Female ", "40", " ru"), ("1", "M", "22", "RU")],
+        header=("SET_ID", "Gender", "AGE", "Country"),
+        sets=("0", "1"),
+    )
     ds = load_dataset(tmp_path)
     assert ds.issues == []
     per = ds.participants().set_index("participant")
@@ -68,10 +83,12 @@ def test_lower_case_file_names_and_numbered_photos(tmp_path):
 @pytest.mark.parametrize("where", ["root", "images", "wrapper", "csv"])
 def test_root_variants(tmp_path, where):
     tapakah(tmp_path / "archive" / "data", sets=("0", "1"))
-    path = {"root": tmp_path / "archive" / "data",
-            "images": tmp_path / "archive" / "data" / "images",
-            "wrapper": tmp_path / "archive",
-            "csv": tmp_path / "archive" / "data" / "emotions.csv"}[where]
+    path = {
+        "root": tmp_path / "archive" / "data",
+        "images": tmp_path / "archive" / "data" / "images",
+        "wrapper": tmp_path / "archive",
+        "csv": tmp_path / "archive" / "data" / "emotions.csv",
+    }[where]
     ds = load_dataset(path)
     assert ds.layout == "tapakah68"
     assert ds.root == (tmp_path / "archive" / "data").resolve()
@@ -88,8 +105,11 @@ def test_missing_metadata_file_is_a_warning(tmp_path):
 
 
 def test_sets_without_metadata_and_metadata_without_images(tmp_path):
-    tapakah(tmp_path, [("0", "FEMALE", 20, "RU"), ("1", "MALE", 30, "RU"), ("7", "MALE", 40, "IN")],
-            sets=("0", "1", "2"))
+    tapakah(
+        tmp_path,
+        [("0", "FEMALE", 20, "RU"), ("1", "MALE", 30, "RU"), ("7", "MALE", 40, "IN")],
+        sets=("0", "1", "2"),
+    )
     ds = load_dataset(tmp_path)
     assert set(codes(ds)) == {"set_without_metadata", "metadata_without_images"}
     assert "2" in issue(ds, "set_without_metadata").message
@@ -149,14 +169,19 @@ def test_empty_and_incomplete_sets(tmp_path):
 
 
 def test_bad_and_duplicate_metadata_rows(tmp_path):
-    tapakah(tmp_path, [("0", "X", "abc", "RU"), ("1", "MALE", 150, "RU"), ("1", "FEMALE", 20, "RU")],
-            sets=("0", "1"))
+    tapakah(
+        tmp_path,
+        [("0", "X", "abc", "RU"), ("1", "MALE", 150, "RU"), ("1", "FEMALE", 20, "RU")],
+        sets=("0", "1"),
+    )
     ds = load_dataset(tmp_path)
     assert codes(ds).count("bad_metadata_value") == 2
     assert "duplicate_metadata" in codes(ds)
     per = ds.participants().set_index("participant")
     assert pd.isna(per.loc["0", "gender"]) and pd.isna(per.loc["0", "age"])
-    assert per.loc["1", "gender"] == "male" and pd.isna(per.loc["1", "age"])  # first row; 150 implausible
+    assert per.loc["1", "gender"] == "male" and pd.isna(
+        per.loc["1", "age"]
+    )  # first row; 150 implausible
 
 
 def test_stray_and_non_image_files_are_reported(tmp_path):
@@ -186,7 +211,9 @@ def test_fatal_problems_raise_clear_errors(tmp_path):
 
 
 def test_metadata_without_id_column_is_fatal(tmp_path):
-    tapakah(tmp_path, [("a", "b", "c", "d")], header=("who", "gender", "age", "country"), sets=("0",))
+    tapakah(
+        tmp_path, [("a", "b", "c", "d")], header=("who", "gender", "age", "country"), sets=("0",)
+    )
     with pytest.raises(DatasetError, match="no set_id column"):
         load_dataset(tmp_path)
 
@@ -208,7 +235,9 @@ def test_fingerprint_tracks_content_and_metadata(tmp_path):
     os.utime(target, ns=(1, 1))
     fp_touched = load_dataset(tmp_path).fingerprint
     assert fp_touched != fp
-    (tmp_path / "emotions.csv").write_text((tmp_path / "emotions.csv").read_text().replace("RU", "KZ"))
+    (tmp_path / "emotions.csv").write_text(
+        (tmp_path / "emotions.csv").read_text().replace("RU", "KZ")
+    )
     fp_meta = load_dataset(tmp_path).fingerprint
     assert fp_meta not in (fp, fp_touched)
     write_image(tmp_path / "images" / "1" / "Fear_2.jpg")
@@ -229,7 +258,12 @@ def test_real_tapakah68_metadata(shared_datasets, tmp_path):
     meta = shared_datasets / "tapakah68_metadata" / "emotions.csv"
     if not meta.is_file():
         pytest.skip(f"{meta} not found")
-    tapakah(tmp_path, sets=[str(i) for i in range(19)], emotions=("Anger", "Surprised"), write_meta=False)
+    tapakah(
+        tmp_path,
+        sets=[str(i) for i in range(19)],
+        emotions=("Anger", "Surprised"),
+        write_meta=False,
+    )
     ds = load_dataset(tmp_path, metadata=meta)
     assert ds.issues == []
     per = ds.participants()

@@ -6,17 +6,47 @@ from fer_engine import emotions as emo
 
 
 def test_canonical_order_and_fer2013_subset():
-    assert emo.EMOTIONS == ("anger", "contempt", "disgust", "fear", "happy", "neutral", "sad", "surprise")
-    assert emo.FER2013_EMOTIONS == ("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+    assert emo.EMOTIONS == (
+        "anger",
+        "contempt",
+        "disgust",
+        "fear",
+        "happy",
+        "neutral",
+        "sad",
+        "surprise",
+    )
+    assert emo.FER2013_EMOTIONS == (
+        "anger",
+        "disgust",
+        "fear",
+        "happy",
+        "neutral",
+        "sad",
+        "surprise",
+    )
     assert "contempt" not in emo.FER2013_EMOTIONS
 
 
-@pytest.mark.parametrize("name, canonical", [
-    ("Anger", "anger"), ("angry", "anger"), ("ANGRY", "anger"), (" anger ", "anger"),
-    ("Happy", "happy"), ("happiness", "happy"), ("Sad", "sad"), ("SADNESS", "sad"),
-    ("Surprised", "surprise"), ("surprise", "surprise"), ("Contempt", "contempt"),
-    ("Disgusted", "disgust"), ("fearful", "fear"), ("Neutral", "neutral"),
-])
+@pytest.mark.parametrize(
+    "name, canonical",
+    [
+        ("Anger", "anger"),
+        ("angry", "anger"),
+        ("ANGRY", "anger"),
+        (" anger ", "anger"),
+        ("Happy", "happy"),
+        ("happiness", "happy"),
+        ("Sad", "sad"),
+        ("SADNESS", "sad"),
+        ("Surprised", "surprise"),
+        ("surprise", "surprise"),
+        ("Contempt", "contempt"),
+        ("Disgusted", "disgust"),
+        ("fearful", "fear"),
+        ("Neutral", "neutral"),
+    ],
+)
 def test_synonyms_any_case(name, canonical):
     assert emo.normalise(name) == canonical
     assert emo.is_emotion(name)

@@ -15,13 +15,18 @@ from PIL import Image
 from fer_engine.data import load_dataset, synthetic
 from fer_engine.emotions import EMOTIONS
 
-KAGGLE_FILES = sorted(f"{n}.jpg" for n in
-                      ("Anger", "Contempt", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprised"))
+KAGGLE_FILES = sorted(
+    f"{n}.jpg"
+    for n in ("Anger", "Contempt", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprised")
+)
 
 
 def digests(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +40,10 @@ def test_layout_and_metadata(three):
     for sid in ("0", "1", "2"):
         assert sorted(os.listdir(three / "images" / sid)) == KAGGLE_FILES
     with Image.open(three / "images" / "0" / "Surprised.jpg") as img:
-        assert img.format == "JPEG" and img.size == (synthetic.WIDTH, synthetic.HEIGHT) == (320, 400)
+        assert img.format == "JPEG" and img.size == (synthetic.WIDTH, synthetic.HEIGHT) == (
+            320,
+            400,
+        )
         assert img.mode == "RGB"
     meta = pd.read_csv(three / "emotions.csv", sep=";", dtype=str)
     real = synthetic.default_metadata().head(3)
@@ -63,7 +71,9 @@ def test_same_seed_same_bytes_different_seed_different(three, tmp_path):
 
 def test_expressions_and_identities_differ(three):
     def gray(sid, name):
-        return cv2.imread(str(three / "images" / sid / f"{name}.jpg"), cv2.IMREAD_GRAYSCALE).astype(float)
+        return cv2.imread(str(three / "images" / sid / f"{name}.jpg"), cv2.IMREAD_GRAYSCALE).astype(
+            float
+        )
 
     # all eight expressions of one person are different pictures
     faces = [gray("0", n[:-4]) for n in KAGGLE_FILES]
@@ -99,10 +109,19 @@ def test_more_participants_than_the_real_nineteen():
 
 def test_metadata_table_and_images_per_emotion(tmp_path):
     table = pd.DataFrame({"SET_ID": ["a7"], "Gender": ["male"], "Age": [60], "Country": ["in"]})
-    root = synthetic.generate(tmp_path / "d", participants=table, images_per_emotion=2, seed=5,
-                              emotions=("happy", "surprise"))
+    root = synthetic.generate(
+        tmp_path / "d",
+        participants=table,
+        images_per_emotion=2,
+        seed=5,
+        emotions=("happy", "surprise"),
+    )
     assert sorted(os.listdir(root / "images" / "a7")) == [
-        "Happy_1.jpg", "Happy_2.jpg", "Surprised_1.jpg", "Surprised_2.jpg"]
+        "Happy_1.jpg",
+        "Happy_2.jpg",
+        "Surprised_1.jpg",
+        "Surprised_2.jpg",
+    ]
     ds = load_dataset(root)
     assert ds.labels == ("happy", "surprise") and ds.n_images == 4
     assert ds.participants()["country_group"].tolist() == ["Other"]

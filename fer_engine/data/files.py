@@ -60,7 +60,9 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(_IMAGE_SUFFIXES)
 
 
-def list_folder(folder: str | Path) -> tuple[list[os.DirEntry], list[os.DirEntry], list[os.DirEntry]]:
+def list_folder(
+    folder: str | Path,
+) -> tuple[list[os.DirEntry], list[os.DirEntry], list[os.DirEntry]]:
     """Split a folder's entries into (sub-folders, image files, other files), sorted by name.
 
     Junk entries are left out. Symbolic links are followed.
@@ -169,7 +171,7 @@ def fingerprint(files: list[FileEntry], root: str | Path, extra: list[bytes] = (
     prefix = os.path.abspath(root) + os.sep
     h = hashlib.blake2b(digest_size=16)
     for f in sorted(files, key=lambda f: f.path):
-        rel = f.path[len(prefix):] if f.path.startswith(prefix) else f.path
+        rel = f.path[len(prefix) :] if f.path.startswith(prefix) else f.path
         h.update(f"{rel}\0{f.size}\0{f.mtime_ns}\n".encode("utf-8", "surrogateescape"))
     for blob in extra:
         h.update(b"\1")

@@ -17,14 +17,31 @@ from fer_engine.data.dataset import AGE_CUT
 from fer_engine.errors import DatasetError
 
 #: Header spellings accepted for the participant id (after lower-casing, spaces -> _).
-PARTICIPANT_COLUMNS = ("set_id", "setid", "set", "participant", "participant_id", "subject",
-                       "subject_id", "person", "person_id", "id")
+PARTICIPANT_COLUMNS = (
+    "set_id",
+    "setid",
+    "set",
+    "participant",
+    "participant_id",
+    "subject",
+    "subject_id",
+    "person",
+    "person_id",
+    "id",
+)
 #: Header spellings accepted for the image path in a manifest.
 PATH_COLUMNS = ("path", "file", "filename", "file_name", "image", "image_path", "img")
 
 _GENDERS = {
-    "female": "female", "f": "female", "woman": "female", "w": "female", "girl": "female",
-    "male": "male", "m": "male", "man": "male", "boy": "male",
+    "female": "female",
+    "f": "female",
+    "woman": "female",
+    "w": "female",
+    "girl": "female",
+    "male": "male",
+    "m": "male",
+    "man": "male",
+    "boy": "male",
 }
 _RUSSIA = {"RU", "RUS", "RUSSIA", "RUSSIAN FEDERATION"}
 
@@ -57,8 +74,14 @@ def read_csv_table(path: Path, what: str) -> pd.DataFrame:
         raise DatasetError(f"The {what} {path} is empty.")
     sep = sniff_delimiter(text)
     try:
-        table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, skipinitialspace=True,
-                            keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
+        table = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            skipinitialspace=True,
+            keep_default_na=False,
+            quoting=csv.QUOTE_MINIMAL,
+        )
     except (pd.errors.ParserError, ValueError) as exc:
         raise DatasetError(f"The {what} {path} is not a readable CSV table ({exc}).") from exc
     table.columns = [_column_name(c) for c in table.columns]
@@ -102,7 +125,9 @@ def age_group(age: float) -> str | None:
     return "under_31" if float(age) < AGE_CUT else "31_plus"
 
 
-def clean_demographics(table: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list[tuple[str, str, list]]]:
+def clean_demographics(
+    table: pd.DataFrame, source: str
+) -> tuple[pd.DataFrame, list[tuple[str, str, list]]]:
     """Normalise gender/age/country columns in place of the raw ones.
 
     Returns the cleaned copy and a list of problems as ``(code, message, ids)`` tuples
@@ -118,20 +143,28 @@ def clean_demographics(table: pd.DataFrame, source: str) -> tuple[pd.DataFrame, 
     bad = raw_gender.notna() & out["gender"].isna()
     if bad.any():
         values = sorted(set(raw_gender[bad].astype(str)))
-        problems.append(("bad_metadata_value",
-                         f"{int(bad.sum())} row(s) of {source} have a gender this tool does not "
-                         f"understand ({', '.join(values[:5])}); their gender is treated as unknown.",
-                         list(out.index[bad])))
+        problems.append(
+            (
+                "bad_metadata_value",
+                f"{int(bad.sum())} row(s) of {source} have a gender this tool does not "
+                f"understand ({', '.join(values[:5])}); their gender is treated as unknown.",
+                list(out.index[bad]),
+            )
+        )
     raw_age = out["age"]
     age = pd.to_numeric(raw_age, errors="coerce").astype(float)
     implausible = age.notna() & ((age < 0) | (age > 120))
     bad = (raw_age.notna() & age.isna()) | implausible
     if bad.any():
         values = sorted(set(raw_age[bad].astype(str)))
-        problems.append(("bad_metadata_value",
-                         f"{int(bad.sum())} row(s) of {source} have an age that is not a number "
-                         f"between 0 and 120 ({', '.join(values[:5])}); their age is treated as unknown.",
-                         list(out.index[bad])))
+        problems.append(
+            (
+                "bad_metadata_value",
+                f"{int(bad.sum())} row(s) of {source} have an age that is not a number "
+                f"between 0 and 120 ({', '.join(values[:5])}); their age is treated as unknown.",
+                list(out.index[bad]),
+            )
+        )
     out["age"] = age.where(~implausible)
     out["country"] = out["country"].map(lambda c: str(c).strip().upper() if c is not None else None)
     return out, problems

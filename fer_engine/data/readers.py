@@ -67,10 +67,22 @@ from fer_engine.errors import DatasetError
 LAYOUTS = ("tapakah68", "class_folders")
 
 #: Folder names read as a dataset's own split when a path points straight at one.
-KNOWN_SPLITS = frozenset({
-    "train", "training", "test", "testing", "val", "valid", "validation", "dev",
-    "public_test", "private_test", "publictest", "privatetest",
-})
+KNOWN_SPLITS = frozenset(
+    {
+        "train",
+        "training",
+        "test",
+        "testing",
+        "val",
+        "valid",
+        "validation",
+        "dev",
+        "public_test",
+        "private_test",
+        "publictest",
+        "privatetest",
+    }
+)
 
 _EXPECTED = (
     "Expected either images/<set_id>/<Emotion>.jpg with an emotions.csv next to images/ "
@@ -172,8 +184,13 @@ class Layout:
     ``[(split name or None, folder)]``.
     """
 
-    def __init__(self, kind: str, root: Path, images: Path | None = None,
-                 splits: list[tuple[str | None, Path]] | None = None):
+    def __init__(
+        self,
+        kind: str,
+        root: Path,
+        images: Path | None = None,
+        splits: list[tuple[str | None, Path]] | None = None,
+    ):
         self.kind, self.root, self.images, self.splits = kind, root, images, splits or []
 
     def __repr__(self) -> str:
@@ -189,8 +206,12 @@ def detect_layout(path: str | Path, _depth: int = 0) -> Layout:
         if p.suffix.lower() == ".csv":
             return detect_layout(p.parent, _depth)
         if p.suffix.lower() in (".zip", ".tar", ".gz", ".tgz", ".7z", ".rar"):
-            raise DatasetError(f"{p} is an archive: unpack it first, then choose the unpacked folder.")
-        raise DatasetError(f"{p} is a file, not a dataset folder. Choose the folder that holds the images.")
+            raise DatasetError(
+                f"{p} is an archive: unpack it first, then choose the unpacked folder."
+            )
+        raise DatasetError(
+            f"{p} is a file, not a dataset folder. Choose the folder that holds the images."
+        )
     p = p.resolve()
     try:
         dirs, images, _ = list_folder(p)
@@ -231,16 +252,20 @@ def _read_metadata(path: Path, report: _Report) -> pd.DataFrame:
     if id_col is None:
         raise DatasetError(
             f"The metadata file {path} has no set_id column (its columns are: "
-            f"{', '.join(map(str, table.columns))}). Expected the columns set_id, gender, age, country."
+            f"{', '.join(map(str, table.columns))}). "
+            "Expected the columns set_id, gender, age, country."
         )
     table = table[table[id_col].notna()].copy()
     table["_key"] = table[id_col].map(md.id_key)
     dup = table["_key"].duplicated(keep="first")
     if dup.any():
         ids = sorted(set(table.loc[dup, "_key"]))
-        report.warn("duplicate_metadata",
-                    f"The metadata file lists set(s) {', '.join(ids[:_MAX_LISTED])} more than once; "
-                    f"the first row of each is used.", [path])
+        report.warn(
+            "duplicate_metadata",
+            f"The metadata file lists set(s) {', '.join(ids[:_MAX_LISTED])} more than once; "
+            f"the first row of each is used.",
+            [path],
+        )
         table = table[~dup]
     table = table.set_index("_key")
     table, problems = md.clean_demographics(table, f"the metadata file {path.name}")
@@ -255,9 +280,12 @@ def _load_tapakah68(layout: Layout, metadata: Path | None, report: _Report):
     meta = None
     extra: list[bytes] = []
     if meta_path is None:
-        report.warn("missing_metadata",
-                    f"No emotions.csv found in {root}: gender, age and country are unknown, so the "
-                    f"subgroup comparisons (country, age, gender) are not available.", [root])
+        report.warn(
+            "missing_metadata",
+            f"No emotions.csv found in {root}: gender, age and country are unknown, so the "
+            f"subgroup comparisons (country, age, gender) are not available.",
+            [root],
+        )
     else:
         meta = _read_metadata(Path(meta_path), report)
         extra.append(Path(meta_path).read_bytes())
@@ -269,9 +297,12 @@ def _load_tapakah68(layout: Layout, metadata: Path | None, report: _Report):
     dirs, stray_images, others = list_folder(layout.images)
     stray = [i.path for i in stray_images] + [o.path for o in others]
     if stray:
-        report.warn("ignored_file",
-                    f"{len(stray)} file(s) lie directly in {_rel(layout.images, root)}/ instead of in "
-                    f"a set folder and were left out: {_listing(stray, root)}.", stray)
+        report.warn(
+            "ignored_file",
+            f"{len(stray)} file(s) lie directly in {_rel(layout.images, root)}/ instead of in "
+            f"a set folder and were left out: {_listing(stray, root)}.",
+            stray,
+        )
     unknown, ignored, nested, empty = [], [], [], []
     for d in dirs:
         sub_dirs, images, non_images = list_folder(d.path)
@@ -297,30 +328,47 @@ def _load_tapakah68(layout: Layout, metadata: Path | None, report: _Report):
         if found:
             sets_found[key] = found
     if unknown:
-        report.warn("unknown_emotion",
-                    f"{len(unknown)} image(s) are not named after an emotion and were left out: "
-                    f"{_listing(unknown, root)}. Name them like Anger.jpg, Happy.jpg, Surprised.jpg "
-                    f"(known emotions: {', '.join(emo.EMOTIONS)}).", unknown)
+        report.warn(
+            "unknown_emotion",
+            f"{len(unknown)} image(s) are not named after an emotion and were left out: "
+            f"{_listing(unknown, root)}. Name them like Anger.jpg, Happy.jpg, Surprised.jpg "
+            f"(known emotions: {', '.join(emo.EMOTIONS)}).",
+            unknown,
+        )
     if ignored:
-        report.warn("ignored_file", f"{len(ignored)} non-image file(s) were ignored: "
-                    f"{_listing(ignored, root)}.", ignored)
+        report.warn(
+            "ignored_file",
+            f"{len(ignored)} non-image file(s) were ignored: {_listing(ignored, root)}.",
+            ignored,
+        )
     if nested:
-        report.warn("ignored_file", f"{len(nested)} folder(s) inside set folders were ignored: "
-                    f"{_listing(nested, root)}.", nested)
+        report.warn(
+            "ignored_file",
+            f"{len(nested)} folder(s) inside set folders were ignored: {_listing(nested, root)}.",
+            nested,
+        )
     if empty:
-        report.warn("empty_folder", f"{len(empty)} set folder(s) hold no images: "
-                    f"{_listing(empty, root)}.", empty)
+        report.warn(
+            "empty_folder",
+            f"{len(empty)} set folder(s) hold no images: {_listing(empty, root)}.",
+            empty,
+        )
 
     # Sets missing some of the emotions the other sets have.
     all_labels = {label for found in sets_found.values() for label in found}
-    incomplete = {k: sorted(all_labels - set(v), key=emo.EMOTIONS.index)
-                  for k, v in sets_found.items() if all_labels - set(v)}
+    incomplete = {
+        k: sorted(all_labels - set(v), key=emo.EMOTIONS.index)
+        for k, v in sets_found.items()
+        if all_labels - set(v)
+    }
     if incomplete:
         parts = [f"set {set_names[k]} lacks {', '.join(v)}" for k, v in sorted(incomplete.items())]
-        report.warn("incomplete_set",
-                    f"{len(incomplete)} set(s) do not have a photo for every emotion (kept): "
-                    f"{'; '.join(parts[:_MAX_LISTED])}{' ...' if len(parts) > _MAX_LISTED else ''}.",
-                    [os.path.join(layout.images, set_names[k]) for k in sorted(incomplete)])
+        report.warn(
+            "incomplete_set",
+            f"{len(incomplete)} set(s) do not have a photo for every emotion (kept): "
+            f"{'; '.join(parts[:_MAX_LISTED])}{' ...' if len(parts) > _MAX_LISTED else ''}.",
+            [os.path.join(layout.images, set_names[k]) for k in sorted(incomplete)],
+        )
 
     table = pd.DataFrame(cols)
     if meta is not None:
@@ -328,17 +376,22 @@ def _load_tapakah68(layout: Layout, metadata: Path | None, report: _Report):
         no_meta = sorted(keys - set(meta.index), key=_natural)
         if no_meta:
             names = [set_names[k] for k in no_meta]
-            report.warn("set_without_metadata",
-                        f"{len(no_meta)} set(s) have no row in the metadata file, so their gender, age "
-                        f"and country are unknown (images kept): {', '.join(names[:_MAX_LISTED])}"
-                        f"{' ...' if len(names) > _MAX_LISTED else ''}.",
-                        [os.path.join(layout.images, n) for n in names])
+            report.warn(
+                "set_without_metadata",
+                f"{len(no_meta)} set(s) have no row in the metadata file, so their gender, age "
+                f"and country are unknown (images kept): {', '.join(names[:_MAX_LISTED])}"
+                f"{' ...' if len(names) > _MAX_LISTED else ''}.",
+                [os.path.join(layout.images, n) for n in names],
+            )
         no_images = sorted(set(meta.index) - keys, key=_natural)
         if no_images:
-            report.warn("metadata_without_images",
-                        f"{len(no_images)} participant(s) in the metadata file have no images: "
-                        f"set_id {', '.join(no_images[:_MAX_LISTED])}"
-                        f"{' ...' if len(no_images) > _MAX_LISTED else ''}.", [meta_path])
+            report.warn(
+                "metadata_without_images",
+                f"{len(no_images)} participant(s) in the metadata file have no images: "
+                f"set_id {', '.join(no_images[:_MAX_LISTED])}"
+                f"{' ...' if len(no_images) > _MAX_LISTED else ''}.",
+                [meta_path],
+            )
         if len(table):
             table = table.join(meta, on="_key")
     return table.drop(columns=["_key"], errors="ignore"), files, extra
@@ -388,24 +441,39 @@ def _load_class_folders(layout: Layout, metadata: Path | None, report: _Report):
             empty.append(str(folder))
     if unknown_dirs:
         names = [f"{_rel(p, root)}/ ({n} images)" for p, n in unknown_dirs]
-        report.warn("unknown_emotion",
-                    f"{len(unknown_dirs)} folder(s) are not named after an emotion this tool knows, so "
-                    f"their images were left out: {', '.join(names[:_MAX_LISTED])}. Known emotions: "
-                    f"{', '.join(emo.EMOTIONS)} (and synonyms such as angry, happiness, surprised).",
-                    [p for p, _ in unknown_dirs])
+        report.warn(
+            "unknown_emotion",
+            f"{len(unknown_dirs)} folder(s) are not named after an emotion this tool knows, so "
+            f"their images were left out: {', '.join(names[:_MAX_LISTED])}. Known emotions: "
+            f"{', '.join(emo.EMOTIONS)} (and synonyms such as angry, happiness, surprised).",
+            [p for p, _ in unknown_dirs],
+        )
     if stray:
-        report.warn("ignored_file",
-                    f"{len(stray)} image(s) are not inside an emotion folder and were left out: "
-                    f"{_listing(stray, root)}.", stray)
+        report.warn(
+            "ignored_file",
+            f"{len(stray)} image(s) are not inside an emotion folder and were left out: "
+            f"{_listing(stray, root)}.",
+            stray,
+        )
     if ignored:
-        report.warn("ignored_file", f"{len(ignored)} non-image file(s) were ignored: "
-                    f"{_listing(ignored, root)}.", ignored)
+        report.warn(
+            "ignored_file",
+            f"{len(ignored)} non-image file(s) were ignored: {_listing(ignored, root)}.",
+            ignored,
+        )
     if nested:
-        report.warn("ignored_file", f"{len(nested)} folder(s) inside emotion folders were ignored: "
-                    f"{_listing(nested, root)}.", nested)
+        report.warn(
+            "ignored_file",
+            f"{len(nested)} folder(s) inside emotion folders were ignored: "
+            f"{_listing(nested, root)}.",
+            nested,
+        )
     if empty:
-        report.warn("empty_folder", f"{len(empty)} folder(s) hold no images: {_listing(empty, root)}.",
-                    empty)
+        report.warn(
+            "empty_folder",
+            f"{len(empty)} folder(s) hold no images: {_listing(empty, root)}.",
+            empty,
+        )
 
     table = pd.DataFrame(cols, columns=["path", "emotion", "split"])
     manifest_path = metadata or _find_manifest(layout)
@@ -421,13 +489,17 @@ def _load_class_folders(layout: Layout, metadata: Path | None, report: _Report):
 
 def _image_ids(table: pd.DataFrame, root: Path) -> pd.Series:
     """``img:<stem>`` per image; the relative path instead where stems collide."""
-    stems = pd.Series([p.rsplit(os.sep, 1)[-1].rsplit(".", 1)[0] for p in table["path"]],
-                      index=table.index, dtype=object)
+    stems = pd.Series(
+        [p.rsplit(os.sep, 1)[-1].rsplit(".", 1)[0] for p in table["path"]],
+        index=table.index,
+        dtype=object,
+    )
     ids = "img:" + stems
     clash = stems.duplicated(keep=False)
     if clash.any():
         ids[clash] = "img:" + table.loc[clash, "path"].map(
-            lambda p: os.path.splitext(_rel(p, root))[0].replace(os.sep, "/"))
+            lambda p: os.path.splitext(_rel(p, root))[0].replace(os.sep, "/")
+        )
     if "participant" in table.columns:
         return table["participant"].where(table["participant"].notna(), ids)
     return ids
@@ -439,17 +511,23 @@ def _apply_manifest(table: pd.DataFrame, path: Path, report: _Report) -> tuple[p
     path_col = md.find_column(man, md.PATH_COLUMNS)
     if path_col is None:
         raise DatasetError(
-            f"The manifest {path} has no path column (its columns are: {', '.join(map(str, man.columns))}). "
+            f"The manifest {path} has no path column "
+            f"(its columns are: {', '.join(map(str, man.columns))}). "
             f"Expected a column 'path' with each image's path relative to {path.parent}."
         )
     base = path.parent.resolve()
     man = man[man[path_col].notna()].copy()
     man["_abs"] = man[path_col].map(
-        lambda p: os.path.normpath(os.path.join(base, p.replace("\\", "/"))))
+        lambda p: os.path.normpath(os.path.join(base, p.replace("\\", "/")))
+    )
     dup = man["_abs"].duplicated(keep="first")
     if dup.any():
-        report.warn("duplicate_metadata", f"{int(dup.sum())} image(s) appear more than once in the "
-                    f"manifest; the first row of each is used.", [path])
+        report.warn(
+            "duplicate_metadata",
+            f"{int(dup.sum())} image(s) appear more than once in the "
+            f"manifest; the first row of each is used.",
+            [path],
+        )
         man = man[~dup]
     pid_col = md.find_column(man, md.PARTICIPANT_COLUMNS)
     man, problems = md.clean_demographics(man, f"the manifest {path.name}")
@@ -466,37 +544,51 @@ def _apply_manifest(table: pd.DataFrame, path: Path, report: _Report) -> tuple[p
     in_manifest = table["path"].isin(man.index)
     missing = table.loc[~in_manifest, "path"]
     if len(missing):
-        report.warn("image_without_metadata",
-                    f"{len(missing)} image(s) are not listed in the manifest: their participant and "
-                    f"demographics are unknown (images kept): {_listing(missing, path.parent)}.",
-                    list(missing))
+        report.warn(
+            "image_without_metadata",
+            f"{len(missing)} image(s) are not listed in the manifest: their participant and "
+            f"demographics are unknown (images kept): {_listing(missing, path.parent)}.",
+            list(missing),
+        )
     unused = sorted(set(man.index) - set(table["path"]))
     if unused:
-        report.warn("metadata_without_images",
-                    f"{len(unused)} manifest row(s) point to no image found in the dataset: "
-                    f"{_listing(unused, path.parent)}.", unused)
+        report.warn(
+            "metadata_without_images",
+            f"{len(unused)} manifest row(s) point to no image found in the dataset: "
+            f"{_listing(unused, path.parent)}.",
+            unused,
+        )
     if label_col is not None:
         given = man[label_col].map(lambda v: emo.try_normalise(v) if v is not None else None)
         joined = table["path"].map(given)
         clash = joined.notna() & (joined != table["emotion"])
         if clash.any():
-            report.warn("label_mismatch",
-                        f"{int(clash.sum())} image(s) have a different emotion in the manifest than "
-                        f"their folder; the folder's emotion is used: "
-                        f"{_listing(table.loc[clash, 'path'], path.parent)}.", list(table.loc[clash, "path"]))
+            report.warn(
+                "label_mismatch",
+                f"{int(clash.sum())} image(s) have a different emotion in the manifest than "
+                f"their folder; the folder's emotion is used: "
+                f"{_listing(table.loc[clash, 'path'], path.parent)}.",
+                list(table.loc[clash, "path"]),
+            )
         man = man.drop(columns=[label_col])
     table = table.join(man, on="path")
-    known = pid_col is not None and bool(in_manifest.all()) and bool(table["participant"].notna().all())
+    known = (
+        pid_col is not None and bool(in_manifest.all()) and bool(table["participant"].notna().all())
+    )
     if pid_col is not None and not known:
-        report.warn("image_without_metadata",
-                    "Not every image has a participant in the manifest, so participants are treated as "
-                    "unknown: each image without one counts as its own participant.", [path])
+        report.warn(
+            "image_without_metadata",
+            "Not every image has a participant in the manifest, so participants are treated as "
+            "unknown: each image without one counts as its own participant.",
+            [path],
+        )
     return table, known
 
 
 # --------------------------------------------------------------------------- finishing
-def _flag_checks(table: pd.DataFrame, files: list[FileEntry], check: str, report: _Report,
-                 root: Path) -> pd.DataFrame:
+def _flag_checks(
+    table: pd.DataFrame, files: list[FileEntry], check: str, report: _Report, root: Path
+) -> pd.DataFrame:
     """Exclude unreadable images, flag duplicates (``duplicate_group``); warn about both."""
     in_table = set(table["path"])
     result = check_files([f for f in files if f.path in in_table], check)
@@ -504,9 +596,11 @@ def _flag_checks(table: pd.DataFrame, files: list[FileEntry], check: str, report
         bad = sorted(result.unreadable)
         details = [f"{_rel(p, root)} ({result.unreadable[p]})" for p in bad[:_MAX_LISTED]]
         more = f" and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
-        report.warn("corrupt_image",
-                    f"{len(bad)} image(s) could not be read and were left out: {', '.join(details)}{more}.",
-                    bad)
+        report.warn(
+            "corrupt_image",
+            f"{len(bad)} image(s) could not be read and were left out: {', '.join(details)}{more}.",
+            bad,
+        )
         table = table[~table["path"].isin(result.unreadable)]
     group_of: dict[str, str] = {}
     for i, group in enumerate(result.duplicates):
@@ -521,27 +615,35 @@ def _flag_checks(table: pd.DataFrame, files: list[FileEntry], check: str, report
         n_groups = dups["duplicate_group"].nunique()
         first = [g for g in result.duplicates if all(p in group_of for p in g)][:2]
         example = "; ".join(" = ".join(_rel(p, root) for p in g[:3]) for g in first)
-        report.warn("duplicate_file",
-                    f"{len(dups)} images are byte-identical copies ({n_groups} groups of the same file; "
-                    f"kept, marked in the duplicate_group column), e.g. {example}.",
-                    dups["path"].tolist())
+        report.warn(
+            "duplicate_file",
+            f"{len(dups)} images are byte-identical copies ({n_groups} groups of the same file; "
+            f"kept, marked in the duplicate_group column), e.g. {example}.",
+            dups["path"].tolist(),
+        )
         grouped = dups.groupby("duplicate_group")
         if dups["split"].notna().any():
             across = grouped["split"].nunique()
             across = across[across > 1].index
             if len(across):
                 paths = dups.loc[dups["duplicate_group"].isin(across), "path"].tolist()
-                report.warn("duplicate_across_splits",
-                            f"{len(across)} image(s) appear in more than one split ({len(paths)} files, "
-                            f"e.g. in both train and test), which inflates test results if left in: "
-                            f"{_listing(paths, root)}.", paths)
+                report.warn(
+                    "duplicate_across_splits",
+                    f"{len(across)} image(s) appear in more than one split ({len(paths)} files, "
+                    f"e.g. in both train and test), which inflates test results if left in: "
+                    f"{_listing(paths, root)}.",
+                    paths,
+                )
         labels = grouped["emotion"].nunique()
         labels = labels[labels > 1].index
         if len(labels):
             paths = dups.loc[dups["duplicate_group"].isin(labels), "path"].tolist()
-            report.warn("conflicting_duplicates",
-                        f"{len(labels)} image(s) are stored more than once with different emotion labels "
-                        f"({len(paths)} files; label noise): {_listing(paths, root)}.", paths)
+            report.warn(
+                "conflicting_duplicates",
+                f"{len(labels)} image(s) are stored more than once with different emotion labels "
+                f"({len(paths)} files; label noise): {_listing(paths, root)}.",
+                paths,
+            )
     return table
 
 
@@ -570,7 +672,9 @@ def _dataset_name(layout: Layout, marker: dict | None) -> str:
     return root.name
 
 
-def load_dataset(path: str | Path, *, metadata: str | Path | None = None, check: str = "quick") -> Dataset:
+def load_dataset(
+    path: str | Path, *, metadata: str | Path | None = None, check: str = "quick"
+) -> Dataset:
     """Load the dataset at ``path`` into a validated :class:`Dataset`.
 
     ``metadata`` overrides the metadata file (tapakah68: ``emotions.csv``; class folders:
@@ -596,13 +700,17 @@ def load_dataset(path: str | Path, *, metadata: str | Path | None = None, check:
         table, files, extra, known = _load_class_folders(layout, meta_path, report)
     if not len(table):
         if files:
-            raise DatasetError(f"None of the {len(files)} images in {layout.root} could be used "
-                               f"(see the warnings: {'; '.join(str(i) for i in report.issues)})")
+            raise DatasetError(
+                f"None of the {len(files)} images in {layout.root} could be used "
+                f"(see the warnings: {'; '.join(str(i) for i in report.issues)})"
+            )
         raise DatasetError(f"No images found in {layout.root}. {_EXPECTED}")
     table = _flag_checks(table, files, check, report, layout.root)
     if not len(table):
-        raise DatasetError(f"None of the images in {layout.root} could be read: they are all damaged "
-                           f"or not images.")
+        raise DatasetError(
+            f"None of the images in {layout.root} could be read: they are all damaged "
+            f"or not images."
+        )
 
     for col in BASE_COLUMNS:
         if col not in table.columns:
@@ -617,8 +725,12 @@ def load_dataset(path: str | Path, *, metadata: str | Path | None = None, check:
 
     labels = emo.subset(table["emotion"].unique())
     if len(labels) < 2:
-        report.warn("few_labels", f"Only one emotion ({labels[0]}) was found: a classifier needs at "
-                    f"least two emotions to train or be evaluated.", [layout.root])
+        report.warn(
+            "few_labels",
+            f"Only one emotion ({labels[0]}) was found: a classifier needs at "
+            f"least two emotions to train or be evaluated.",
+            [layout.root],
+        )
     marker = read_marker(layout.root)
     if marker is not None:
         extra.append(Path(layout.root, MARKER).read_bytes())

@@ -17,12 +17,14 @@ LAYOUT_DESCRIPTIONS = {
     "class_folders": "class folders: [split/]<emotion>/<image>",
 }
 
-SYNTHETIC_NOTE = ("SYNTHETIC DEMO DATA: procedurally drawn faces, not photographs of real people. "
-                  "Results on it say nothing about real emotion recognition.")
+SYNTHETIC_NOTE = (
+    "SYNTHETIC DEMO DATA: procedurally drawn faces, not photographs of real people. "
+    "Results on it say nothing about real emotion recognition."
+)
 
 
 def emotion_counts(ds: Dataset) -> pd.DataFrame:
-    """Images per emotion (rows, in the dataset's label order) and split (columns) plus ``total``."""
+    """Images per emotion (rows, in label order) and per split (columns), plus ``total``."""
     t = ds.table
     splits = t["split"].dropna().unique().tolist() if t["split"].notna().any() else []
     out = pd.DataFrame(index=pd.Index(list(ds.labels), name="emotion"))
@@ -53,8 +55,15 @@ def group_counts(ds: Dataset, small_n: int = SMALL_N) -> pd.DataFrame:
         g = t.assign(_v=values).groupby("_v", sort=True)
         for value, part in g:
             n_p = int(part["participant"].nunique())
-            rows.append({"group": col, "value": str(value), "participants": n_p,
-                         "images": int(len(part)), "small_n": n_p < small_n})
+            rows.append(
+                {
+                    "group": col,
+                    "value": str(value),
+                    "participants": n_p,
+                    "images": int(len(part)),
+                    "small_n": n_p < small_n,
+                }
+            )
     return pd.DataFrame(rows, columns=["group", "value", "participants", "images", "small_n"])
 
 
@@ -88,10 +97,16 @@ def format_report(ds: Dataset, small_n: int = SMALL_N) -> str:
     if ds.participants_known:
         lines.append(f"Participants: {ds.n_participants}")
     else:
-        lines.append("Participants: unknown (no manifest): each image counts as its own participant, "
-                     "so person-wise splits are not possible")
-    lines += [f"Emotions:     {len(ds.labels)} ({', '.join(ds.labels)})",
-              f"Fingerprint:  {ds.fingerprint}", "", "Images per emotion:"]
+        lines.append(
+            "Participants: unknown (no manifest): each image counts as its own participant, "
+            "so person-wise splits are not possible"
+        )
+    lines += [
+        f"Emotions:     {len(ds.labels)} ({', '.join(ds.labels)})",
+        f"Fingerprint:  {ds.fingerprint}",
+        "",
+        "Images per emotion:",
+    ]
     lines += ["  " + line for line in emotion_counts(ds).to_string().splitlines()]
     if ds.table["split"].notna().any():
         lines += ["", "Images per split:"]
@@ -99,12 +114,19 @@ def format_report(ds: Dataset, small_n: int = SMALL_N) -> str:
     groups = group_counts(ds, small_n)
     if (groups["value"] != "unknown").any():
         lines += ["", "Participants and images per group:"]
-        shown = groups.assign(note=groups["small_n"].map(
-            lambda s: f"small n (<{small_n} participants): very uncertain" if s else ""))
+        shown = groups.assign(
+            note=groups["small_n"].map(
+                lambda s: f"small n (<{small_n} participants): very uncertain" if s else ""
+            )
+        )
         shown = shown.drop(columns=["small_n"])
         lines += ["  " + line for line in shown.to_string(index=False).splitlines()]
     else:
         lines += ["", "Groups: no demographics (gender, age, country) in this dataset."]
-    lines += ["", f"Validation: {len(ds.warnings)} warning(s)" + ("" if ds.warnings else ", no problems found")]
+    lines += [
+        "",
+        f"Validation: {len(ds.warnings)} warning(s)"
+        + ("" if ds.warnings else ", no problems found"),
+    ]
     lines += [f"  - [{i.code}] {i.message}" for i in ds.warnings]
     return "\n".join(lines)

@@ -295,3 +295,15 @@ def test_report_from_tables_and_features(runs):
 def test_probe_flag_without_models_gives_a_note(runs):
     rep = build_report(runs["small"], n_boot=10, probe=True)
     assert any("Identity probe not run" in n for n in rep["runs"][0]["notes"])
+
+
+def test_unknown_participants_are_not_called_leaky(runs):
+    run = as_eval_run(runs["small"])
+    config = dict(run.config)
+    config["protocol"] = {"name": "official", "leaky": False, "participant_independent": False}
+    config["dataset"] = {**config["dataset"], "participants_known": False}
+    t = run.predictions.drop(columns=["correct"])
+    rep = build_report(EvalRun.from_table(t, config), n_boot=10)
+    section = rep["runs"][0]
+    assert not section["leaky"] and section["banner"] is None and rep["banners"] == []
+    assert any("does not record who is in each image" in n for n in section["notes"])

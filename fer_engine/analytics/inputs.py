@@ -248,9 +248,16 @@ class EvalRun:
         """True when the run's test images share participants with its training images."""
         if self.protocol.get("leaky") or self.protocol_name == "paper":
             return True
-        if self.protocol.get("participant_independent") is False:
-            return True
         return any(f.get("overlap") for f in (self.folds or []) if isinstance(f, dict))
+
+    @property
+    def participants_unknown(self) -> bool:
+        """True when the dataset does not say who is in each image (e.g. FER2013): then
+        independence of people cannot be checked and each image counts as its own person."""
+        dataset = self.config.get("dataset") or {}
+        return dataset.get("participants_known") is False or (
+            not self.leaky and self.protocol.get("participant_independent") is False
+        )
 
     @property
     def synthetic(self) -> bool:

@@ -53,6 +53,11 @@ def build_run_section(
     t, labels = run.predictions, list(run.labels)
     prevalence = {k: v for k, v in (prevalence or {}).items()}
     notes = list(run.notes)
+    if run.participants_unknown:
+        notes.append(
+            "The dataset does not record who is in each image, so the same person may be in "
+            "training and test; participant-level intervals treat each image as its own person."
+        )
     wanted = {k: v for k, v in prevalence.items() if k in labels}
     for k in prevalence:
         if k not in labels:

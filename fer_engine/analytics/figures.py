@@ -21,12 +21,16 @@ def _pct_axis(fig: go.Figure, axis: str = "y") -> None:
 
 
 def _errors(frame: pd.DataFrame, value: str, low: str, high: str) -> dict:
+    """Plotly error bars from interval columns (none where undefined; a percentile interval
+    that does not contain the estimate is drawn up to the estimate, never negative)."""
     v = frame[value].to_numpy(dtype=float)
+    up = np.nan_to_num(frame[high].to_numpy(dtype=float) - v)
+    down = np.nan_to_num(v - frame[low].to_numpy(dtype=float))
     return {
         "type": "data",
         "symmetric": False,
-        "array": np.nan_to_num(frame[high].to_numpy(dtype=float) - v),
-        "arrayminus": np.nan_to_num(v - frame[low].to_numpy(dtype=float)),
+        "array": np.clip(up, 0, None),
+        "arrayminus": np.clip(down, 0, None),
     }
 
 

@@ -6,6 +6,7 @@ import json
 from html.parser import HTMLParser
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from fer_engine.analytics import methods as methods_mod
@@ -39,15 +40,22 @@ def runs(tmp_path_factory):
         }
     ]
     paper["fold"] = 0
+    history = pd.DataFrame(
+        [(f, e, 2.0 - e / 10, 0.2, 2.1 - e / 20, 0.2, 1e-3) for f in range(6) for e in (1, 2, 3)],
+        columns=["fold", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"],
+    )
     small = synthetic_predictions(
         accuracy=0.5, seed=3, participants=default_participants().iloc[4:10]
     )
     return {
         "small": write_run_folder(
-            root / "small", small, synthetic_config(run_id="small"), loso_folds(small)
+            root / "small", small, synthetic_config(run_id="small"), loso_folds(small), history
         ),
         "small_paper": write_run_folder(
-            root / "small_paper", small, synthetic_config(protocol="paper", run_id="small_paper")
+            root / "small_paper",
+            small,
+            synthetic_config(protocol="paper", run_id="small_paper"),
+            history=history,
         ),
         "loso": write_run_folder(
             root / "loso", loso, synthetic_config(run_id="loso"), loso_folds(loso)
@@ -262,7 +270,9 @@ def test_cli_formats_and_errors(runs, tmp_path, capsys):
         == 0
     )
     assert "LEAKY EVALUATION" in capsys.readouterr().err  # also said on the terminal
-    assert html_out.read_text().count("plotly.js v") == 1
+    page = html_out.read_text()
+    assert page.count("plotly.js v") == 1
+    assert "Training curves" in page  # the run has a history.csv
     assert main(["report", str(runs["small"]), "--prevalence", "fear"]) == 2
     assert "emotion=prevalence" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "missing")]) == 2

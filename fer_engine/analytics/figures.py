@@ -266,3 +266,31 @@ def accuracy_comparison(table: pd.DataFrame, title: str = "Leakage contrast") ->
     fig.update_layout(title=title, yaxis_title="accuracy", height=380)
     _pct_axis(fig)
     return fig
+
+
+def training_curves(history: pd.DataFrame, title: str = "Training curves per fold") -> go.Figure:
+    """Loss (solid) and validation loss (dotted) per epoch, one colour per fold, from a run's
+    ``history.csv`` (``fold, epoch, loss, accuracy, val_loss, val_accuracy, learning_rate``)."""
+    fig = go.Figure()
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+    for i, (fold, h) in enumerate(history.groupby("fold", sort=True)):
+        colour = palette[i % len(palette)]
+        fig.add_scatter(
+            x=h["epoch"],
+            y=h["loss"],
+            mode="lines",
+            name=f"fold {fold} loss",
+            line={"color": colour},
+            legendgroup=str(fold),
+        )
+        if "val_loss" in h and h["val_loss"].notna().any():
+            fig.add_scatter(
+                x=h["epoch"],
+                y=h["val_loss"],
+                mode="lines",
+                name=f"fold {fold} validation loss",
+                legendgroup=str(fold),
+                line={"color": colour, "dash": "dot"},
+            )
+    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="loss", height=400)
+    return fig

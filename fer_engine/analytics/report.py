@@ -622,6 +622,14 @@ def _html_section(s: dict[str, Any], fig_html: _FigureWriter, index: int) -> lis
         out.append(
             "<h4>Folds and independence check</h4>" + _html_table(meth["independence"]["folds"])
         )
+    history = s.get("history")
+    if history is not None and len(history) and {"fold", "epoch", "loss"} <= set(history.columns):
+        out.append("<h4>Training curves</h4>")
+        out.append(fig_html(figures.training_curves(history)))
+        out.append(
+            '<p class="caption">Loss per epoch for each fold; dotted: validation loss on '
+            "held-out training participants (what early stopping watched).</p>"
+        )
     out.append("<h3>Checklist for a supervised clinical ML study</h3>")
     rows = "".join(
         f"<tr><td>{_esc(i['item'])}</td><td "

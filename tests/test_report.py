@@ -317,3 +317,12 @@ def test_unknown_participants_are_not_called_leaky(runs):
     section = rep["runs"][0]
     assert not section["leaky"] and section["banner"] is None and rep["banners"] == []
     assert any("does not record who is in each image" in n for n in section["notes"])
+
+
+def test_accepts_the_training_side_run_object(runs):
+    from fer_engine.runs import load_run
+
+    run = as_eval_run(load_run(runs["small"]))
+    assert run.run_id == "small" and run.path == runs["small"]
+    assert run.folds and run.history is not None and len(run.history) == 18
+    assert run.labels == tuple(synthetic_config()["labels"])

@@ -1,0 +1,302 @@
+"""Training of the shipped FER2013 model: long, resumable, checkpointed every epoch.
+
+This is not one of the study protocols (those live in :mod:`fer_engine.training`):
+it trains :mod:`fer_engine.models.fervgg` on FER2013's ``train`` split with the
+dataset's own ``public_test`` split for monitoring, and exports the result with
+its model card to ``artifacts/pretrained/``.
+
+Recipe: SGD with Nesterov momentum, one warm-up epoch then cosine decay to zero,
+decoupled weight decay, label smoothing, and augmentation of training batches only
+(flip, rotation, shift, zoom, random erasing). The epoch count is fixed in advance
+and the *last* epoch is exported (no checkpoint is picked by its public-test score),
+so the public-test figures in the model card are not tuned by model selection.
+
+Every epoch ends with an atomic checkpoint (model + optimizer state + history) in
+the work folder; running the same command again resumes after the last completed
+epoch. Each epoch's data order and augmentation are seeded by (seed, epoch), so a
+resumed run sees the same batches as an uninterrupted one would.
+
+Mixed bfloat16 precision is used on CPUs with AMX/AVX512-BF16 (about twice as fast
+here); the exported model is float32 with batch norms folded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fer_engine.emotions import FER2013_EMOTIONS
+
+CHECKPOINT = "checkpoint.keras"
+STATE = "state.json"
+
+
+@dataclass
+class PretrainConfig:
+    """Every setting of a pretrained-model training (recorded in the model card)."""
+
+    data: str = "../shared/datasets/fer2013"
+    train_split: str = "train"
+    val_split: str = "public_test"
+    work_dir: str = ".cache/pretrain"
+    out_dir: str = "artifacts/pretrained"
+    epochs: int = 60
+    batch_size: int = 64
+    learning_rate: float = 0.02
+    warmup_epochs: int = 1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    dropout: float = 0.4
+    widths: tuple[int, ...] = (32, 64, 128, 256)
+    repeats: tuple[int, ...] = (2, 2, 3, 3)
+    dense: int = 256
+    crop: int = 44
+    rotation_deg: float = 15.0
+    shift: float = 0.1
+    zoom: float = 0.15
+    erasing: float = 0.5
+    seed: int = 0
+    mixed_precision: str = "auto"  # auto | bf16 | off
+    labels: tuple[str, ...] = field(default=FER2013_EMOTIONS)
+
+    def arch(self) -> dict:
+        return {
+            "widths": tuple(self.widths),
+            "repeats": tuple(self.repeats),
+            "dense": self.dense,
+            "dropout": self.dropout,
+            "crop": self.crop,
+        }
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def _augmenter(cfg: PretrainConfig, seed: int):
+    import keras
+    from keras import layers
+
+    inp = keras.Input((48, 48, 1))
+    x = layers.RandomFlip("horizontal", seed=seed)(inp)
+    x = layers.RandomRotation(cfg.rotation_deg / 360.0, fill_mode="reflect", seed=seed + 1)(x)
+    x = layers.RandomTranslation(cfg.shift, cfg.shift, fill_mode="reflect", seed=seed + 2)(x)
+    x = layers.RandomZoom((-cfg.zoom, cfg.zoom), fill_mode="reflect", seed=seed + 3)(x)
+    if cfg.erasing > 0:
+        x = layers.RandomErasing(
+            factor=cfg.erasing, scale=(0.02, 0.2), fill_value=0.5, value_range=(0, 1), seed=seed + 4
+        )(x)
+    return keras.Model(inp, x, name="augment")
+
+
+def _dataset(cfg: PretrainConfig, X: np.ndarray, y: np.ndarray, epoch: int, augment):
+    import tensorflow as tf
+
+    n_classes = len(cfg.labels)
+    ds = tf.data.Dataset.from_tensor_slices((X, y))
+    ds = ds.shuffle(len(X), seed=cfg.seed * 1000 + epoch, reshuffle_each_iteration=False)
+    ds = ds.batch(cfg.batch_size)
+
+    def prep(xb, yb):
+        xb = tf.cast(xb, tf.float32) / 255.0
+        xb = augment(xb, training=True)
+        return xb, tf.one_hot(yb, n_classes)
+
+    return ds.map(prep, num_parallel_calls=2).prefetch(2)
+
+
+def _schedule(cfg: PretrainConfig, steps_per_epoch: int):
+    import keras
+
+    total = cfg.epochs * steps_per_epoch
+    warm = cfg.warmup_epochs * steps_per_epoch
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0,
+        decay_steps=max(1, total - warm),
+        warmup_target=cfg.learning_rate,
+        warmup_steps=warm,
+    )
+
+
+def _atomic_save(model, state: dict, work: Path) -> None:
+    tmp = work / f".{CHECKPOINT}.tmp.keras"
+    model.save(tmp)
+    os.replace(tmp, work / CHECKPOINT)
+    tmp_state = work / f".{STATE}.tmp"
+    tmp_state.write_text(json.dumps(state, indent=1))
+    os.replace(tmp_state, work / STATE)
+
+
+def predict_batched(model, X: np.ndarray, batch: int = 512, flip: bool = False) -> np.ndarray:
+    """Class probabilities for float inputs in [0, 1], (n, 48, 48, 1); optional flip-TTA."""
+    out = []
+    for i in range(0, len(X), batch):
+        xb = X[i : i + batch]
+        p = np.asarray(model.predict_on_batch(xb))
+        if flip:
+            p = (p + np.asarray(model.predict_on_batch(xb[:, :, ::-1]))) / 2.0
+        out.append(p)
+    return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
+
+
+def train(
+    cfg: PretrainConfig,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    *,
+    log: Callable[[str], None] = print,
+    stop_after: int | None = None,
+):
+    """Train (or resume) and return the trained training-graph model and the history.
+
+    X arrays: (n, 48, 48, 1) uint8 pixels; y: int class indices into ``cfg.labels``.
+    ``stop_after``: end after this many epochs in this call (for tests / time slicing).
+    """
+    import keras
+
+    from fer_engine.models import fervgg
+
+    work = Path(cfg.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    use_bf16 = cfg.mixed_precision == "bf16" or (cfg.mixed_precision == "auto" and cpu_has_bf16())
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if use_bf16 else "float32")
+    try:
+        state = {"epoch": 0, "history": [], "seconds": 0.0, "config": _jsonable(asdict(cfg))}
+        if (work / CHECKPOINT).exists() and (work / STATE).exists():
+            state = json.loads((work / STATE).read_text())
+            if state["config"] != _jsonable(asdict(cfg)):
+                raise ValueError(
+                    f"The checkpoint in {work} was made with different settings; "
+                    "use another --work-dir or delete it to start afresh."
+                )
+            model = keras.models.load_model(work / CHECKPOINT)
+            log(f"resuming after epoch {state['epoch']} of {cfg.epochs} from {work / CHECKPOINT}")
+        else:
+            keras.utils.set_random_seed(cfg.seed)
+            model = fervgg.build(len(cfg.labels), **cfg.arch())
+            steps = int(np.ceil(len(X_train) / cfg.batch_size))
+            opt = keras.optimizers.SGD(
+                _schedule(cfg, steps), momentum=cfg.momentum, nesterov=True,
+                weight_decay=cfg.weight_decay,
+            )
+            model.compile(
+                opt,
+                keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+                metrics=["accuracy"],
+            )
+            log(f"new training: {model.count_params():,} parameters, bf16={use_bf16}")
+        X_val_f = X_val.astype(np.float32) / 255.0
+        done_here = 0
+        while state["epoch"] < cfg.epochs:
+            epoch = state["epoch"]
+            keras.utils.set_random_seed(cfg.seed * 1000 + epoch)
+            augment = _augmenter(cfg, cfg.seed * 1000 + epoch)
+            t0 = time.time()
+            hist = model.fit(
+                _dataset(cfg, X_train, y_train, epoch, augment), epochs=1, verbose=0
+            ).history
+            p = predict_batched(model, X_val_f)
+            pf = predict_batched(model, X_val_f[:, :, ::-1])
+            row = {
+                "epoch": epoch + 1,
+                "loss": float(hist["loss"][-1]),
+                "accuracy": float(hist["accuracy"][-1]),
+                "val_accuracy": float((p.argmax(1) == y_val).mean()),
+                "val_accuracy_flip_tta": float(((p + pf).argmax(1) == y_val).mean()),
+                "learning_rate": float(np.asarray(model.optimizer.learning_rate)),
+                "seconds": round(time.time() - t0, 1),
+            }
+            state["history"].append(row)
+            state["epoch"] = epoch + 1
+            state["seconds"] = float(state["seconds"]) + row["seconds"]
+            _atomic_save(model, state, work)
+            log(
+                f"epoch {row['epoch']}/{cfg.epochs}  loss {row['loss']:.4f}  "
+                f"train acc {row['accuracy']:.4f}  {cfg.val_split} acc {row['val_accuracy']:.4f} "
+                f"(flip-TTA {row['val_accuracy_flip_tta']:.4f})  lr {row['learning_rate']:.5f}  "
+                f"{row['seconds']:.0f}s"
+            )
+            done_here += 1
+            if stop_after is not None and done_here >= stop_after:
+                break
+        return model, state
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def _jsonable(d):
+    return json.loads(json.dumps(d, default=list))
+
+
+def export(model, cfg: PretrainConfig, state: dict, out_dir: Path) -> Path:
+    """Fold batch norms into a float32 inference model and save it (atomically)."""
+    from fer_engine.models import fervgg
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fused = fervgg.fold_batchnorm(model, len(cfg.labels), **cfg.arch())
+    tmp = out_dir / ".model.tmp.keras"
+    fused.save(tmp)
+    os.replace(tmp, out_dir / "model.keras")
+    shutil.copyfile(Path(cfg.work_dir) / STATE, out_dir / "training_state.json")
+    return out_dir / "model.keras"
+
+
+def load_fer2013(cfg: PretrainConfig, *, log: Callable[[str], None] = print):
+    """FER2013 train/validation arrays through the engine's reader and pre-processing.
+
+    Returns ``(X_train, y_train, X_val, y_val, info)``; X are (n, 48, 48, 1) uint8.
+    Training images byte-identical to a validation image are left out of training,
+    so the validation split is a clean held-out set (``info`` records how many).
+    """
+    from fer_engine.data import load_dataset
+    from fer_engine.preprocess import GRAY_48, prepare_dataset
+
+    dataset = load_dataset(cfg.data)
+    missing = [s for s in (cfg.train_split, cfg.val_split) if s not in set(dataset.table["split"])]
+    if missing:
+        from fer_engine.errors import DatasetError
+
+        raise DatasetError(f"{cfg.data} has no '{missing[0]}' split (found: "
+                           f"{', '.join(sorted(set(dataset.table['split'].dropna())))}).")
+    if tuple(dataset.labels) != tuple(cfg.labels):
+        raise ValueError(f"dataset labels {dataset.labels} differ from {cfg.labels}")
+    prepared = prepare_dataset(dataset, GRAY_48, detect=False)
+    table = dataset.table.reset_index(drop=True)
+    usable = prepared.status != "error"
+    y = table["emotion"].map({lab: i for i, lab in enumerate(cfg.labels)}).to_numpy()
+    is_train = (table["split"] == cfg.train_split).to_numpy() & usable
+    is_val = (table["split"] == cfg.val_split).to_numpy() & usable
+    # Leave out training copies of validation images (FER2013 has some across splits).
+    dup = table.get("duplicate_group")
+    leaked = np.zeros(len(table), bool)
+    if dup is not None:
+        val_groups = set(dup[is_val].dropna())
+        leaked = is_train & dup.isin(val_groups).to_numpy()
+    info = {
+        "dataset_fingerprint": dataset.fingerprint,
+        "n_train": int((is_train & ~leaked).sum()),
+        "n_val": int(is_val.sum()),
+        "n_train_excluded_as_copies_of_val": int(leaked.sum()),
+        "n_unreadable": int((~usable).sum()),
+        "warnings": [str(w) for w in dataset.warnings],
+    }
+    log(f"FER2013: {info['n_train']} training images ({info['n_train_excluded_as_copies_of_val']} "
+        f"left out as copies of {cfg.val_split} images), {info['n_val']} {cfg.val_split} images")
+    train_idx = np.flatnonzero(is_train & ~leaked)
+    val_idx = np.flatnonzero(is_val)
+    return prepared.X[train_idx], y[train_idx], prepared.X[val_idx], y[val_idx], info

@@ -303,10 +303,10 @@ def make_plan(
         splits, used = _stratified_group_folds(table, k, seed)
         params.update(k=k, stratified_by=used)
     elif protocol == "holdout":
-        n_splits = max(2, int(round(1 / test_size)))
-        if len(people) < n_splits:
-            raise DatasetError(f"A holdout with {test_size:.0%} test participants needs at least "
-                               f"{n_splits} participants; this dataset has {len(people)}.")
+        if len(people) < 3:
+            raise DatasetError("A participant-level holdout needs at least 3 participants.")
+        # one of n_splits stratified participant groups is the test side (~test_size of them)
+        n_splits = max(2, min(int(round(1 / test_size)), len(people)))
         all_splits, used = _stratified_group_folds(table, n_splits, seed)
         splits = [all_splits[0]]
         params.update(test_size=test_size, stratified_by=used)

@@ -1,0 +1,252 @@
+"""The four model families behind one interface: train one tiny epoch on synthetic faces,
+predict, featurise, save/load; ImageNet weights offline; load_model's sources."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+
+pytest.importorskip("keras")
+
+from fer_engine.errors import ModelError, WeightsUnavailableError  # noqa: E402
+from fer_engine.models import EnsembleModel, TrainConfig, create, load_model  # noqa: E402
+from fer_engine.models.base import class_weights, encode_labels  # noqa: E402
+from fer_engine.preprocess import InputSpec, normalise  # noqa: E402
+
+LABELS = ("anger", "happy", "sad", "surprise")
+#: family -> (create options, penultimate feature size)
+FAMILIES = {
+    "cnn": ({}, 128),
+    "resnet50": ({"weights": "none", "input_size": 32, "unfreeze": "conv5"}, 256),
+    "vgg16": ({"weights": "none", "input_size": 32}, 256),
+    "hog_svm": ({}, 1764),
+}
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory):
+    """A tiny synthetic dataset (4 participants x 4 emotions) as (dataset, prepare(spec))."""
+    from fer_engine.data import load_dataset
+    from fer_engine.data.synthetic import generate
+    from fer_engine.preprocess import prepare_dataset
+
+    root = generate(tmp_path_factory.mktemp("synth") / "data", participants=4, emotions=LABELS)
+    ds = load_dataset(root)
+
+    def prepare(spec):
+        prepared = prepare_dataset(ds, spec, cache=False)
+        assert prepared.ok.all()
+        return prepared.X, ds.table["emotion"].to_numpy()
+
+    return ds, prepare
+
+
+@pytest.fixture(scope="module")
+def trained(faces):
+    """Each family trained for one epoch on 12 synthetic faces (random initialisation)."""
+    _, prepare = faces
+    out = {}
+    for name, (options, _) in FAMILIES.items():
+        model = create(name, LABELS, **options)
+        X, y = prepare(model.input_spec)
+        events = []
+        # ResNet50 is the slowest graph to trace: it skips the validation pass (same code as the others)
+        val = {} if name == "resnet50" else {"X_val": X[12:], "y_val": y[12:]}
+        history = model.fit(X[:12], y[:12], **val, config=TrainConfig(epochs=1, batch_size=8, seed=0),
+                            progress=events.append)
+        out[name] = (model, X, y, history, events)
+    return out
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_each_family_trains_predicts_and_featurises(trained, name):
+    model, X, y, history, events = trained[name]
+    assert model.labels == LABELS
+    assert len(history) == 1
+    row = history[0]
+    assert set(row) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"}
+    assert np.isfinite(row["loss"]) and 0 <= row["accuracy"] <= 1
+    if name != "resnet50":
+        assert 0 <= row["val_accuracy"] <= 1
+        assert events[-1].metrics["val_loss"] == pytest.approx(row["val_loss"])
+    assert [e.kind for e in events].count("epoch_end") == 1
+    p = model.predict_proba(X)
+    assert p.shape == (16, 4) and p.dtype == np.float32
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    # uint8 pixels and pre-normalised floats give the same answer, in batches of any size
+    np.testing.assert_allclose(model.predict_proba(normalise(X, model.input_spec), batch_size=5), p,
+                               atol=1e-5)
+    assert list(model.predict(X[:3])) == [LABELS[i] for i in p[:3].argmax(1)]
+    assert model.features(X[:3]).shape == (3, FAMILIES[name][1])
+
+
+@pytest.mark.parametrize("name", ["cnn", "vgg16", "hog_svm"])  # resnet50: same code as vgg16, 4x slower
+def test_save_and_load_give_the_same_probabilities(trained, name, tmp_path):
+    model, X, *_ = trained[name]
+    path = model.save(tmp_path, stem="fold_0")
+    assert path.name == f"fold_0.{'joblib' if name == 'hog_svm' else 'keras'}"
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert meta["name"] == name and meta["labels"] == list(LABELS)
+    assert InputSpec.from_dict(meta["input_spec"]) == model.input_spec
+    for source in (path, tmp_path):
+        again = load_model(source)
+        assert type(again) is type(model) and again.input_spec == model.input_spec
+        np.testing.assert_allclose(again.predict_proba(X), model.predict_proba(X), atol=1e-6)
+
+
+def test_keras_models_are_flat_functional_graphs(trained):
+    import keras
+
+    for name in ("cnn", "resnet50", "vgg16"):
+        km = trained[name][0].keras_model
+        assert isinstance(km, keras.Model) and type(km).__name__ == "Functional"
+        assert not any(isinstance(layer, keras.Model) for layer in km.layers), f"{name} is nested"
+        assert km.layers[-1].name == "predictions"
+        assert km.input_shape[1:] == trained[name][0].input_spec.shape
+    assert trained["hog_svm"][0].keras_model is None
+    # resnet50: frozen base except conv5 (BatchNorm stays frozen); head trainable
+    resnet = trained["resnet50"][0].keras_model
+    trainable = {layer.name for layer in resnet.layers if layer.trainable and layer.weights}
+    assert "conv5_block3_3_conv" in trainable and "conv4_block6_3_conv" not in trainable
+    assert "conv5_block3_3_bn" not in trainable and {"head_dense1", "features", "predictions"} <= trainable
+    vgg = trained["vgg16"][0].keras_model
+    assert not any(layer.trainable for layer in vgg.layers if layer.name.startswith("block"))
+
+
+def test_the_cnn_is_the_first_studys_architecture(trained):
+    km = trained["cnn"][0].keras_model
+    convs = [layer for layer in km.layers if layer.__class__.__name__ == "Conv2D"]
+    assert [c.filters for c in convs] == [32, 64, 128] and all(c.kernel_size == (3, 3) for c in convs)
+    assert sum(layer.__class__.__name__ == "MaxPooling2D" for layer in km.layers) == 3
+    assert km.get_layer("features").units == 128 and km.get_layer("dropout").rate == 0.5
+    assert km.input_shape == (None, 48, 48, 1) and km.output_shape == (None, 4)
+    assert trained["resnet50"][0].input_spec == InputSpec(32, 3, "resnet50")
+    assert trained["vgg16"][0].input_spec == InputSpec(32, 3, "vgg16")
+    assert trained["hog_svm"][0].input_spec == InputSpec(64, 1, "raw")
+
+
+def test_the_cnn_learns_an_easy_task():
+    """Bright vs dark squares: a few epochs must separate them (a model that cannot learn fails)."""
+    rng = np.random.default_rng(0)
+    n = 64
+    y = np.array(["happy", "sad"] * (n // 2))
+    X = rng.integers(0, 90, (n, 24, 24, 1)).astype(np.uint8)
+    X[y == "happy", 6:18, 6:18] += 150
+    model = create("cnn", ("happy", "sad"), input_size=24)
+    model.fit(X, y, config=TrainConfig(epochs=8, batch_size=16, augmentation=None, learning_rate=3e-3))
+    assert (model.predict(X) == y).mean() >= 0.95
+
+
+def test_hog_svm_learns_orientation():
+    """Horizontal vs vertical stripes are what HOG sees best: the SVM must get them all."""
+    rng = np.random.default_rng(1)
+    X, y = [], []
+    for i in range(40):
+        stripes = np.zeros((64, 64), np.uint8)
+        period = rng.integers(6, 12)
+        stripes[(np.arange(64) // period) % 2 == 0, :] = 200
+        img = stripes if i % 2 else stripes.T
+        X.append(np.clip(img + rng.normal(0, 20, img.shape), 0, 255).astype(np.uint8)[..., None])
+        y.append("happy" if i % 2 else "sad")
+    X, y = np.stack(X), np.array(y)
+    model = create("hog_svm", ("happy", "sad"))
+    model.fit(X[:30], y[:30])
+    assert (model.predict(X[30:]) == y[30:]).all()
+
+
+def _offline(monkeypatch):
+    """Make Keras's downloader fail exactly as it does here without internet (measured)."""
+    from keras.src.utils import file_utils
+
+    def fail(fname, origin=None, **kwargs):
+        raise Exception(f"URL fetch failure on {origin}: None -- [Errno -2] Name or service not known")
+
+    monkeypatch.setattr(file_utils, "get_file", fail)
+
+
+@pytest.mark.parametrize("name, options", [("resnet50", {}), ("vgg16", {"weights": "imagenet"})])
+def test_imagenet_offline_is_one_clear_sentence(monkeypatch, name, options):
+    """ImageNet is the transfer models' default (resnet50 here: no weights argument) and an
+    offline failure is never silently replaced by random weights."""
+    _offline(monkeypatch)
+    with pytest.raises(WeightsUnavailableError) as info:
+        create(name, LABELS, input_size=32, **options)
+    msg = str(info.value)
+    assert "could not be downloaded" in msg and "--weights FILE" in msg and "--weights none" in msg
+    assert "\n" not in msg and msg.count(". ") == 0 and msg.endswith(".")
+
+
+def test_weights_file_missing_or_loaded(tmp_path):
+    import keras
+
+    with pytest.raises(WeightsUnavailableError, match="does not exist"):
+        create("vgg16", LABELS, weights=str(tmp_path / "nope.h5"), input_size=32)
+    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    file = tmp_path / "vgg16_notop.weights.h5"
+    base.save_weights(file)
+    model = create("vgg16", LABELS, weights=str(file), input_size=32)
+    np.testing.assert_array_equal(model.keras_model.get_layer("block1_conv1").get_weights()[0],
+                                  base.get_layer("block1_conv1").get_weights()[0])
+    with pytest.raises(WeightsUnavailableError, match="no ImageNet weights"):
+        create("cnn", LABELS, weights="imagenet")
+
+
+def test_tf_normalisation_matches_preprocess():
+    from fer_engine.models.keras_base import tf_normalise
+    from fer_engine.preprocess import NORMALISATIONS
+
+    x = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3)).astype(np.uint8)
+    for norm in NORMALISATIONS:
+        spec = InputSpec(8, 3, norm)
+        np.testing.assert_allclose(np.asarray(tf_normalise(x, spec)), normalise(x, spec), atol=1e-4)
+
+
+def test_label_encoding_and_class_weights():
+    assert list(encode_labels(["Happy", "sad", "ANGRY"], LABELS)) == [1, 2, 0]
+    w = class_weights(np.array([0, 0, 0, 1]), 3)
+    np.testing.assert_allclose(w, [4 / 6, 4 / 2, 0.0])  # n / (classes present * count)
+    with pytest.raises(Exception, match="not one of this model"):
+        encode_labels(["contempt"], LABELS)
+
+
+def test_wrong_input_shape_is_a_clear_error(trained):
+    model = trained["cnn"][0]
+    with pytest.raises(ModelError, match=r"\(48, 48, 1\)"):
+        model.predict_proba(np.zeros((2, 32, 32, 1), np.uint8))
+
+
+def test_load_model_sources(trained, tmp_path, monkeypatch):
+    model, X, *_ = trained["cnn"]
+    models_dir = tmp_path / "run" / "models"
+    for k in range(3):
+        model.save(models_dir, stem=f"fold_{k}")
+    (tmp_path / "run" / "config.json").write_text("{}")
+    run = tmp_path / "run"
+    assert load_model(run).labels == LABELS  # default: last fold
+    assert isinstance(load_model(run, fold="all"), EnsembleModel)
+    np.testing.assert_allclose(load_model(run, fold="all").predict_proba(X), model.predict_proba(X), atol=1e-6)
+    with pytest.raises(ModelError, match="no fold 7"):
+        load_model(run, fold=7)
+    with pytest.raises(ModelError, match="No model found"):
+        load_model(tmp_path / "missing")
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    model.keras_model.save(bare / "x.keras")
+    with pytest.raises(ModelError, match="meta.json"):
+        load_model(bare / "x.keras")
+    assert load_model(model) is model
+
+
+def test_pretrained_is_delegated_to_the_shipped_model(monkeypatch):
+    monkeypatch.setitem(sys.modules, "fer_engine.models.pretrained", None)
+    with pytest.raises(ModelError, match="not available yet"):
+        load_model("pretrained")
+    sentinel = object()
+    fake = types.ModuleType("fer_engine.models.pretrained")
+    fake.load_pretrained = lambda: sentinel
+    monkeypatch.setitem(sys.modules, "fer_engine.models.pretrained", fake)
+    assert load_model("pretrained") is sentinel

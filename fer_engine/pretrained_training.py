@@ -243,15 +243,20 @@ def _jsonable(d):
 
 
 def export(model, cfg: PretrainConfig, state: dict, out_dir: Path) -> Path:
-    """Fold batch norms into a float32 inference model and save it (atomically)."""
+    """Fold batch norms into a float32 inference model and save it with its meta.json."""
     from fer_engine.models import fervgg
+    from fer_engine.preprocess import GRAY_48
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fused = fervgg.fold_batchnorm(model, len(cfg.labels), **cfg.arch())
-    tmp = out_dir / ".model.tmp.keras"
-    fused.save(tmp)
-    os.replace(tmp, out_dir / "model.keras")
+    wrapped = fervgg.FERVGGModel(cfg.labels, GRAY_48, {**cfg.arch(), "fused": True}, model=fused)
+    tmp = out_dir / ".export.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    wrapped.save(tmp)
+    for name in ("model.keras", "meta.json"):
+        os.replace(tmp / name, out_dir / name)
+    shutil.rmtree(tmp, ignore_errors=True)
     shutil.copyfile(Path(cfg.work_dir) / STATE, out_dir / "training_state.json")
     return out_dir / "model.keras"
 

@@ -40,13 +40,15 @@ _FAMILIES: dict[str, str] = {
     "resnet50": "fer_engine.models.resnet50:ResNet50Model",
     "vgg16": "fer_engine.models.vgg16:VGG16Model",
     "hog_svm": "fer_engine.models.hog_svm:HOGSVMModel",
+    # The shipped FER2013 model's architecture (see fer_engine.models.pretrained).
+    "fervgg": "fer_engine.models.fervgg:FERVGGModel",
 }
 
 MODEL_NAMES: tuple[str, ...] = tuple(_FAMILIES)
 
 #: Default ``weights`` per family when the caller does not choose.
 DEFAULT_WEIGHTS: dict[str, str] = {"cnn": "none", "resnet50": "imagenet", "vgg16": "imagenet",
-                                   "hog_svm": "none"}
+                                   "hog_svm": "none", "fervgg": "none"}
 
 
 class _Classes(dict):

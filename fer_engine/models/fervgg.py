@@ -18,6 +18,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from fer_engine.errors import WeightsUnavailableError
+from fer_engine.models.keras_base import KerasFERModel
+from fer_engine.preprocess import InputSpec
+
 #: Default widths and number of convolutions per block.
 WIDTHS: tuple[int, ...] = (32, 64, 128, 256)
 REPEATS: tuple[int, ...] = (2, 2, 3, 3)
@@ -103,3 +107,27 @@ def fold_batchnorm(trained, n_classes: int, **arch):
             (beta - mean * g).astype(np.float32),
         ])
     return fused
+
+
+
+class FERVGGModel(KerasFERModel):
+    """The shipped model's family behind the common interface (``fervgg``).
+
+    Options: ``widths``, ``repeats``, ``dense``, ``dropout``, ``crop`` (see :func:`build`),
+    ``fused`` (True for an exported inference model, whose batch norms are folded).
+    """
+
+    name = "fervgg"
+
+    def __init__(self, labels, input_spec: InputSpec | None = None, options: dict | None = None,
+                 *, model=None, weights: str | None = None, **arch):
+        options = {**dict(options or {}), **arch}
+        options.setdefault("weights", "none" if weights in (None, "none") else str(weights))
+        if options["weights"] != "none":
+            raise WeightsUnavailableError("The fervgg model is trained from scratch; use --weights none.")
+        super().__init__(labels, input_spec or InputSpec(48, 1, "unit"), options, model=model)
+
+    def build(self):
+        arch = {k: self.options[k] for k in ("widths", "repeats", "dense", "dropout", "crop")
+                if k in self.options}
+        return build(len(self.labels), fused=bool(self.options.get("fused", False)), **arch)

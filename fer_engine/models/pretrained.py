@@ -1,0 +1,48 @@
+"""The shipped FER2013 model (``artifacts/pretrained/``): what ``load_model("pretrained")`` returns.
+
+The folder holds ``model.keras`` (the fused float32 inference graph of
+:mod:`fer_engine.models.fervgg`), ``meta.json`` (labels, input spec), and the model
+card ``model_card.json`` / ``MODEL_CARD.md``. See the card for data, training command,
+accuracy and known limits.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from fer_engine.errors import ModelError
+from fer_engine.paths import pretrained_dir
+
+MODEL_FILE = "model.keras"
+CARD_JSON = "model_card.json"
+CARD_MD = "MODEL_CARD.md"
+
+
+def model_path() -> Path:
+    return pretrained_dir() / MODEL_FILE
+
+
+def available() -> bool:
+    return model_path().is_file()
+
+
+def load_pretrained():
+    """The shipped model as a :class:`fer_engine.models.base.FERModel` (a fresh object)."""
+    from fer_engine.models.base import FERModel
+
+    path = model_path()
+    if not path.is_file():
+        raise ModelError(
+            f"The shipped pretrained model is missing ({path}); restore artifacts/pretrained/ "
+            "from the repository, or use a run folder or model file instead."
+        )
+    return FERModel.load(path)
+
+
+@lru_cache(maxsize=1)
+def model_card() -> dict:
+    """The machine-readable model card (empty dict if the card is missing)."""
+    path = pretrained_dir() / CARD_JSON
+    return json.loads(path.read_text()) if path.is_file() else {}

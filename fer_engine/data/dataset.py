@@ -66,7 +66,8 @@ class ValidationIssue:
     excluded or flagged as the message says) or ``"error"`` (only ever seen inside a
     :class:`fer_engine.errors.DatasetError`). ``code`` is a stable machine name such as
     ``missing_metadata``, ``set_without_metadata``, ``metadata_without_images``,
-    ``unknown_emotion``, ``corrupt_image``, ``duplicate_file``, ``empty_folder``.
+    ``unknown_emotion``, ``corrupt_image``, ``duplicate_file``, ``empty_folder``; the
+    full list, with what happens to the affected items, is in :mod:`fer_engine.data.readers`.
     ``paths`` lists the files or folders concerned.
     """
 

@@ -1,0 +1,116 @@
+"""fer_engine.jobs: background training in a subprocess, without Streamlit.
+
+Real trainings (cnn, random init, 4 synthetic participants, 1-2 epochs): each pays one
+TensorFlow import in its subprocess.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from fer_engine import jobs
+from fer_engine.data import load_dataset, synthetic
+from fer_engine.jobs import JobBusyError, JobManager, JobSpec
+from fer_engine.runs import list_runs, load_run
+from fer_engine.settings import load_settings
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("jobs")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FER_CACHE_DIR", str(root / "cache"))
+        mp.setenv("FER_RUNS_DIR", str(root / "runs"))
+        data = synthetic.default_dataset_path(participants=4, seed=0)
+        yield {"root": root, "data": str(data), "runs": root / "runs"}
+
+
+def spec(env, **kw) -> JobSpec:
+    base = dict(data=env["data"], model="cnn", protocol="holdout", epochs=1, batch_size=8,
+                augment=False, val_fraction=0.0, out_dir=str(env["runs"]), dataset_label="4 people")
+    base.update(kw)
+    return JobSpec(**base)
+
+
+def wait_until(predicate, timeout=120.0, poll=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError("condition not reached in time")
+
+
+def test_a_job_trains_to_a_complete_run_with_progress_and_history(env):
+    manager = JobManager(env["root"] / "j1")
+    job_id = manager.submit(spec(env))
+    first = manager.status(job_id)
+    assert first.state == "running" and first.spec.model == "cnn"
+    done = manager.wait(job_id, timeout=180)
+    assert done.state == "finished", done.error
+    assert done.fraction == 1.0 and done.n_folds == 1 and done.epoch == 1
+    assert list(done.history.columns) == list(jobs.HISTORY_COLUMNS)
+    assert len(done.history) == 1 and done.history["loss"].iloc[0] > 0
+    assert set(done.fold_accuracy) == {0}
+    run = load_run(done.run_path)
+    assert run.config["model"]["name"] == "cnn" and run.config["protocol"]["name"] == "holdout"
+    assert run.config["dataset"]["n_participants"] == 4
+    # the live history equals what the run folder saved
+    assert run.history["loss"].iloc[0] == pytest.approx(done.history["loss"].iloc[0], rel=1e-5)
+    assert done.run_path in set(list_runs(env["runs"])["path"])
+
+
+def test_busy_queue_and_cancel_half_way(env):
+    runs = env["runs"]
+    before = set(list_runs(runs)["run_id"])
+    manager = JobManager(env["root"] / "j2", max_jobs=1, queue=False, cancel_grace=60)
+    long_id = manager.submit(spec(env, protocol="loso", epochs=3))
+    with pytest.raises(JobBusyError, match="already running"):
+        manager.submit(spec(env))
+    manager.queue = True  # the hosted demo's behaviour
+    bad_id = manager.submit(spec(env, data=str(env["root"] / "no-such-folder")))
+    later_id = manager.submit(spec(env))
+    assert manager.status(bad_id).state == "queued" and manager.status(bad_id).queue_position == 1
+    assert manager.status(later_id).queue_position == 2
+    assert manager.cancel(later_id).state == "cancelled"  # never starts
+    # half-way: after the first epoch of the first of four folds
+    wait_until(lambda: len(manager.status(long_id).history) >= 1, timeout=180)
+    mid = manager.status(long_id)
+    assert mid.state == "running" and mid.n_folds == 4 and 0 < mid.fraction < 1
+    assert manager.cancel(long_id).cancel_requested
+    end = manager.wait(long_id, timeout=90)
+    assert end.state == "cancelled" and "no run was saved" in end.error
+    assert set(list_runs(runs)["run_id"]) == before
+    assert not list(Path(runs).glob(".*.partial"))
+    # the queued job starts once the slot is free, and fails with the reader's message
+    failed = manager.wait(bad_id, timeout=60)
+    assert failed.state == "failed" and "does not exist" in failed.error
+    assert manager.status(later_id).state == "cancelled" and manager.status(later_id).started is None
+
+
+def test_demo_caps_and_participant_limit(env, monkeypatch):
+    monkeypatch.setenv("FER_HOSTED_DEMO", "1")
+    monkeypatch.setenv("FER_DEMO_MAX_EPOCHS", "2")
+    monkeypatch.setenv("FER_DEMO_MAX_PARTICIPANTS", "3")
+    capped, notes = jobs.apply_caps(spec(env, epochs=10), load_settings())
+    assert capped.epochs == 2 and capped.max_participants == 3 and "capped at 2" in notes[0]
+    monkeypatch.setenv("FER_HOSTED_DEMO", "0")
+    same, notes = jobs.apply_caps(spec(env, epochs=10), load_settings())
+    assert same.epochs == 10 and same.max_participants is None and notes == []
+    ds = load_dataset(env["data"])
+    sub = jobs.limit_participants(ds, 3)
+    assert sub.n_participants == 3 and sub.n_images == 24 and ds.n_images == 32
+    assert sorted(sub.table["participant"].unique()) == ["0", "1", "2"]
+    assert sub.fingerprint != ds.fingerprint and "first 3 of 4" in sub.name
+    assert jobs.limit_participants(ds, 4) is ds
+
+
+def test_get_manager_is_one_per_folder(tmp_path):
+    a = jobs.get_manager(1, False, root=tmp_path / "m")
+    b = jobs.get_manager(2, True, root=tmp_path / "m")
+    assert a is b and b.max_jobs == 2 and b.queue
+    assert jobs.get_manager(root=tmp_path / "other") is not a

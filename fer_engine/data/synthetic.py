@@ -92,18 +92,42 @@ class Expression:
 
 EXPRESSIONS: dict[str, Expression] = {
     "neutral": Expression(),
-    "happy": Expression(mouth_curve=1.0, mouth_width=0.35, mouth_open=0.35, teeth=1.0,
-                        lid_lower=0.55, eye_open=-0.15, brow_raise=0.05),
-    "sad": Expression(brow_inner=0.9, brow_raise=-0.1, mouth_curve=-0.85, eye_open=-0.3,
-                      mouth_width=-0.1),
-    "anger": Expression(brow_raise=-0.7, brow_inner=-1.0, eye_open=0.15, press=1.0,
-                        mouth_width=-0.2, lid_lower=0.25),
-    "fear": Expression(brow_raise=0.6, brow_inner=0.7, eye_open=0.75, mouth_open=0.45,
-                       mouth_width=0.45, mouth_curve=-0.25),
-    "surprise": Expression(brow_raise=1.0, brow_inner=0.15, eye_open=0.7, mouth_open=1.0,
-                           mouth_width=-0.35),
-    "disgust": Expression(brow_raise=-0.35, brow_inner=-0.4, nose_wrinkle=1.0, lip_raise=1.0,
-                          mouth_curve=-0.3, eye_open=-0.35, lid_lower=0.5, teeth=0.6),
+    "happy": Expression(
+        mouth_curve=1.0,
+        mouth_width=0.35,
+        mouth_open=0.35,
+        teeth=1.0,
+        lid_lower=0.55,
+        eye_open=-0.15,
+        brow_raise=0.05,
+    ),
+    "sad": Expression(
+        brow_inner=0.9, brow_raise=-0.1, mouth_curve=-0.85, eye_open=-0.3, mouth_width=-0.1
+    ),
+    "anger": Expression(
+        brow_raise=-0.7, brow_inner=-1.0, eye_open=0.15, press=1.0, mouth_width=-0.2, lid_lower=0.25
+    ),
+    "fear": Expression(
+        brow_raise=0.6,
+        brow_inner=0.7,
+        eye_open=0.75,
+        mouth_open=0.45,
+        mouth_width=0.45,
+        mouth_curve=-0.25,
+    ),
+    "surprise": Expression(
+        brow_raise=1.0, brow_inner=0.15, eye_open=0.7, mouth_open=1.0, mouth_width=-0.35
+    ),
+    "disgust": Expression(
+        brow_raise=-0.35,
+        brow_inner=-0.4,
+        nose_wrinkle=1.0,
+        lip_raise=1.0,
+        mouth_curve=-0.3,
+        eye_open=-0.35,
+        lid_lower=0.5,
+        teeth=0.6,
+    ),
     "contempt": Expression(smirk=1.0, eye_open=-0.15, brow_raise=-0.05),
 }
 
@@ -146,11 +170,12 @@ def _rng(seed: int, *keys: object) -> np.random.Generator:
 
 
 def _mix(a, b, t):
-    return tuple(float(x + (y - x) * t) for x, y in zip(a, b))
+    return tuple(float(x + (y - x) * t) for x, y in zip(a, b, strict=True))
 
 
-def make_identity(seed: int, set_id: str, gender: str | None, age: float | None,
-                  difficulty: float = 1.0) -> Identity:
+def make_identity(
+    seed: int, set_id: str, gender: str | None, age: float | None, difficulty: float = 1.0
+) -> Identity:
     """The seeded look of one participant; ``gender``/``age`` shape hair, beard, wrinkles."""
     r = _rng(seed, "identity", set_id)
     female = str(gender).lower() == "female"
@@ -167,7 +192,7 @@ def make_identity(seed: int, set_id: str, gender: str | None, age: float | None,
     iris = [(60, 40, 25), (40, 70, 110), (70, 90, 60), (30, 25, 20)][int(r.integers(4))]
     bg = tuple(float(v) for v in r.uniform(60, 225, 3))
     bg2 = tuple(float(np.clip(v + r.normal(0, 40), 30, 240)) for v in bg)
-    rest_scale = 0.22 * difficulty
+    rest_scale = 0.1 * difficulty
     rest = Expression(
         brow_raise=float(r.normal(0, rest_scale)),
         brow_inner=float(r.normal(0, rest_scale)),
@@ -192,17 +217,22 @@ def make_identity(seed: int, set_id: str, gender: str | None, age: float | None,
         brow_y=float(r.uniform(-0.36, -0.28)),
         nose_len=float(r.uniform(0.22, 0.34)),
         mouth_w=float(r.uniform(0.36, 0.46)),
-        lip=_mix(skin, (150, 50, 60) if female else (130, 70, 70), r.uniform(0.35, 0.7)),
+        lip=_mix(
+            tuple(0.7 * c for c in skin),
+            (140, 40, 55) if female else (110, 55, 55),
+            r.uniform(0.4, 0.8),
+        ),
         glasses=bool(r.uniform() < 0.3),
         beard=float(r.uniform(0.4, 1.0)) if (not female and r.uniform() < 0.45) else 0.0,
-        moles=tuple((float(r.uniform(-0.6, 0.6)), float(r.uniform(-0.2, 0.7)))
-                    for _ in range(n_moles)),
+        moles=tuple(
+            (float(r.uniform(-0.6, 0.6)), float(r.uniform(-0.2, 0.7))) for _ in range(n_moles)
+        ),
         wrinkles=float(np.clip((age - 30) / 25, 0, 1)),
         background=bg,
         background2=bg2,
         clothes=tuple(float(v) for v in r.uniform(20, 230, 3)),
         rest=rest,
-        expressiveness=float(r.uniform(1 - 0.35 * difficulty, 1.0)),
+        expressiveness=float(r.uniform(1 - 0.2 * difficulty, 1.0)),
     )
 
 
@@ -294,8 +324,12 @@ def _grow(mask, points, pad: float) -> None:
         lo, hi = pts.min(axis=0) - pad - 1, pts.max(axis=0) + pad + 1
         box = (lo[0], lo[1], hi[0], hi[1])
         if mask.box is not None:
-            box = (min(box[0], mask.box[0]), min(box[1], mask.box[1]),
-                   max(box[2], mask.box[2]), max(box[3], mask.box[3]))
+            box = (
+                min(box[0], mask.box[0]),
+                min(box[1], mask.box[1]),
+                max(box[2], mask.box[2]),
+                max(box[3], mask.box[3]),
+            )
         mask.box = box
 
 
@@ -310,8 +344,15 @@ def _fill(mask, points):
 
 
 def _line(mask, points, thickness):
-    cv2.polylines(np.asarray(mask), [_pts(points)], False, 1.0, max(1, int(round(thickness))),
-                  cv2.LINE_AA, shift=4)
+    cv2.polylines(
+        np.asarray(mask),
+        [_pts(points)],
+        False,
+        1.0,
+        max(1, int(round(thickness))),
+        cv2.LINE_AA,
+        shift=4,
+    )
     _grow(mask, points, thickness / 2 + 1)
     return mask
 
@@ -339,18 +380,20 @@ def _through(p0, mid, p2, n=20):
 
 
 def _blend_expr(rest: Expression, expr: Expression, k: float) -> Expression:
-    return Expression(**{f: getattr(rest, f) + k * getattr(expr, f)
-                         for f in Expression.__dataclass_fields__})
+    return Expression(
+        **{f: getattr(rest, f) + k * getattr(expr, f) for f in Expression.__dataclass_fields__}
+    )
 
 
-def render_face(ident: Identity, emotion: str, rng: np.random.Generator,
-                difficulty: float = 1.0) -> np.ndarray:
+def render_face(
+    ident: Identity, emotion: str, rng: np.random.Generator, difficulty: float = 1.0
+) -> np.ndarray:
     """Draw one portrait: (HEIGHT, WIDTH, 3) uint8 RGB.
 
     ``rng`` supplies the per-image nuisance and expression intensity; ``difficulty``
     scales the nuisance (0 = clean, 1 = default).
     """
-    k = ident.expressiveness * float(rng.uniform(1 - 0.45 * difficulty, 1.0))
+    k = ident.expressiveness * float(rng.uniform(1 - 0.25 * difficulty, 1.0))
     e = _blend_expr(ident.rest, EXPRESSIONS[emotion], k)
     cv = _Canvas(WIDTH, HEIGHT)
     W, H = WIDTH, HEIGHT
@@ -359,9 +402,9 @@ def render_face(ident: Identity, emotion: str, rng: np.random.Generator,
     cv.img[:] = _background(W, H, ident.background, ident.background2)
 
     fw, fh = ident.face_w, ident.face_h
-    cx = W / 2 + rng.normal(0, 6 * difficulty)
-    cy = H * 0.44 + rng.normal(0, 6 * difficulty)
-    yaw = float(rng.normal(0, 0.05 * difficulty))  # feature shift, face-relative
+    cx = W / 2 + rng.normal(0, 4 * difficulty)
+    cy = H * 0.44 + rng.normal(0, 4 * difficulty)
+    yaw = float(rng.normal(0, 0.03 * difficulty))  # feature shift, face-relative
 
     def P(u, v):
         """Face-relative (u across, v down; -1..1 on the outline) to pixels."""
@@ -386,7 +429,7 @@ def render_face(ident: Identity, emotion: str, rng: np.random.Generator,
     su = np.cos(ang)
     sv = np.sin(ang)
     squeeze = 1 - ident.jaw * np.clip(sv, 0, 1) ** 2
-    outline = [(cx + fw * a * q, cy + fh * b) for a, b, q in zip(su, sv, squeeze)]
+    outline = [(cx + fw * a * q, cy + fh * b) for a, b, q in zip(su, sv, squeeze, strict=True)]
     head = _fill(cv.mask(), outline)
     cv.paint(head, skin, blur=1.2)
     # Rounded shading: darker toward the edge of the face, lit from one side.
@@ -402,11 +445,23 @@ def render_face(ident: Identity, emotion: str, rng: np.random.Generator,
     # Age lines and beard.
     if ident.wrinkles > 0:
         for s in (-1, 1):
-            m = _line(cv.mask(), _curve(P(s * 0.62, -0.08), P(s * 0.72, -0.02), P(s * 0.64, 0.06)), 1.2)
+            m = _line(
+                cv.mask(), _curve(P(s * 0.62, -0.08), P(s * 0.72, -0.02), P(s * 0.64, 0.06)), 1.2
+            )
             cv.shade(m, 1 - 0.25 * ident.wrinkles, blur=0.7)
     if ident.beard > 0:
-        beard = _fill(cv.mask(), [P(-0.95, 0.2), P(-0.6, 0.5), P(0.6, 0.5), P(0.95, 0.2),
-                                  P(0.9, 0.7), P(0, 1.08), P(-0.9, 0.7)])
+        beard = _fill(
+            cv.mask(),
+            [
+                P(-0.95, 0.2),
+                P(-0.6, 0.5),
+                P(0.6, 0.5),
+                P(0.95, 0.2),
+                P(0.9, 0.7),
+                P(0, 1.08),
+                P(-0.9, 0.7),
+            ],
+        )
         beard *= head
         cv.paint(beard, hair, alpha=0.55 * ident.beard, blur=3)
 
@@ -415,21 +470,34 @@ def render_face(ident: Identity, emotion: str, rng: np.random.Generator,
     style = ident.hair_style
     if style != "bald":
         cap = _ellipse(cv.mask(), P(0, -0.28), (fw * 1.1, fh * 0.85))
-        cap[_row(P(0, hl)[1]):] = 0
+        cap[_row(P(0, hl)[1]) :] = 0
         # Temples: hair reaches down the sides of the face.
         for s in (-1, 1):
-            _fill(cap, [P(s * 1.06, hl - 0.1), P(s * 0.78, hl), P(s * 0.92, -0.05), P(s * 1.05, -0.05)])
+            _fill(
+                cap,
+                [P(s * 1.06, hl - 0.1), P(s * 0.78, hl), P(s * 0.92, -0.05), P(s * 1.05, -0.05)],
+            )
         if style == "fringe":
-            _fill(cap, [P(-0.9, hl - 0.1), P(0.9, hl - 0.1), P(0.75, hl + 0.2), P(0.0, hl + 0.16),
-                        P(-0.75, hl + 0.22)])
+            _fill(
+                cap,
+                [
+                    P(-0.9, hl - 0.1),
+                    P(0.9, hl - 0.1),
+                    P(0.75, hl + 0.2),
+                    P(0.0, hl + 0.16),
+                    P(-0.75, hl + 0.22),
+                ],
+            )
         if style == "bun":
             _ellipse(cap, P(0, -1.12), (fw * 0.42, fh * 0.3))
         if style == "long":
             for s in (-1, 1):
-                _fill(cap, [P(s * 1.1, hl), P(s * 0.88, hl + 0.1), P(s * 0.98, 0.55), P(s * 1.2, 0.6)])
+                _fill(
+                    cap, [P(s * 1.1, hl), P(s * 0.88, hl + 0.1), P(s * 0.98, 0.55), P(s * 1.2, 0.6)]
+                )
         cv.paint(cap, hair, blur=1.5)
         sheen = cap.copy()
-        sheen[_row(cy - fh * 0.9):] = 0
+        sheen[_row(cy - fh * 0.9) :] = 0
         cv.shade(sheen, 1.15, blur=4)
     else:
         for s in (-1, 1):
@@ -442,14 +510,30 @@ def render_face(ident: Identity, emotion: str, rng: np.random.Generator,
     for s in (-1, 1):
         cv.shade(_ellipse(cv.mask(), P(s * ex, ey - 0.02), (fw * 0.25, fh * 0.13)), 0.72, blur=6)
     # Light nose bridge and forehead centre; cheeks.
-    bridge = _fill(cv.mask(), [P(-0.07, ey - 0.1), P(0.07, ey - 0.1), P(0.09, ey + ident.nose_len),
-                               P(-0.09, ey + ident.nose_len)])
+    bridge = _fill(
+        cv.mask(),
+        [
+            P(-0.07, ey - 0.1),
+            P(0.07, ey - 0.1),
+            P(0.09, ey + ident.nose_len),
+            P(-0.09, ey + ident.nose_len),
+        ],
+    )
     cv.shade(bridge, 1.12, blur=4)
     ny = ey + ident.nose_len + 0.08
     for s in (-1, 1):
-        cv.shade(_ellipse(cv.mask(), P(s * 0.13, ny - 0.02), (fw * 0.06, fh * 0.035)), 0.55, blur=1.5)
-        cv.shade(_line(cv.mask(), _curve(P(s * 0.06, ey + 0.05), P(s * 0.13, ny - 0.1),
-                                         P(s * 0.17, ny - 0.06)), 2), 0.85, blur=2)
+        cv.shade(
+            _ellipse(cv.mask(), P(s * 0.13, ny - 0.02), (fw * 0.06, fh * 0.035)), 0.55, blur=1.5
+        )
+        cv.shade(
+            _line(
+                cv.mask(),
+                _curve(P(s * 0.06, ey + 0.05), P(s * 0.13, ny - 0.1), P(s * 0.17, ny - 0.06)),
+                2,
+            ),
+            0.85,
+            blur=2,
+        )
     if e.nose_wrinkle > 0:
         for i in range(3):
             yv = ey + 0.02 + i * 0.045
@@ -464,27 +548,42 @@ def render_face(ident: Identity, emotion: str, rng: np.random.Generator,
         rh = fh * 0.055 * ident.eye_size * open_
         sclera = _ellipse(cv.mask(), c, (rw, rh))
         lower = c[1] + rh * (1 - 1.1 * float(np.clip(e.lid_lower, 0, 1)))
-        sclera[_row(lower):] = 0
+        sclera[_row(lower) :] = 0
         cv.paint(sclera, (235, 232, 228), blur=0.6)
         iris_r = fh * 0.052 * ident.eye_size
         iris = _ellipse(cv.mask(), (c[0] + yaw * fw * 0.3, c[1]), (iris_r, iris_r)) * sclera
         cv.paint(iris, ident.iris, blur=0.5)
-        pupil = _ellipse(cv.mask(), (c[0] + yaw * fw * 0.3, c[1]), (iris_r * 0.45, iris_r * 0.45)) * sclera
+        pupil = (
+            _ellipse(cv.mask(), (c[0] + yaw * fw * 0.3, c[1]), (iris_r * 0.45, iris_r * 0.45))
+            * sclera
+        )
         cv.paint(pupil, (10, 10, 10), blur=0.4)
-        lid = _line(cv.mask(), _curve((c[0] - rw, c[1]), (c[0], c[1] - 2 * rh), (c[0] + rw, c[1])), 3)
+        lid = _line(
+            cv.mask(), _curve((c[0] - rw, c[1]), (c[0], c[1] - 2 * rh), (c[0] + rw, c[1])), 3
+        )
         cv.paint(lid, (25, 20, 20), blur=0.6)
         if e.lid_lower > 0.15:
-            m = _line(cv.mask(), _curve((c[0] - rw, c[1] + rh * 0.3), (c[0], lower + rh * 0.4),
-                                        (c[0] + rw, c[1] + rh * 0.3)), 1.5)
+            m = _line(
+                cv.mask(),
+                _curve(
+                    (c[0] - rw, c[1] + rh * 0.3),
+                    (c[0], lower + rh * 0.4),
+                    (c[0] + rw, c[1] + rh * 0.3),
+                ),
+                1.5,
+            )
             cv.shade(m, 0.7, blur=0.8)
 
     # Brows: inner end, arch, outer end. Positive brow_inner raises the inner end.
     by = ident.brow_y - 0.11 * e.brow_raise
     for s in (-1, 1):
         inner = P(s * 0.12, by + 0.04 - 0.12 * e.brow_inner)
-        mid = P(s * (ex + 0.02), by - 0.07 - 0.04 * max(e.brow_raise, 0) + 0.03 * max(-e.brow_inner, 0))
+        mid = P(
+            s * (ex + 0.02), by - 0.07 - 0.04 * max(e.brow_raise, 0) + 0.03 * max(-e.brow_inner, 0)
+        )
         outer = P(s * (ex + 0.26), by + 0.03 + 0.04 * max(e.brow_inner, 0))
-        cv.paint(_line(cv.mask(), _curve(inner, mid, outer), ident.brow_thick), hair, blur=1.0)
+        brow = _line(cv.mask(), _curve(inner, mid, outer), ident.brow_thick)
+        cv.paint(brow, tuple(0.55 * c for c in hair), blur=1.0)
     if e.brow_inner < -0.4:  # frown lines between the brows
         for s in (-1, 1):
             m = _line(cv.mask(), [P(s * 0.05, by + 0.02), P(s * 0.07, by + 0.14)], 1.5)
@@ -510,30 +609,51 @@ def render_face(ident: Identity, emotion: str, rng: np.random.Generator,
     lip_t = fh * 0.06 * (1 - 0.7 * float(np.clip(e.press, 0, 1)))
     if ident.beard > 0.5:  # moustache above the upper lip
         top = P(0.06 * e.smirk, my - 0.2 - 0.1 * max(e.lip_raise, 0))
-        mus = _fill(cv.mask(), np.vstack([_through(left, top, right),
-                                          _through(right, (up_mid[0], up_mid[1] - lip_t * 0.6), left)]))
+        mus = _fill(
+            cv.mask(),
+            np.vstack(
+                [
+                    _through(left, top, right),
+                    _through(right, (up_mid[0], up_mid[1] - lip_t * 0.6), left),
+                ]
+            ),
+        )
         cv.paint(mus, hair, alpha=0.7, blur=1.5)
     if lo_mid[1] - up_mid[1] > fh * 0.05:
         inside = _fill(cv.mask(), np.vstack([upper, lower]))
-        cv.paint(inside, (70, 25, 30), blur=0.6)
+        cv.paint(inside, (45, 15, 20), blur=0.6)
         if max(e.teeth, 0) > 0.2:
             band = inside.copy()
-            band[_row(up_mid[1] + fh * 0.06 * e.teeth):] = 0
+            band[_row(up_mid[1] + fh * 0.06 * e.teeth) :] = 0
             cv.paint(band, (235, 230, 220), alpha=min(1.0, e.teeth), blur=0.6)
         cv.paint(_line(cv.mask(), upper, lip_t * 0.8), ident.lip, blur=0.8)
         cv.paint(_line(cv.mask(), lower, lip_t), ident.lip, blur=0.8)
     else:
         mid = ((up_mid[0] + lo_mid[0]) / 2, (up_mid[1] + lo_mid[1]) / 2)
-        lips = _fill(cv.mask(), np.vstack([_through(left, (mid[0], mid[1] - lip_t), right),
-                                           _through(right, (mid[0], mid[1] + lip_t * 1.2), left)]))
+        lips = _fill(
+            cv.mask(),
+            np.vstack(
+                [
+                    _through(left, (mid[0], mid[1] - lip_t), right),
+                    _through(right, (mid[0], mid[1] + lip_t * 1.2), left),
+                ]
+            ),
+        )
         cv.paint(lips, ident.lip, blur=0.8)
-        cv.paint(_line(cv.mask(), _through(left, mid, right), 2), (60, 25, 30), blur=0.6)
+        cv.paint(_line(cv.mask(), _through(left, mid, right), 3), (40, 15, 20), blur=0.6)
     # Folds from the nose to the mouth corners (deeper when smiling or in disgust).
     fold = 0.12 + 0.5 * smile + 0.4 * max(e.lip_raise, 0)
     for s, corner in ((-1, left), (1, right)):
         strength = fold if s == -1 else fold + 0.6 * max(e.smirk, 0)
-        m = _line(cv.mask(), _curve(P(s * 0.2, ny - 0.02), P(s * (mw + 0.12), my - 0.12),
-                                    (corner[0] + s * fw * 0.05, corner[1] + fh * 0.04)), 2)
+        m = _line(
+            cv.mask(),
+            _curve(
+                P(s * 0.2, ny - 0.02),
+                P(s * (mw + 0.12), my - 0.12),
+                (corner[0] + s * fw * 0.05, corner[1] + fh * 0.04),
+            ),
+            2,
+        )
         cv.shade(m, 1 - 0.3 * min(1.0, strength), blur=1.5)
 
     # Moles and glasses.
@@ -551,8 +671,8 @@ def render_face(ident: Identity, emotion: str, rng: np.random.Generator,
 
     img = cv.img
     # Pose (roll) and scale about the face centre; lighting across the frame.
-    angle = float(rng.normal(0, 4 * difficulty))
-    scale = float(1 + rng.normal(0, 0.04 * difficulty))
+    angle = float(rng.normal(0, 3 * difficulty))
+    scale = float(1 + rng.normal(0, 0.03 * difficulty))
     M = cv2.getRotationMatrix2D((float(cx), float(cy)), angle, scale)
     img = cv2.warpAffine(img, M, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     theta = rng.uniform(0, 2 * np.pi)
@@ -561,14 +681,16 @@ def render_face(ident: Identity, emotion: str, rng: np.random.Generator,
     # Lighting: a linear gradient in a random direction times an overall gain. A linear
     # ramp is what bilinear interpolation of its four corners gives, so draw it small.
     corners = np.array([[0.0, 1.0], [0.0, 1.0]], np.float32)
-    ramp = (math.cos(theta) * (corners - 0.5) + math.sin(theta) * (corners.T - 0.5)).astype(np.float32)
+    ramp = (math.cos(theta) * (corners - 0.5) + math.sin(theta) * (corners.T - 0.5)).astype(
+        np.float32
+    )
     small = gain * (1 + strength * ramp)
     light_map = cv2.resize(small.astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
     img *= light_map[..., None]
     img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.5, 0.5 + 0.7 * difficulty)))
     # Sensor noise: a random window of a fixed noise tile (drawing fresh noise is slow).
     dy, dx = (int(v) for v in rng.integers(0, 64, 2))
-    img += _noise_tile(W, H)[dy:dy + H, dx:dx + W] * np.float32(2 + 4 * difficulty)
+    img += _noise_tile(W, H)[dy : dy + H, dx : dx + W] * np.float32(2 + 4 * difficulty)
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
@@ -586,7 +708,9 @@ def _background(width: int, height: int, color1: tuple, color2: tuple) -> np.nda
 @functools.lru_cache(maxsize=4)
 def _noise_tile(width: int, height: int) -> np.ndarray:
     """Fixed unit Gaussian noise, (height + 64, width + 64, 3) float32."""
-    tile = np.random.default_rng(1234).standard_normal((height + 64, width + 64, 3), dtype=np.float32)
+    tile = np.random.default_rng(1234).standard_normal(
+        (height + 64, width + 64, 3), dtype=np.float32
+    )
     tile.flags.writeable = False
     return tile
 
@@ -619,12 +743,14 @@ def participants_table(participants: int | pd.DataFrame = 19, seed: int = 0) -> 
         rows = []
         for i in range(extra):
             country = "RU" if r.uniform() < 0.85 else str(r.choice(["PH", "IN", "KZ", "BY", "UA"]))
-            rows.append({
-                "set_id": str(len(meta) + i),
-                "gender": "FEMALE" if r.uniform() < 0.7 else "MALE",
-                "age": str(int(np.clip(r.normal(31, 9), 16, 65))),
-                "country": country,
-            })
+            rows.append(
+                {
+                    "set_id": str(len(meta) + i),
+                    "gender": "FEMALE" if r.uniform() < 0.7 else "MALE",
+                    "age": str(int(np.clip(r.normal(31, 9), 16, 65))),
+                    "country": country,
+                }
+            )
         meta = pd.concat([meta, pd.DataFrame(rows)], ignore_index=True)
     return meta.astype(str)
 
@@ -636,9 +762,15 @@ def file_stem(emotion: str, k: int, images_per_emotion: int) -> str:
     return name if images_per_emotion == 1 else f"{name}_{k + 1}"
 
 
-def generate(out_dir: str | Path, participants: int | pd.DataFrame = 19, images_per_emotion: int = 1,
-             seed: int = 0, difficulty: float = 1.0, emotions: tuple[str, ...] = EMOTIONS,
-             jpeg_quality: int = 92) -> Path:
+def generate(
+    out_dir: str | Path,
+    participants: int | pd.DataFrame = 19,
+    images_per_emotion: int = 1,
+    seed: int = 0,
+    difficulty: float = 1.0,
+    emotions: tuple[str, ...] = EMOTIONS,
+    jpeg_quality: int = 92,
+) -> Path:
     """Write a synthetic dataset in the tapakah68 layout into ``out_dir``; returns the path.
 
     ``out_dir`` must not exist or be empty. Writes ``images/<set_id>/<Emotion>.jpg``
@@ -667,8 +799,11 @@ def generate(out_dir: str | Path, participants: int | pd.DataFrame = 19, images_
     def draw(job) -> None:
         path, ident, emotion, rng = job
         rgb = render_face(ident, emotion, rng, difficulty)
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                               [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+        ok, buf = cv2.imencode(
+            ".jpg",
+            cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+            [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)],
+        )
         if not ok:  # pragma: no cover - OpenCV always encodes a uint8 image
             raise RuntimeError("JPEG encoding failed")
         path.write_bytes(buf.tobytes())
@@ -677,29 +812,39 @@ def generate(out_dir: str | Path, participants: int | pd.DataFrame = 19, images_
     with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
         list(pool.map(draw, jobs))
     meta.to_csv(out / "emotions.csv", sep=";", index=False)
-    settings = {"generator_version": GENERATOR_VERSION, "participants": len(meta), "seed": int(seed),
-                "images_per_emotion": int(images_per_emotion), "difficulty": float(difficulty),
-                "emotions": list(emotions)}
+    settings = {
+        "generator_version": GENERATOR_VERSION,
+        "participants": len(meta),
+        "seed": int(seed),
+        "images_per_emotion": int(images_per_emotion),
+        "difficulty": float(difficulty),
+        "emotions": list(emotions),
+    }
     (out / MARKER).write_text(
         "Synthetic demo data drawn by fer_engine.data.synthetic: not photographs of real people.\n"
         "Demographics are copied from the real tapakah68 metadata (or seeded) only to exercise\n"
         "the subgroup analyses; they say nothing about the drawn faces' real-world counterparts.\n"
-        + json.dumps(settings, sort_keys=True) + "\n"
+        + json.dumps(settings, sort_keys=True)
+        + "\n"
     )
     return out
 
 
-def cache_key(participants: int = 19, seed: int = 0, images_per_emotion: int = 1,
-              difficulty: float = 1.0) -> str:
+def cache_key(
+    participants: int = 19, seed: int = 0, images_per_emotion: int = 1, difficulty: float = 1.0
+) -> str:
     """Folder name of a default dataset in the cache: all settings plus the generator version."""
     meta = participants_table(participants, seed).to_csv(index=False).encode()
     digest = f"{zlib.crc32(meta):08x}"
-    return (f"v{GENERATOR_VERSION}-p{participants}-k{images_per_emotion}-s{seed}"
-            f"-d{difficulty:g}-{digest}")
+    return (
+        f"v{GENERATOR_VERSION}-p{participants}-k{images_per_emotion}-s{seed}"
+        f"-d{difficulty:g}-{digest}"
+    )
 
 
-def default_dataset_path(participants: int = 19, seed: int = 0, images_per_emotion: int = 1,
-                         difficulty: float = 1.0) -> Path:
+def default_dataset_path(
+    participants: int = 19, seed: int = 0, images_per_emotion: int = 1, difficulty: float = 1.0
+) -> Path:
     """The embedded default dataset, generated on first use under the cache folder.
 
     Lives in ``fer_engine.paths.cache_dir()/synthetic/<key>/``. Generation writes into a
@@ -715,8 +860,13 @@ def default_dataset_path(participants: int = 19, seed: int = 0, images_per_emoti
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=parent))
     try:
-        generate(tmp, participants=participants, images_per_emotion=images_per_emotion, seed=seed,
-                 difficulty=difficulty)
+        generate(
+            tmp,
+            participants=participants,
+            images_per_emotion=images_per_emotion,
+            seed=seed,
+            difficulty=difficulty,
+        )
         try:
             os.rename(tmp, final)
         except OSError:
@@ -727,4 +877,3 @@ def default_dataset_path(participants: int = 19, seed: int = 0, images_per_emoti
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return final
-

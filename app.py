@@ -1,22 +1,39 @@
-"""FER research dashboard: entry point (navigation and the active-dataset banner only).
+"""FER research dashboard: entry point (Home, navigation and the sidebar status only).
 
 Pages live in ``pages/<n>_<Name>.py`` and are picked up in the order of ``n``
-(1 Dataset, then Train, Results, Classify, Live as they arrive). All maths is in
-``fer_engine``; the pages only lay out what it returns.
+(1 Dataset, 2 Train, 3 Results, 4 Classify, 5 Live). All maths is in ``fer_engine``;
+the pages only lay out what it returns. Shared Streamlit helpers are in ``dashboard/``.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import streamlit as st
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
+ROOT = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:  # `dashboard` and `fer_engine` import from any working folder
+    sys.path.insert(0, str(ROOT))
+
+from dashboard import state, widgets  # noqa: E402
+
+PAGES_DIR = ROOT / "pages"
 _PAGE_FILE = re.compile(r"^(\d+)_(\w+)\.py$")
+_PAGE_BLURBS = {
+    "Dataset": "choose the data (synthetic demo, an uploaded Kaggle zip or a server folder), "
+    "see who is in it and every problem the loader found.",
+    "Train": "train a model under a leakage-proof protocol in the background, follow its "
+    "curves, cancel it, and manage finished runs.",
+    "Results": "accuracy with intervals, confusion matrices, PPV, subgroups, calibration, "
+    "comparisons and the study report of one or several runs.",
+    "Classify": "classify your own photos with a trained model and see why it decided.",
+    "Live": "classify a webcam stream live.",
+}
 
 st.set_page_config(page_title="FER research dashboard", page_icon=":material/face:", layout="wide")
-st.session_state.setdefault("dataset_path", None)  # None: the synthetic demo dataset
+state.init()
 
 
 def home() -> None:
@@ -33,13 +50,31 @@ This dashboard trains and evaluates facial emotion recognition (FER) models **ho
 - **Leaky protocols only as a contrast.** The first study split *images* rather than people,
   so its model learned who was on the photo, not the emotion. You can reproduce that protocol,
   clearly labelled, to see how much it inflates accuracy.
-
-Start on the **Dataset** page: it shows the active dataset, its counts per emotion and per
-group, and every problem the loader found. The default dataset is **synthetic demo data**
-(drawn faces), because the study's photos cannot be shipped; load your own copy of the Kaggle
-tapakah68 photos or any folder-per-emotion dataset there.
 """
     )
+    left, right = st.columns(2)
+    with left:
+        st.markdown("#### Active dataset")
+        label = st.session_state.get("dataset_label") or "synthetic demo data (default)"
+        st.markdown(f"**{label}**")
+        if st.session_state.get("dataset_synthetic", st.session_state["dataset_path"] is None):
+            widgets.synthetic_banner()
+    with right:
+        st.markdown("#### Active model")
+        description, _ = widgets.active_model()
+        st.markdown(f"**{description}**")
+        if "LEAKY" in description:
+            widgets.leaky_banner()
+    if state.settings().hosted_demo:
+        st.info(
+            "This is a **public demo**: data comes from the synthetic generator or a small "
+            "uploaded zip, trainings are capped and queued, and nothing you upload is kept.",
+            icon=":material/public:",
+        )
+    st.markdown("#### Pages")
+    for page in PAGES[1:]:
+        blurb = _PAGE_BLURBS.get(page.title, "")
+        st.page_link(page, label=f"**{page.title}**: {blurb}" if blurb else page.title)
 
 
 def _pages() -> list:
@@ -53,10 +88,7 @@ def _pages() -> list:
     return pages
 
 
-nav = st.navigation(_pages())
-with st.sidebar:
-    label = st.session_state.get("dataset_label", "synthetic demo data (default)")
-    st.caption(f"Active dataset: **{label}**")
-    if st.session_state.get("dataset_synthetic", st.session_state["dataset_path"] is None):
-        st.caption(":orange-badge[Synthetic demo data]")
+PAGES = _pages()
+nav = st.navigation(PAGES)
+widgets.sidebar_status()
 nav.run()

@@ -1,69 +1,138 @@
-"""Dataset page: which dataset is active, what it holds, and every problem the loader found."""
+"""Dataset page: choose the data, see who is in it and every problem the loader found."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from fer_engine.data import load_dataset
-from fer_engine.data.summary import (
-    LAYOUT_DESCRIPTIONS,
-    SMALL_N,
-    SYNTHETIC_NOTE,
-    emotion_counts,
-    group_counts,
-)
-from fer_engine.errors import UserFacingError
+from dashboard import charts, loaders, state, widgets
+from fer_engine import emotions
+from fer_engine.data.summary import LAYOUT_DESCRIPTIONS, SMALL_N, emotion_counts, group_counts
+from fer_engine.errors import DatasetError, UserFacingError
+from fer_engine.settings import is_allowed_path
+from fer_engine.upload import extract_zip, limits_for_upload, remove_upload
 
-st.session_state.setdefault("dataset_path", None)
+SOURCES = {
+    "synthetic": "Synthetic demo data",
+    "upload": "Upload a .zip",
+    "folder": "Folder on this server",
+}
+SAMPLES_PER_EMOTION = 6
 
-
-@st.cache_resource(show_spinner="Loading the dataset...", max_entries=4)
-def _load(path: str | None):
-    """The dataset at ``path``; None is the synthetic demo dataset (drawn on first use)."""
-    if path is None:
-        from fer_engine.data.synthetic import default_dataset_path
-
-        path = str(default_dataset_path())
-    return load_dataset(path)
-
-
-def _use_folder() -> None:
-    st.session_state["dataset_path"] = st.session_state["dataset_folder"].strip() or None
-
-
-def _use_default() -> None:
-    st.session_state["dataset_path"] = None
-    st.session_state["dataset_folder"] = ""
-
-
+state.init()
+settings = state.settings()
 st.title("Dataset")
-with st.form("choose"):
-    st.text_input(
-        "Dataset folder on this computer",
-        key="dataset_folder",
-        placeholder="empty: the synthetic demo data",
-        help="Kaggle tapakah68 layout (images/<set_id>/<Emotion>.jpg + emotions.csv) or one folder "
-        "per emotion (optionally inside train/ and test/).",
-    )
-    use, default, reload = st.columns(3)
-    use.form_submit_button("Use this folder", on_click=_use_folder)
-    default.form_submit_button("Use the synthetic demo data", on_click=_use_default)
-    reload.form_submit_button("Reload from disk", on_click=_load.clear)
 
+# -- choose the source -------------------------------------------------------------------
+choices = ["synthetic", "upload"] + (["folder"] if settings.server_folders_allowed else [])
+current = st.session_state["dataset_source"]
+source = st.radio(
+    "Where the images come from",
+    choices,
+    index=choices.index(current) if current in choices else 0,
+    format_func=SOURCES.get,
+    horizontal=True,
+)
+
+if source == "synthetic":
+    st.caption(
+        "Drawn faces in the Kaggle tapakah68 layout: eight expressions per participant, with "
+        "the study's real demographics (extra participants are invented). Useful to try the "
+        "tool; the numbers say nothing about real people."
+    )
+    cap = settings.demo_max_participants if settings.hosted_demo else 200
+    with st.form("synthetic"):
+        c1, c2 = st.columns(2)
+        participants = c1.number_input("Participants", min_value=2, max_value=cap, value=min(19, cap))
+        seed = c2.number_input("Seed", min_value=0, max_value=10_000, value=0,
+                               help="The same seed draws the same faces.")
+        if st.form_submit_button("Use synthetic data"):
+            from fer_engine.data.synthetic import default_dataset_path
+
+            with st.spinner("Drawing the faces (once per setting)..."):
+                path = default_dataset_path(participants=int(participants), seed=int(seed))
+            default = int(participants) == 19 and int(seed) == 0
+            state.set_dataset(None if default else str(path), "synthetic")
+
+elif source == "upload":
+    st.caption(
+        f"A .zip of the Kaggle tapakah68 download (images/<set_id>/<Emotion>.jpg plus "
+        f"emotions.csv) or of folders named after emotions. At most {settings.max_upload_mb} MB; "
+        "it is unpacked on the server into a temporary folder that is removed when you choose "
+        "other data."
+    )
+    uploaded = st.file_uploader("Dataset archive (.zip)", type=["zip"], key="zip_upload")
+    if uploaded is not None and st.session_state.get("upload_file_id") != uploaded.file_id:
+        st.session_state["upload_file_id"] = uploaded.file_id
+        st.session_state["upload_error"] = None
+        folder = None
+        try:
+            if uploaded.size > settings.max_upload_bytes:
+                raise DatasetError(
+                    f"The file is {uploaded.size / 1024**2:.1f} MB; at most "
+                    f"{settings.max_upload_mb} MB can be uploaded here."
+                )
+            with st.spinner("Checking and unpacking the archive..."):
+                folder = extract_zip(uploaded, limits=limits_for_upload(settings.max_upload_bytes))
+                loaders.dataset(str(folder))  # validate before switching
+            state.set_dataset(str(folder), "upload")
+        except UserFacingError as exc:
+            remove_upload(folder)
+            st.session_state["upload_error"] = (
+                f"{uploaded.name} cannot be used: {exc} The previous dataset is still active."
+            )
+    if uploaded is not None and st.session_state.get("upload_error"):
+        st.error(st.session_state["upload_error"])
+
+elif source == "folder":
+    roots = ", ".join(f"`{r}`" for r in settings.allowed_roots) or "(none configured)"
+    st.caption(f"Folders inside the allowed roots only: {roots} (set FER_ALLOWED_ROOTS).")
+    with st.form("folder"):
+        folder = st.text_input(
+            "Dataset folder on this server",
+            key="dataset_folder",
+            placeholder="/path/to/tapakah68 or a folder per emotion",
+            help="Kaggle tapakah68 layout (images/<set_id>/<Emotion>.jpg + emotions.csv) or one "
+            "folder per emotion (optionally inside train/ and test/).",
+        )
+        if st.form_submit_button("Use this folder"):
+            folder = folder.strip()
+            if not folder:
+                st.error("Type the path of a dataset folder first.")
+            elif not is_allowed_path(folder, settings):
+                st.error(
+                    f"{folder} is outside the folders this server may read ({roots}). Ask the "
+                    "administrator to add it to FER_ALLOWED_ROOTS, or upload a .zip instead."
+                )
+            else:
+                try:
+                    loaders.dataset(folder)
+                    state.set_dataset(folder, "folder")
+                except UserFacingError as exc:
+                    st.error(f"{exc} The previous dataset is still active.")
+
+if st.button("Reload from disk", help="Read the active dataset again (after you changed files)."):
+    loaders.clear_datasets()
+
+# -- the active dataset --------------------------------------------------------------------
 try:
-    ds = _load(st.session_state["dataset_path"])
+    ds = loaders.dataset(st.session_state["dataset_path"])
 except UserFacingError as exc:
-    st.error(str(exc))
+    st.error(f"The active dataset cannot be loaded: {exc}")
+    if st.button("Go back to the synthetic demo data"):
+        state.set_dataset(None, "synthetic")
+        st.rerun()
     st.stop()
 
 st.session_state["dataset_label"] = ds.name
 st.session_state["dataset_synthetic"] = ds.synthetic
+st.divider()
 if ds.synthetic:
-    st.warning(f"**Synthetic demo data.** {SYNTHETIC_NOTE}", icon=":material/science:")
-
+    widgets.synthetic_banner()
 st.subheader(ds.name)
-layout = LAYOUT_DESCRIPTIONS.get(ds.layout, ds.layout)
-st.caption(f"{layout} · folder `{ds.root}` · fingerprint `{ds.fingerprint[:12]}`")
+st.caption(
+    f"{LAYOUT_DESCRIPTIONS.get(ds.layout, ds.layout)} · fingerprint `{ds.fingerprint[:12]}`"
+    + ("" if settings.hosted_demo else f" · folder `{ds.root}`")
+)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Images", ds.n_images)
 c2.metric("Participants", ds.n_participants if ds.participants_known else "unknown")
@@ -78,27 +147,94 @@ if not ds.participants_known:
 
 st.markdown("#### Validation")
 if ds.warnings:
-    for issue in ds.warnings:
+    st.caption("What the loader found, and what it did about it (nothing is dropped silently).")
+    for issue in ds.warnings[:10]:
         st.warning(issue.message)
+    if len(ds.warnings) > 10:
+        with st.expander(f"{len(ds.warnings) - 10} more warnings"):
+            for issue in ds.warnings[10:]:
+                st.warning(issue.message)
 else:
     st.success("No problems found.")
 
-left, right = st.columns(2)
-with left:
-    st.markdown("#### Images per emotion")
-    st.dataframe(emotion_counts(ds))
-with right:
-    st.markdown("#### Participants and images per group")
-    groups = group_counts(ds)
-    st.dataframe(groups, hide_index=True)
-    if groups["small_n"].any():
-        st.caption(
-            f"small_n: fewer than {SMALL_N} participants in the group; any comparison "
-            "involving it is very uncertain."
-        )
+overview, demographics, faces, tables = st.tabs(
+    ["Counts", "Demographics", "Sample faces", "Tables"]
+)
+counts = emotion_counts(ds)
+groups = group_counts(ds)
+with overview:
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(charts.images_per_emotion(counts), key="per_emotion")
+        st.caption("How many images show each emotion. Very unequal bars mean the accuracy "
+                   "overall can hide a poor emotion: read the per-emotion results too.")
+        st.dataframe(counts)
+    with right:
+        known = groups[groups["value"] != "unknown"]
+        if len(known):
+            st.plotly_chart(charts.group_sizes(groups, SMALL_N), key="groups")
+            st.caption(
+                f"The groups the subgroup analyses compare, with their number of people. Grey "
+                f"bars marked ⚠ have fewer than {SMALL_N} people: any comparison involving them is "
+                "very uncertain."
+            )
+        else:
+            st.info("No demographics (gender, age, country) in this dataset: no subgroup analyses.")
+        st.dataframe(groups, hide_index=True)
+        if groups["small_n"].any():
+            st.warning(
+                "Small groups: "
+                + ", ".join(f"{r.group} {r.value} ({r.participants} people)"
+                            for r in groups[groups["small_n"]].itertuples())
+                + f". With fewer than {SMALL_N} people a group's accuracy can swing widely by chance."
+            )
 
-if ds.participants_known:
-    st.markdown("#### Participants")
-    st.dataframe(ds.participants(), hide_index=True)
-st.markdown("#### Images")
-st.dataframe(ds.table, hide_index=True)
+with demographics:
+    people = ds.participants()
+    if not ds.participants_known or people[["gender", "age", "country"]].isna().all().all():
+        st.info("Demographics are unknown for this dataset (no metadata file).")
+    else:
+        c1, c2, c3 = st.columns(3)
+        with c1:
+            st.plotly_chart(charts.participants_by(people, "country", "Participants by country"),
+                            key="country")
+            st.caption("Number of people per country of origin in the metadata.")
+        with c2:
+            st.plotly_chart(charts.participants_by(people, "gender", "Participants by gender"),
+                            key="gender")
+            st.caption("Number of people per gender in the metadata.")
+        with c3:
+            st.plotly_chart(charts.age_histogram(people), key="age")
+            st.caption("Ages in 5-year bins; the dashed line is the study's cut between "
+                       "'under 31' and '31 and over' used in the age comparison.")
+
+with faces:
+    st.caption("Thumbnails cropped around the detected face (centre of the image if none found).")
+    table = ds.table
+    for label in ds.labels:
+        rows = table[table["emotion"] == label].head(SAMPLES_PER_EMOTION)
+        thumbs = loaders.thumbnails(rows["path"])
+        shown = [(t, p) for t, p in zip(thumbs, rows["participant"]) if t is not None]
+        st.markdown(f"**{emotions.display_name(label)}** ({int((table['emotion'] == label).sum())} images)")
+        if shown:
+            st.image([t for t, _ in shown], caption=[f"participant {p}" for _, p in shown],
+                     width=loaders.THUMB)
+    if ds.participants_known:
+        st.markdown("#### One strip per participant")
+        ids = ds.participants()["participant"].astype(str).tolist()
+        chosen = st.multiselect("Participants", ids, default=ids[:3], max_selections=12)
+        for pid in chosen:
+            rows = table[table["participant"].astype(str) == pid]
+            thumbs = loaders.thumbnails(rows["path"])
+            st.markdown(f"**Participant {pid}**")
+            st.image([t for t in thumbs if t is not None],
+                     caption=[emotions.display_name(e) for e, t in zip(rows["emotion"], thumbs)
+                              if t is not None],
+                     width=loaders.THUMB)
+
+with tables:
+    if ds.participants_known:
+        st.markdown("#### Participants")
+        st.dataframe(ds.participants(), hide_index=True)
+    st.markdown("#### Images")
+    st.dataframe(ds.table, hide_index=True)

@@ -1,0 +1,108 @@
+"""Cached calls into fer_engine for the pages (datasets, thumbnails, runs, reports).
+
+``st.cache_resource`` for objects shared read-only across sessions (datasets, reports);
+``st.cache_data`` for small values (thumbnails, rendered files).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from fer_engine.data import Dataset, load_dataset
+from fer_engine.errors import UserFacingError
+
+THUMB = 112  # thumbnail side in pixels
+
+
+@st.cache_resource(show_spinner="Loading the dataset...", max_entries=4)
+def _load(path: str, _stamp: float) -> Dataset:
+    return load_dataset(path)
+
+
+def dataset_folder(path: str | None) -> str:
+    """The folder of ``path``; None is the default synthetic demo dataset (drawn on first use)."""
+    if path is None:
+        from fer_engine.data.synthetic import default_dataset_path
+
+        return str(default_dataset_path())
+    return str(path)
+
+
+def dataset(path: str | None) -> Dataset:
+    """The validated dataset at ``path`` (None: default synthetic). Raises UserFacingError."""
+    folder = dataset_folder(path)
+    try:
+        stamp = os.stat(folder).st_mtime
+    except OSError:
+        stamp = 0.0
+    return _load(folder, stamp)
+
+
+def clear_datasets() -> None:
+    _load.clear()
+
+
+@st.cache_data(show_spinner=False, max_entries=2000)
+def thumbnail(path: str, _mtime: float = 0.0, size: int = THUMB) -> np.ndarray | None:
+    """A (size, size, 3) uint8 crop around the largest face (centre square if none);
+    None when the image cannot be read."""
+    from fer_engine.preprocess import InputSpec, prepare_image
+
+    try:
+        prepared = prepare_image(path, InputSpec(size, 3, "raw"), margin=0.35)
+    except UserFacingError:
+        return None
+    return prepared.pixels[0] if prepared.n_inputs else None
+
+
+def thumbnails(paths) -> list[np.ndarray | None]:
+    out = []
+    for p in paths:
+        try:
+            mtime = os.stat(p).st_mtime
+        except OSError:
+            out.append(None)
+            continue
+        out.append(thumbnail(str(p), mtime))
+    return out
+
+
+@st.cache_resource(show_spinner="Computing the analyses (bootstrap, permutation tests)...",
+                   max_entries=8)
+def report(run_paths: tuple[str, ...], prevalence: tuple = (), n_boot: int = 1000) -> dict:
+    """:func:`fer_engine.analytics.build_report` for run folders (shared; do not mutate)."""
+    from fer_engine.analytics import build_report
+
+    return build_report(list(run_paths), prevalence=dict(prevalence) or None, n_boot=n_boot)
+
+
+@st.cache_data(show_spinner="Writing the report...", max_entries=8)
+def report_file(run_paths: tuple[str, ...], prevalence: tuple, n_boot: int, fmt: str) -> str:
+    """The study report rendered as ``html`` or ``json`` (cached per selection)."""
+    from fer_engine.analytics import render
+
+    return render(report(run_paths, prevalence, n_boot), fmt)
+
+
+@st.cache_resource(max_entries=16)
+def eval_run(path: str):
+    from fer_engine.analytics import EvalRun
+
+    return EvalRun.from_folder(path)
+
+
+def file_bytes(path) -> bytes:
+    return Path(path).read_bytes()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def ppv_at(path: str, label: str, prevalence: float, n_boot: int = 1000):
+    """PPV of ``label`` at a chosen prevalence for one run (participant bootstrap interval)."""
+    from fer_engine.analytics import ppv_at_prevalence
+
+    run = eval_run(path)
+    return ppv_at_prevalence(run.predictions, run.labels, {label: prevalence}, n_boot=n_boot)

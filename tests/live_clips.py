@@ -87,3 +87,34 @@ def standin_model(labels=None):
     from fer_engine.models import create
 
     return create("fervgg", labels or emotions.FER2013_EMOTIONS, fused=True)
+
+
+LABELS = ("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise")  # FER2013's
+
+
+def onehot(label: str, p: float = 1.0) -> np.ndarray:
+    """(7,) probabilities: ``p`` on ``label``, the rest shared equally."""
+    v = np.full(len(LABELS), (1.0 - p) / (len(LABELS) - 1))
+    v[LABELS.index(label)] = p
+    return v
+
+
+class FakeModel:
+    """Stands in for a FER model without TensorFlow: every face gets ``schedule(call_index)``;
+    ``calls`` records each predict_proba call's batch size."""
+
+    labels = LABELS
+
+    def __init__(self, schedule=lambda i: onehot("happy")):
+        from fer_engine.preprocess import GRAY_48
+
+        self.input_spec = GRAY_48
+        self.schedule = schedule
+        self.calls: list[int] = []
+
+    def predict_proba(self, X, batch_size: int = 256):
+        X = np.asarray(X)
+        assert X.shape[1:] == (48, 48, 1) and X.dtype == np.uint8
+        p = self.schedule(len(self.calls))
+        self.calls.append(len(X))
+        return np.repeat(np.asarray(p, np.float32)[None], len(X), axis=0)

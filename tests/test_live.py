@@ -9,9 +9,8 @@ import math
 import cv2
 import numpy as np
 import pytest
-from live_clips import blank_frame, clip_frames, webcam_frame
+from live_clips import LABELS, FakeModel, blank_frame, clip_frames, onehot, webcam_frame
 
-from fer_engine import emotions
 from fer_engine.live import (
     ALERT_COLOUR,
     BOX_COLOUR,
@@ -23,33 +22,6 @@ from fer_engine.live import (
     Timeline,
     ema_weight,
 )
-from fer_engine.preprocess import GRAY_48
-
-LABELS = emotions.FER2013_EMOTIONS  # anger, disgust, fear, happy, neutral, sad, surprise
-
-
-def onehot(label: str, p: float = 1.0) -> np.ndarray:
-    v = np.full(len(LABELS), (1.0 - p) / (len(LABELS) - 1))
-    v[LABELS.index(label)] = p
-    return v
-
-
-class FakeModel:
-    """Returns ``schedule(call_index)`` for every face; records each call's batch size."""
-
-    labels = LABELS
-    input_spec = GRAY_48
-
-    def __init__(self, schedule=lambda i: onehot("happy")):
-        self.schedule = schedule
-        self.calls: list[int] = []
-
-    def predict_proba(self, X, batch_size: int = 256):
-        X = np.asarray(X)
-        assert X.shape[1:] == (48, 48, 1) and X.dtype == np.uint8
-        p = self.schedule(len(self.calls))
-        self.calls.append(len(X))
-        return np.repeat(np.asarray(p, np.float32)[None], len(X), axis=0)
 
 
 class Clock:

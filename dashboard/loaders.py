@@ -106,3 +106,11 @@ def ppv_at(path: str, label: str, prevalence: float, n_boot: int = 1000):
 
     run = eval_run(path)
     return ppv_at_prevalence(run.predictions, run.labels, {label: prevalence}, n_boot=n_boot)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def leakage(independent_path: str, leaky_path: str, n_boot: int = 1000):
+    """:func:`fer_engine.analytics.leakage_contrast` of two run folders."""
+    from fer_engine.analytics import leakage_contrast
+
+    return leakage_contrast(eval_run(independent_path), eval_run(leaky_path), n_boot=n_boot)

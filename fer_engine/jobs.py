@@ -81,6 +81,8 @@ class JobSpec:
     k: int = 5
     test_size: float = 0.2
     val_fraction: float = 0.15
+    augment_before_split: bool = False
+    copies: int = 4
     model_options: dict = field(default_factory=dict)
     max_participants: int | None = None
     dataset_label: str = ""
@@ -109,6 +111,8 @@ class JobSpec:
             "k": int(self.k),
             "test_size": float(self.test_size),
             "val_fraction": float(self.val_fraction),
+            "augment_before_split": bool(self.augment_before_split),
+            "copies": int(self.copies),
             "model_options": dict(self.model_options or {}),
             "out_dir": self.out_dir,
         }

@@ -1,0 +1,244 @@
+"""Train page: start a background training, follow it live, cancel it, manage finished runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import charts, loaders, state, widgets
+from fer_engine.errors import UserFacingError
+from fer_engine.jobs import JobSpec, apply_caps
+from fer_engine.models import DEFAULT_AUGMENTATION
+from fer_engine.runs import delete_run, list_runs, zip_run
+
+MODELS = {
+    "cnn": "Small CNN: 48×48 grey faces, trained from scratch (fast)",
+    "hog_svm": "HOG features + SVM: no neural network (fast, a classic baseline)",
+    "resnet50": "ResNet50: 224×224 colour, ImageNet transfer learning (slow on a CPU)",
+    "vgg16": "VGG16: 224×224 colour, ImageNet transfer learning (slow on a CPU)",
+}
+# Leakage-proof protocols first; the leaky one last and labelled.
+PROTOCOLS = {
+    "loso": "Leave one subject out: each person is tested by a model that never saw them",
+    "group-kfold": "Grouped k-fold: folds of whole people",
+    "holdout": "Hold-out: a share of the people is kept for testing (one split)",
+    "official": "The dataset's own train/test split (e.g. FER2013)",
+    "paper": "⚠ LEAKY: the first study's image-level split (same people in training and test)",
+}
+AUGMENTATIONS = {
+    "rotation": "rotation ±10°",
+    "shift": "shifts 10%",
+    "zoom": "zoom 10%",
+    "shear": "shear 10%",
+    "horizontal_flip": "horizontal flip",
+}
+
+state.init()
+settings = state.settings()
+manager = state.job_manager()
+st.title("Train")
+
+# -- data ----------------------------------------------------------------------------------
+try:
+    ds = loaders.dataset(st.session_state["dataset_path"])
+except UserFacingError as exc:
+    st.error(f"The active dataset cannot be loaded: {exc} Choose other data on the Dataset page.")
+    st.stop()
+st.markdown(
+    f"Data: **{ds.name}**: {ds.n_images} images of "
+    f"{ds.n_participants if ds.participants_known else 'unknown'} participants "
+    "(change it on the Dataset page)."
+)
+if ds.synthetic:
+    widgets.synthetic_banner()
+if settings.hosted_demo:
+    st.info(
+        f"Public demo: at most {settings.demo_max_epochs} epochs and the first "
+        f"{settings.demo_max_participants} participants per training; trainings wait in a queue "
+        "and run one at a time.",
+        icon=":material/public:",
+    )
+
+# -- settings ------------------------------------------------------------------------------
+c1, c2 = st.columns(2)
+model = c1.selectbox("Model", list(MODELS), format_func=MODELS.get, key="train_model")
+protocol = c2.selectbox("Evaluation protocol", list(PROTOCOLS), format_func=PROTOCOLS.get,
+                        key="train_protocol")
+augment_before_split = False
+if protocol == "paper":
+    widgets.leaky_banner()
+    augment_before_split = st.checkbox(
+        "Augment before the split, as the first study's notebook did (copies of one photo land "
+        "on both sides)", key="train_augment_before_split")
+k, test_size = 5, 0.2
+if protocol == "group-kfold":
+    k = st.number_input("Folds (k)", min_value=2, max_value=20, value=5, key="train_k")
+if protocol in ("holdout", "paper"):
+    test_size = st.slider("Test share", 0.1, 0.5, 0.2, 0.05, key="train_test_size",
+                          help="Share of the people (hold-out) or of the images (paper) kept for testing.")
+
+c1, c2, c3, c4 = st.columns(4)
+max_epochs = settings.demo_max_epochs if settings.hosted_demo else 500
+epochs = c1.number_input("Epochs (maximum)", min_value=1, max_value=max_epochs,
+                         value=min(30, max_epochs), key="train_epochs",
+                         help="Early stopping may end a fold sooner.")
+batch_size = c2.selectbox("Batch size", [8, 16, 32, 64, 128], index=2, key="train_batch")
+learning_rate = c3.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], value=1e-3,
+                                 format_func=lambda v: f"{v:g}", key="train_lr")
+seed = c4.number_input("Seed", min_value=0, max_value=1_000_000, value=0, key="train_seed")
+
+st.markdown("Augmentation of training images (never of test images):")
+cols = st.columns(len(AUGMENTATIONS))
+augmentation = {
+    name: DEFAULT_AUGMENTATION[name]
+    for col, (name, label) in zip(cols, AUGMENTATIONS.items())
+    if col.checkbox(label, value=True, key=f"train_aug_{name}")
+}
+
+weights = "none"
+if model in ("resnet50", "vgg16"):
+    choice = st.radio(
+        "Starting weights",
+        ["imagenet", "none"],
+        format_func={"imagenet": "ImageNet (downloaded once; needs internet)",
+                     "none": "Random initialisation"}.get,
+        horizontal=True,
+        key="train_weights",
+    )
+    weights = choice
+else:
+    st.caption("This model starts from random initialisation.")
+
+with st.expander("Advanced"):
+    val_fraction = st.slider(
+        "Validation share of each fold's training people (early stopping)", 0.0, 0.4, 0.15, 0.05,
+        key="train_val_fraction")
+    class_weight = st.checkbox("Balanced class weights", key="train_class_weight")
+
+if st.button("Start training", type="primary", key="train_start"):
+    spec = JobSpec(
+        data=st.session_state["dataset_path"] or loaders.dataset_folder(None),
+        model=model, protocol=protocol, epochs=int(epochs), batch_size=int(batch_size),
+        learning_rate=float(learning_rate), seed=int(seed), weights=weights,
+        augment=augmentation or False, class_weight=bool(class_weight), k=int(k),
+        test_size=float(test_size), val_fraction=float(val_fraction),
+        augment_before_split=bool(augment_before_split), dataset_label=ds.name,
+    )
+    spec, notes = apply_caps(spec, settings)
+    try:
+        job_id = manager.submit(spec, notes=notes)
+    except UserFacingError as exc:
+        st.error(str(exc))
+    else:
+        state.remember_job(job_id)
+        st.session_state["_job_was_active"] = True
+
+# -- progress ------------------------------------------------------------------------------
+st.subheader("Progress")
+
+
+def progress_panel() -> None:
+    job = state.shown_job()
+    if job is None:
+        st.caption("No training started yet.")
+        return
+    mine = job.job_id in state.my_job_ids()
+    st.markdown(f"**{job.summary}**")
+    for note in job.notes:
+        st.caption(note)
+    if job.state == "queued":
+        st.info(f"Waiting: {job.queue_position - 1} training(s) ahead of yours.")
+    if job.state == "running":
+        if job.phase == "prepare" or not job.n_folds:
+            st.progress(job.prepare_done / max(job.prepare_total, 1),
+                        text=f"Preparing images: {job.prepare_done}/{job.prepare_total}")
+        else:
+            st.progress(job.fraction, text=f"Overall: {job.fraction:.0%}")
+            st.progress(min(1.0, job.fold / max(job.n_folds, 1)),
+                        text=f"Fold {job.fold + 1} of {job.n_folds}")
+            within = (max(job.epoch - 1, 0) + job.batch / max(job.n_batches, 1)) / max(job.n_epochs, 1)
+            st.progress(min(within, 1.0),
+                        text=f"Epoch {max(job.epoch, 1)} of {job.n_epochs} (batch {job.batch}/{job.n_batches})")
+            m = job.last_metrics
+            if m:
+                c1, c2 = st.columns(2)
+                c1.metric("Training loss", f"{m.get('loss', float('nan')):.3f}")
+                c2.metric("Training accuracy", f"{m.get('accuracy', float('nan')):.1%}")
+    if job.active and (mine or not settings.hosted_demo):
+        if st.button("Cancel training", key=f"cancel_{job.job_id}", disabled=job.cancel_requested):
+            manager.cancel(job.job_id)
+            st.rerun()
+    if len(job.history):
+        st.plotly_chart(charts.live_curves(job.history), key=f"live_{job.job_id}")
+        st.caption("Loss (lower is better) and accuracy on the training images per epoch; dotted: "
+                   "the validation people. Training accuracy is optimistic: the test results are "
+                   "on the Results page.")
+    if job.state == "finished":
+        st.session_state["active_run"] = job.run_path
+        st.success(f"Finished: run `{Path(job.run_path).name}`. It is now the active model; see it "
+                   "on the Results page.")
+    elif job.state == "failed":
+        st.error(f"Training failed: {job.error}")
+    elif job.state == "cancelled":
+        st.warning(job.error or "Training was cancelled; no run was saved.")
+    if st.session_state.get("_job_was_active") and not job.active:
+        st.session_state["_job_was_active"] = False
+        st.rerun(scope="app")  # refresh the run list below
+    elif job.active:
+        st.session_state["_job_was_active"] = True
+
+
+any_active = bool(manager.active())
+st.fragment(progress_panel, run_every=1.0 if any_active else None)()
+
+# -- runs ----------------------------------------------------------------------------------
+st.subheader("Finished runs")
+runs = list_runs()
+if not len(runs):
+    st.caption("No finished runs yet.")
+    st.stop()
+table = runs.assign(
+    date=runs["created"].str.replace("T", " "),
+    data=runs["dataset"] + runs["synthetic"].map({True: " (synthetic)", False: ""}),
+)[["date", "data", "model", "protocol", "leaky", "accuracy", "macro_f1", "run_id"]]
+st.dataframe(
+    table, hide_index=True,
+    column_config={
+        "accuracy": st.column_config.NumberColumn(format="percent"),
+        "macro_f1": st.column_config.NumberColumn("macro F1", format="percent"),
+        "leaky": st.column_config.CheckboxColumn("LEAKY"),
+    },
+)
+st.caption("Accuracy on the test people of every fold, pooled. LEAKY runs are not emotion "
+           "accuracy: the same people were in training and test.")
+labels = dict(zip(runs["run_id"], runs["model"] + " / " + runs["protocol"] + " · " + runs["run_id"]))
+run_id = st.selectbox("Run", list(runs["run_id"]), format_func=labels.get, key="train_run_pick")
+path = runs.loc[runs["run_id"] == run_id, "path"].iloc[0]
+mine_paths = set()
+for jid in state.my_job_ids():
+    try:
+        mine_paths.add(manager.status(jid).run_path)
+    except KeyError:
+        pass
+c1, c2, c3 = st.columns(3)
+if c1.button("Use as active model and open Results", key="train_open"):
+    st.session_state["active_run"] = path
+    st.session_state["results_runs"] = [path]
+    st.switch_page("pages/3_Results.py")
+if c2.button("Prepare a zip download", key="train_zip"):
+    with st.spinner("Zipping the run folder..."):
+        st.session_state["run_zip"] = (run_id, str(zip_run(path)))
+ready = st.session_state.get("run_zip")
+if ready and ready[0] == run_id and Path(ready[1]).is_file():
+    c2.download_button("Download the zip", data=loaders.file_bytes(ready[1]),
+                       file_name=Path(ready[1]).name, mime="application/zip", key="train_zip_dl")
+can_delete = not settings.hosted_demo or path in mine_paths
+with c3:
+    confirm = st.checkbox("Yes, delete this run", key=f"confirm_delete_{run_id}",
+                          disabled=not can_delete)
+    if st.button("Delete run", key="train_delete", disabled=not (confirm and can_delete)):
+        delete_run(path)
+        if st.session_state.get("active_run") == path:
+            st.session_state["active_run"] = None
+        st.rerun()

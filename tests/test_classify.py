@@ -1,0 +1,157 @@
+"""Classify-page engine: one photo in memory -> faces, probabilities, notes, overlays and
+faithfulness lines. Real face photos (astronaut) with the real detector; the untrained
+stand-in network where gradients are needed, a fake model where only calls matter."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from live_clips import FakeModel, astronaut, blank_frame, jpeg_bytes, png_bytes, webcam_frame
+
+from fer_engine.classify import (
+    BOX_RGB,
+    DEFAULT_METHODS,
+    SMALL_FACE_PX,
+    annotate,
+    classify_image,
+    explain_face,
+    faithfulness,
+    overlay_panel,
+)
+from fer_engine.errors import ImageError
+
+
+def two_faces() -> np.ndarray:
+    img = np.full((480, 640, 3), 120, np.uint8)
+    img[120:360, 0:320] = webcam_frame(size=(320, 240))
+    img[120:360, 320:640] = webcam_frame(shift=-8, size=(320, 240))
+    return img
+
+
+def green_pixels(rgb: np.ndarray) -> int:
+    return int((np.abs(rgb.astype(int) - BOX_RGB).sum(axis=2) == 0).sum())
+
+
+def test_one_face_from_jpeg_bytes_one_model_call():
+    model = FakeModel()
+    res = classify_image(model, jpeg_bytes(astronaut()), name="astronaut.jpg")
+    assert model.calls == [1] and res.status == "face" and res.notes == []
+    [face] = res.faces
+    assert (face.label, face.confidence) == ("happy", pytest.approx(1.0))
+    # the detector's box on the astronaut's face (177, 67, 93, 93 in the 512 px photo)
+    assert abs(face.box.x - 177) < 12 and abs(face.box.y - 67) < 12 and 80 < face.box.w < 110
+    table = res.table()
+    assert list(table["face"]) == [1] and table.filter(like="p_").sum(axis=1).iloc[0] == \
+        pytest.approx(1.0, abs=1e-3)
+    probs = res.probabilities(0)
+    assert list(probs["emotion"])[:3] == ["Anger", "Disgust", "Fear"]
+    shown = annotate(res)
+    assert shown.shape == (512, 512, 3) and green_pixels(shown) > 300
+    assert green_pixels(astronaut()) == 0
+
+
+def test_several_faces_are_numbered_and_batched():
+    model = FakeModel()
+    res = classify_image(model, png_bytes(two_faces()), name="pair.png")
+    assert len(res.faces) == 2 and model.calls == [2]
+    assert res.faces[0].box.x < 320 <= res.faces[1].box.x or \
+        res.faces[1].box.x < 320 <= res.faces[0].box.x
+    assert [lvl for lvl, _ in res.notes] == ["info"]
+    assert "2 faces found in 'pair.png'" in res.notes[0][1]
+    assert list(res.table()["face"]) == [1, 2]
+
+
+def test_max_faces_caps_and_says_so():
+    res = classify_image(FakeModel(), two_faces(), max_faces=1)
+    assert len(res.faces) == 1 and "the 1 largest are classified" in res.notes[0][1]
+
+
+def test_no_face_gives_advice_and_no_model_call():
+    model = FakeModel()
+    res = classify_image(model, png_bytes(blank_frame()), name="wall.png")
+    assert res.faces == [] and model.calls == []
+    [(level, text)] = res.notes
+    assert level == "warning" and "No face was found in 'wall.png'" in text
+    assert "Look for small faces" in text and "cropped faces" in text
+
+
+def test_tiny_faces_found_with_the_small_face_search_and_flagged():
+    tile = np.tile(cv2.resize(astronaut(), (200, 200), interpolation=cv2.INTER_AREA), (2, 3, 1))
+    normal = classify_image(FakeModel(), tile)
+    small = classify_image(FakeModel(), tile, small_faces=True)
+    assert len(small.faces) > len(normal.faces)
+    assert len(small.faces) == 6 and all(f.small for f in small.faces)
+    levels = dict((lvl, t) for lvl, t in small.notes)
+    assert "6 faces found" in levels["info"]
+    assert f"below {SMALL_FACE_PX} pixels" in levels["warning"]
+    assert "caution" in levels["warning"]
+
+
+def test_huge_photo_is_explained_and_shown_scaled_down():
+    big = cv2.resize(astronaut(), (4000, 4000), interpolation=cv2.INTER_LINEAR)
+    res = classify_image(FakeModel(), big, name="big.png")
+    assert len(res.faces) == 1 and res.faces[0].box.w > 500
+    [(level, text)] = res.notes
+    assert level == "info" and "4000 x 4000 pixels, 16 megapixels" in text
+    # faces of 10 % of the shorter side: 64 px in the 640 copy = 400 px of the photo
+    assert "smaller than about 400 pixels" in text and "Look for small faces" in text
+    res = classify_image(FakeModel(), big, small_faces=True)
+    assert "smaller than about 150 pixels" in res.notes[0][1]  # the cascade's 24 px x 6.25
+    assert annotate(res).shape == (1280, 1280, 3)
+
+
+def test_cropped_face_mode_uses_the_centre_square():
+    crop = cv2.resize(astronaut()[50:180, 160:290], (48, 48))
+    res = classify_image(FakeModel(), png_bytes(crop), detect=False)
+    assert res.status == "whole" and len(res.faces) == 1
+    assert res.faces[0].box.as_tuple() == (0, 0, 48, 48)
+    assert "detection is off" in res.notes[0][1]
+
+
+@pytest.mark.parametrize("data,match", [
+    (jpeg_bytes(astronaut())[:3000], "damaged|truncated"),
+    (b"%PDF-1.4 definitely not a photo" * 20, "not an image"),
+    (b"", "empty"),
+])
+def test_corrupt_files_and_non_images_raise_a_clear_error(data, match):
+    with pytest.raises(ImageError, match=match):
+        classify_image(FakeModel(), data, name="x.jpg")
+
+
+# ----------------------------------------------------------------------- explanations
+
+
+@pytest.fixture(scope="module")
+def standin():
+    from live_clips import standin_model
+
+    return standin_model()
+
+
+@pytest.mark.slow
+def test_explanations_overlays_and_faithfulness_lines(standin):
+    res = classify_image(standin, jpeg_bytes(astronaut()), name="a.jpg")
+    [face] = res.faces
+    assert face.probabilities.sum() == pytest.approx(1.0, abs=1e-4)
+    exps = explain_face(standin, face)
+    assert list(exps) == list(DEFAULT_METHODS)
+    for e in exps.values():
+        assert e.map.shape == (48, 48) and e.target == int(np.argmax(face.probabilities))
+        assert 0.0 <= e.map.min() and e.map.max() <= 1.0
+    panel = overlay_panel(res, face, exps["gradcam"].map, alpha=0.6, max_side=300)
+    plain = overlay_panel(res, face, exps["gradcam"].map, alpha=0.0, max_side=300)
+    assert max(panel.shape[:2]) == 300 and panel.shape == plain.shape
+    assert np.abs(panel.astype(int) - plain.astype(int)).mean() > 5  # the map is visible
+    # alpha 0 shows the original photo around the face (not the 48x48 gray input)
+    assert plain.std(axis=2).mean() > 5  # colour: it is the original RGB photo
+    f = faithfulness(standin, face, exps, steps=10)
+    assert set(f.deletion) == set(DEFAULT_METHODS) == set(f.insertion)
+    assert all(0.0 <= v <= 1.0 for v in [*f.deletion.values(), *f.insertion.values()])
+    assert f.agreement.shape == (4, 4) and np.allclose(np.diag(f.agreement), 1.0)
+    lines = f.lines()
+    assert len(lines) == 3
+    assert lines[0].startswith("Deletion area") and "random order" in lines[0]
+    assert lines[1].startswith("Insertion area") and "IG" in lines[1]
+    assert lines[2].startswith("Method agreement") and "over 6 pairs" in lines[2]
+    assert f"{f.deletion['gradcam']:.2f}" in lines[0]

@@ -16,6 +16,7 @@ Nothing here writes to disk: the photo lives in memory for as long as the caller
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -133,6 +134,9 @@ def classify_image(
     sentence for the user.
     """
     label = f"'{name}'" if name else "this photo"
+    if name and isinstance(source, (bytes, bytearray, memoryview)):
+        source = io.BytesIO(bytes(source))  # named, so decoding errors name the file
+        source.name = name
     min_size = MIN_FACE_SMALL if small_faces else MIN_FACE
     prep = prepare_image(source, model.input_spec, detect=detect, margin=margin,
                          fallback="none", max_faces=max_faces, min_size=min_size)

@@ -1,0 +1,128 @@
+"""Classify page: faces in uploaded photos or a camera shot, their emotions, and why."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import classify_ui, model_choice
+from fer_engine.classify import DEFAULT_METHODS, METHOD_NAMES, annotate, overlay_panel
+from fer_engine.errors import UserFacingError
+from fer_engine.explain import CMAPS
+from fer_engine.settings import load_settings
+
+TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
+
+st.title("Classify photos")
+st.info(
+    "**Privacy.** Photos are processed in this server's memory and never written to disk. "
+    f"Results stay in memory for at most {classify_ui.TTL // 60} minutes so that changing a "
+    "setting does not recompute them, then they are forgotten.",
+    icon=":material/lock:",
+)
+settings = load_settings(st.secrets)
+model, source, description = model_choice.choose("classify_model")
+key = model_choice.model_key(source)
+st.caption(f"Emotions of this model: {', '.join(model.labels)}.")
+
+o1, o2, o3 = st.columns(3)
+cropped = o1.checkbox("The photos are cropped faces", key="classify_cropped",
+                      help="Skip face detection and classify the centre square of each photo "
+                      "(for photos that already show one face filling the frame).")
+small = o2.checkbox("Look for small faces (slower)", key="classify_small",
+                    disabled=cropped, help="Search faces down to 3 % of the photo's shorter side "
+                    "instead of 10 %.")
+use_camera = o3.toggle("Use the camera", key="classify_camera",
+                       help="Take a photo with this device's camera instead of uploading one.")
+
+files = st.file_uploader(
+    "Photos (JPEG, PNG, WebP or BMP)", type=TYPES, accept_multiple_files=True,
+    key="classify_files", max_upload_size=settings.max_upload_mb,
+) or []
+items = [(f.name, f.getvalue()) for f in files]
+if use_camera:
+    shot = st.camera_input("Take a photo", key="classify_shot")
+    if shot is not None:
+        items.append(("camera photo", shot.getvalue()))
+if not items:
+    st.caption("Upload one or more photos, or take one with the camera, to see the faces found "
+               "and the model's probabilities for each.")
+    st.stop()
+
+classified = []  # (name, data, result) of photos with at least one face
+for n_item, (name, data) in enumerate(items):
+    st.subheader(name, divider="gray")
+    if len(data) > settings.max_upload_bytes:
+        st.error(f"'{name}' is {len(data) / 1024 / 1024:.0f} MB; this server accepts photos up "
+                 f"to {settings.max_upload_mb} MB.")
+        continue
+    try:
+        with st.spinner(f"Looking for faces in {name}..."):
+            result = classify_ui.classify(key, data, name, not cropped, small, model)
+    except UserFacingError as exc:
+        st.error(str(exc), icon=":material/broken_image:")
+        continue
+    for level, text in result.notes:
+        (st.warning if level == "warning" else st.info)(text)
+    left, right = st.columns([3, 2])
+    h, w = result.rgb.shape[:2]
+    left.image(annotate(result), caption=f"{name}: {w} x {h} pixels, "
+               f"{len(result.faces)} face{'s' if len(result.faces) != 1 else ''}")
+    with right:
+        for i in range(len(result.faces)):
+            st.plotly_chart(classify_ui.probability_chart(result, i), key=f"bars_{n_item}_{i}")
+    if result.faces:
+        classified.append((name, data, result))
+        with st.expander("Table of faces"):
+            st.dataframe(result.table(), hide_index=True)
+
+if not classified:
+    st.stop()
+
+st.header("Why did the model say so?")
+st.caption(
+    "Each map shows which parts of the face the prediction depended on, by a different method. "
+    "Where the methods disagree, trust none of them much. The figures under the maps say how "
+    "faithful each map is: hiding the pixels a map calls important should lower the "
+    "probability quickly (small deletion area), showing them first should raise it quickly "
+    "(large insertion area); a random order of pixels is given for comparison."
+)
+if not st.toggle("Explain a face", key="explain_on",
+                 help="Computes Grad-CAM, Integrated Gradients, SmoothGrad and occlusion maps "
+                 "for one face (a few seconds)."):
+    st.stop()
+choices = [(i, j) for i, (_, _, r) in enumerate(classified) for j in range(len(r.faces))]
+
+
+def _face_label(c) -> str:
+    name, _, r = classified[c[0]]
+    f = r.faces[c[1]]
+    return f"{name}, face {f.index + 1} ({f.label} {f.confidence:.0%})"
+
+
+c1, c2, c3, c4 = st.columns([3, 3, 2, 2])
+picked = c1.selectbox("Face", choices, format_func=_face_label, key="explain_face")
+methods = c2.multiselect("Methods", list(METHOD_NAMES), default=list(DEFAULT_METHODS),
+                         format_func=METHOD_NAMES.get, key="explain_methods")
+alpha = c3.slider("Opacity of the maps", 0.0, 1.0, 0.45, 0.05, key="explain_alpha")
+cmap = c4.selectbox("Colours", list(CMAPS), key="explain_cmap")
+if not methods:
+    st.info("Choose at least one method.")
+    st.stop()
+name, data, result = classified[picked[0]]
+face = result.faces[picked[1]]
+try:
+    with st.spinner("Computing the explanations (a few seconds)..."):
+        out = classify_ui.explain(key, data, not cropped, small, picked[1], tuple(methods),
+                                  model, result)
+except UserFacingError as exc:
+    st.info(f"No explanations for this model: {exc}")
+    st.stop()
+
+st.markdown(f"Explaining **{out['target']}** for {_face_label(picked)}, on the original photo "
+            "(the coloured square is the region the model saw).")
+cols = st.columns(len(methods))
+for col, m in zip(cols, methods):
+    panel = overlay_panel(result, face, out["maps"][m], alpha=alpha, cmap=cmap)
+    col.image(panel, caption=f"{METHOD_NAMES[m]} ({out['seconds'][m]:.1f} s)")
+for line in out["lines"]:
+    st.markdown(f"- {line}")

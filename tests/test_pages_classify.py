@@ -1,0 +1,185 @@
+"""Classify page under AppTest: uploads and the camera, every kind of bad input, model choice.
+
+The shipped model is replaced by the untrained stand-in (same architecture and input)
+saved into a temporary artifacts folder (``FER_ARTIFACTS_DIR``), so no test depends on
+``artifacts/pretrained`` existing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from live_clips import astronaut, blank_frame, jpeg_bytes, png_bytes, standin_model, webcam_frame
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parents[1]
+PAGE = "pages/4_Classify.py"
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    """An artifacts folder whose pretrained/ holds the stand-in model; no runs."""
+    root = tmp_path_factory.mktemp("artifacts")
+    standin_model().save(root / "pretrained", stem="model")
+    (root / "runs").mkdir()
+    return root
+
+
+@pytest.fixture
+def app(artifacts, monkeypatch) -> AppTest:
+    monkeypatch.setenv("FER_ARTIFACTS_DIR", str(artifacts))
+    monkeypatch.delenv("FER_RUNS_DIR", raising=False)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(elements) -> str:
+    return " ".join(str(e.value) for e in elements)
+
+
+def upload(at: AppTest, *files) -> AppTest:
+    at.file_uploader(key="classify_files").set_value(list(files))
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def two_faces() -> np.ndarray:
+    img = np.full((480, 640, 3), 120, np.uint8)
+    img[120:360, 0:320] = webcam_frame(size=(320, 240))
+    img[120:360, 320:640] = webcam_frame(shift=-8, size=(320, 240))
+    return img
+
+
+def test_page_says_photos_stay_in_memory(app):
+    assert "never written to disk" in texts(app.info)
+    assert "Shipped FER2013 model" in app.selectbox(key="classify_model").format_func(
+        "pretrained")
+    assert charts(app) == 0 and not app.error
+
+
+def test_one_face_bars_then_explanations_with_faithfulness(app):
+    upload(app, ("astronaut.jpg", jpeg_bytes(astronaut()), "image/jpeg"))
+    assert [h.value for h in app.subheader] == ["astronaut.jpg"]
+    assert charts(app) == 1 and not app.error and not app.warning
+    assert "1 face" in app.image[0].captions[0]
+    app.toggle(key="explain_on").set_value(True).run()
+    assert not app.exception, app.exception
+    captions = [c for img in app.image for c in img.captions]
+    for name in ("Grad-CAM", "Integrated Gradients", "SmoothGrad", "Occlusion"):
+        assert any(c.startswith(name) for c in captions), (name, captions)
+    lines = texts(app.markdown)
+    assert "Deletion area" in lines and "Insertion area" in lines and "Method agreement" in lines
+    assert "random order" in lines
+    # the opacity slider re-draws from the cached maps; the page stays consistent
+    app.slider(key="explain_alpha").set_value(0.9).run()
+    assert not app.exception and len([c for img in app.image for c in img.captions]) == 5
+
+
+def test_several_faces_each_get_a_chart(app):
+    upload(app, ("pair.png", png_bytes(two_faces()), "image/png"))
+    assert charts(app) == 2
+    assert "2 faces found in 'pair.png'" in texts(app.info)
+
+
+def test_bad_files_each_get_a_message_and_the_good_one_still_works(app):
+    good = jpeg_bytes(astronaut())
+    upload(
+        app,
+        ("broken.jpg", good[: len(good) // 3], "image/jpeg"),
+        ("notes.png", b"Meeting notes, not a picture.\n" * 40, "image/png"),
+        ("wall.png", png_bytes(blank_frame()), "image/png"),
+        ("astronaut.jpg", good, "image/jpeg"),
+    )
+    errors = texts(app.error)
+    assert "'broken.jpg' is damaged" in errors
+    assert "'notes.png' is not an image" in errors
+    assert "No face was found in 'wall.png'" in texts(app.warning)
+    assert charts(app) == 1  # the good photo is classified all the same
+    assert len(app.subheader) == 4
+
+
+def test_tiny_faces_need_the_small_face_search_and_are_flagged(app):
+    tile = np.tile(cv2.resize(astronaut(), (200, 200), interpolation=cv2.INTER_AREA), (2, 3, 1))
+    upload(app, ("crowd.png", png_bytes(tile), "image/png"))
+    found_normally = charts(app)
+    app.checkbox(key="classify_small").check().run()
+    assert not app.exception
+    assert charts(app) == 6 > found_normally
+    assert "Small faces" in texts(app.warning) and "caution" in texts(app.warning)
+
+
+def test_huge_photo_is_classified_and_shown_scaled_down(app):
+    big = cv2.resize(astronaut(), (3000, 3000), interpolation=cv2.INTER_LINEAR)
+    upload(app, ("huge.jpg", jpeg_bytes(big, 80), "image/jpeg"))
+    assert charts(app) >= 1  # (the Haar detector adds a false positive at this size)
+    assert "Large photo (3000 x 3000 pixels, 9 megapixels)" in texts(app.info)
+
+
+def test_cropped_face_mode(app):
+    crop = cv2.resize(astronaut()[40:200, 140:300], (96, 96))
+    upload(app, ("crop.png", png_bytes(crop), "image/png"))
+    app.checkbox(key="classify_cropped").check().run()
+    assert charts(app) == 1 and "detection is off" in texts(app.info)
+
+
+def test_camera_photo(app):
+    app.toggle(key="classify_camera").set_value(True).run()
+    app.camera_input(key="classify_shot").set_value(
+        ("shot.jpg", jpeg_bytes(webcam_frame()), "image/jpeg"))
+    app.run()
+    assert not app.exception, app.exception
+    assert [h.value for h in app.subheader] == ["camera photo"] and charts(app) == 1
+
+
+def test_upload_size_limit(artifacts, monkeypatch):
+    monkeypatch.setenv("FER_MAX_UPLOAD_MB", "1")
+    monkeypatch.setenv("FER_ARTIFACTS_DIR", str(artifacts))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page(PAGE).run()
+    big = np.random.default_rng(0).integers(0, 255, (900, 900, 3), np.uint8)  # ~2.4 MB as PNG
+    upload(at, ("noise.png", png_bytes(big), "image/png"))
+    assert "accepts photos up to 1 MB" in texts(at.error) and charts(at) == 0
+
+
+def _fake_run(root: Path) -> Path:
+    """A minimal complete run folder holding the stand-in model as its only fold."""
+    run = root / "20250101-120000-fervgg-holdout-abcd"
+    standin_model().save(run / "models", stem="fold_0")
+    (run / "config.json").write_text(json.dumps({
+        "run_id": run.name, "created": "2025-01-01T12:00:00", "status": "complete",
+        "dataset": {"name": "synthetic demo", "synthetic": True},
+        "model": {"name": "fervgg"}, "protocol": {"name": "holdout", "leaky": False}}))
+    (run / "metrics.json").write_text(json.dumps({"accuracy": 0.25, "macro_f1": 0.2}))
+    return run
+
+
+def test_missing_pretrained_model_says_so_and_offers_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_ARTIFACTS_DIR", str(tmp_path))
+    monkeypatch.delenv("FER_RUNS_DIR", raising=False)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    warning = texts(at.warning)
+    assert "not in this copy" in warning and "No finished run exists yet" in warning
+    assert not at.get("file_uploader")  # the page stops before asking for photos
+    run = _fake_run(tmp_path / "runs")
+    at.run()
+    assert "Choose one of the finished runs" in texts(at.warning)
+    at.selectbox(key="classify_model").set_value(str(run)).run()
+    assert not at.exception and not at.warning
+    upload(at, ("astronaut.jpg", jpeg_bytes(astronaut()), "image/jpeg"))
+    assert charts(at) == 1

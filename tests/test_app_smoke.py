@@ -1,4 +1,5 @@
-"""The dashboard starts, and the Dataset page lists the active dataset (AppTest, no browser)."""
+"""The dashboard starts, Home says what it is for, and the Dataset page lists the active
+dataset (AppTest, no browser)."""
 
 from __future__ import annotations
 
@@ -6,40 +7,33 @@ from pathlib import Path
 
 import pytest
 from data_builders import class_folders
-from streamlit.testing.v1 import AppTest
-
-from fer_engine.data import synthetic
-
-REPO = Path(__file__).resolve().parents[1]
+from pages_support import new_app, shared_cache, texts
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    """A cache folder holding the default synthetic dataset (drawn once for the module)."""
-    root = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FER_CACHE_DIR", str(root))
-        synthetic.default_dataset_path()
-    return root
+def cache() -> Path:
+    """A cache folder holding the default synthetic dataset (drawn once per session)."""
+    return shared_cache()
 
 
 @pytest.fixture
-def app(cache, monkeypatch) -> AppTest:
+def app(cache, tmp_path, monkeypatch):
     monkeypatch.setenv("FER_CACHE_DIR", str(cache))
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def texts(elements) -> str:
-    return " ".join(str(e.value) for e in elements)
+    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("FER_ALLOWED_ROOTS", str(tmp_path / "allowed"))
+    monkeypatch.delenv("FER_HOSTED_DEMO", raising=False)
+    return new_app()
 
 
 def test_home_says_what_the_dashboard_is_for(app):
     assert "research dashboard" in app.title[0].value
     assert "Person-wise evaluation" in texts(app.markdown)
     assert "synthetic demo data" in texts(app.sidebar.caption).lower()
+    assert any("Synthetic demo data" in str(w.value) for w in app.warning)  # banner on Home
+    assert "none yet: train one" in texts(app.markdown)  # no run, no shipped model here
+    links = [p.proto.label for p in app.get("page_link")]
+    assert [lbl.split(":")[0] for lbl in links[:3]] == ["**Dataset**", "**Train**", "**Results**"]
+    assert not app.info  # no public-demo note in local mode
 
 
 def test_dataset_page_lists_the_synthetic_default_with_a_banner(app):
@@ -48,30 +42,39 @@ def test_dataset_page_lists_the_synthetic_default_with_a_banner(app):
     banner = [w for w in app.warning if "Synthetic demo data" in str(w.value)]
     assert banner, "no synthetic banner"
     metrics = {m.label: m.value for m in app.metric}
-    assert (
-        metrics["Images"] == "152"
-        and metrics["Participants"] == "19"
-        and metrics["Emotions"] == "8"
-    )
+    assert (metrics["Images"], metrics["Participants"], metrics["Emotions"]) == ("152", "19", "8")
     assert metrics["Warnings"] == "0" and "No problems found." in texts(app.success)
     groups = app.dataframe[1].value
     row = groups[(groups["group"] == "country_group") & (groups["value"] == "Other")].iloc[0]
     assert row["participants"] == 2 and bool(row["small_n"])
+    assert "country_group Other (2 people)" in texts(app.warning)
+    # charts: per emotion, groups, country, gender, age; faces: one strip per emotion + 3 people
+    assert len(app.get("plotly_chart")) == 5
+    assert len(app.image) == 8 + 3
 
 
-def test_dataset_page_other_folder_and_bad_folder(app, tmp_path):
-    class_folders(tmp_path, {"": {"angry": 2, "happy": 2, "bored": 1}})
+def test_dataset_page_server_folder_inside_and_outside_the_allowed_roots(app, tmp_path):
+    allowed = tmp_path / "allowed" / "fer"
+    class_folders(allowed, {"": {"angry": 2, "happy": 2, "bored": 1}})
     app.switch_page("pages/1_Dataset.py").run()
-    app.text_input[0].input(str(tmp_path))
+    app.radio[0].set_value("folder").run()
+    app.text_input(key="dataset_folder").input(str(tmp_path / "elsewhere"))
     app.button[0].click().run()  # "Use this folder"
+    assert not app.exception, app.exception
+    assert "outside the folders this server may read" in texts(app.error)
+    assert {m.label: m.value for m in app.metric}["Images"] == "152"  # still the default
+    app.text_input(key="dataset_folder").input(str(allowed))
+    app.button[0].click().run()
     assert not app.exception, app.exception
     assert not [w for w in app.warning if "Synthetic demo data" in str(w.value)]
     assert any("bored/ (1 images)" in str(w.value) for w in app.warning)
     assert {m.label: m.value for m in app.metric}["Participants"] == "unknown"
-    app.text_input[0].input(str(tmp_path / "nowhere"))
+    app.text_input(key="dataset_folder").input(str(allowed / "nowhere"))
     app.button[0].click().run()
     assert not app.exception
     assert "does not exist" in texts(app.error)
-    app.button[1].click().run()  # back to the synthetic demo data
-    assert not app.exception and app.text_input[0].value == ""
+    assert {m.label: m.value for m in app.metric}["Images"] == "4"  # still the folder
+    app.radio[0].set_value("synthetic").run()
+    app.button[0].click().run()  # "Use synthetic data" (19 participants, seed 0)
     assert [w for w in app.warning if "Synthetic demo data" in str(w.value)]
+    assert {m.label: m.value for m in app.metric}["Images"] == "152"

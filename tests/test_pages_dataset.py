@@ -1,0 +1,134 @@
+"""Dataset page (AppTest): synthetic parameters, uploaded zips good and bad, missing metadata,
+and the hosted-demo mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pages_support import new_app, shared_cache, small_dataset, texts, zip_folder
+
+
+@pytest.fixture(scope="module")
+def cache() -> dict:
+    root = shared_cache()
+    return {"root": root, "small": small_dataset(root)}
+
+
+@pytest.fixture
+def app(cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_CACHE_DIR", str(cache["root"]))
+    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.delenv("FER_HOSTED_DEMO", raising=False)
+    monkeypatch.delenv("FER_MAX_UPLOAD_MB", raising=False)
+    at = new_app()
+    at.switch_page("pages/1_Dataset.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metrics(at) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+def upload(at, name: str, data: bytes):
+    at.file_uploader(key="zip_upload").set_value((name, data, "application/zip"))
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def uploads(cache) -> list[Path]:
+    return sorted((cache["root"] / "uploads").glob("upload-*"))
+
+
+def test_synthetic_parameters(app):
+    app.number_input[0].set_value(4)
+    app.number_input[1].set_value(0)
+    app.button[0].click().run()  # "Use synthetic data"
+    assert not app.exception, app.exception
+    assert metrics(app)["Images"] == "32" and metrics(app)["Participants"] == "4"
+    assert "synthetic demo data (4 participants, seed 0)" in texts(app.subheader)
+    assert app.session_state["dataset_label"] == "synthetic demo data (4 participants, seed 0)"
+
+
+def test_upload_good_zip_then_bad_ones_keep_the_app_usable(app, cache):
+    app.radio[0].set_value("upload").run()
+    before = set(uploads(cache))
+    upload(app, "tapakah.zip", zip_folder(cache["small"], prefix="tapakah68"))
+    assert not app.error, texts(app.error)
+    assert metrics(app)["Images"] == "32" and metrics(app)["Participants"] == "4"
+    assert metrics(app)["Warnings"] == "0"
+    first = set(uploads(cache)) - before
+    assert len(first) == 1
+
+    # a zip that is not a dataset
+    upload(app, "notes.zip", _text_zip())
+    assert "notes.zip cannot be used" in texts(app.error) and "No images found" in texts(app.error)
+    assert metrics(app)["Images"] == "32"  # the previous upload is still active
+    assert set(uploads(cache)) - before == first  # the failed one left nothing behind
+
+    # a zip with ../ paths
+    evil = zip_folder(cache["small"], prefix="ds", extra={"ds/../../evil.txt": b"x"})
+    upload(app, "evil.zip", evil)
+    assert "unsafe path" in texts(app.error)
+    assert not (cache["root"] / "evil.txt").exists()
+    assert metrics(app)["Images"] == "32"
+
+    # choosing other data removes this session's upload folder
+    app.radio[0].set_value("synthetic").run()
+    app.button[0].click().run()
+    assert metrics(app)["Images"] == "152"
+    assert set(uploads(cache)) - before == set()
+
+
+def _text_zip() -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("notes/readme.txt", "not a dataset")
+    return buf.getvalue()
+
+
+def test_dataset_with_missing_metadata_is_usable_with_warnings(app, cache):
+    app.radio[0].set_value("upload").run()
+    upload(app, "nometa.zip", zip_folder(cache["small"], prefix="tapakah68", skip={"emotions.csv"}))
+    assert not app.error, texts(app.error)
+    assert metrics(app)["Images"] == "32" and int(metrics(app)["Warnings"]) >= 1
+    assert "emotions.csv" in texts(app.warning)
+    assert "Demographics are unknown" in texts(app.info)
+    # the other pages still work with this dataset
+    app.switch_page("pages/2_Train.py").run()
+    assert not app.exception, app.exception
+    assert "32 images of 4 participants" in texts(app.markdown)
+
+
+def test_upload_over_the_size_limit(app, cache, monkeypatch):
+    monkeypatch.setenv("FER_MAX_UPLOAD_MB", "0")
+    app.radio[0].set_value("upload").run()
+    upload(app, "tapakah.zip", zip_folder(cache["small"], prefix="tapakah68"))
+    assert "at most 0 MB can be uploaded" in texts(app.error)
+    assert metrics(app)["Images"] == "152"
+
+
+def test_hosted_demo_mode(cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_CACHE_DIR", str(cache["root"]))
+    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("FER_HOSTED_DEMO", "1")
+    monkeypatch.setenv("FER_DEMO_MAX_EPOCHS", "3")
+    at = new_app()
+    assert "public demo" in texts(at.info)
+    assert "Public demo" in texts(at.sidebar.caption)
+    at.switch_page("pages/1_Dataset.py").run()
+    assert not at.exception, at.exception
+    assert list(at.radio[0].options) == ["Synthetic demo data", "Upload a .zip"]  # no server folders
+    assert at.number_input[0].max == 19  # demo cap on participants
+    assert str(cache["root"]) not in texts(at.caption)  # server paths are not shown
+    at.radio[0].set_value("upload").run()
+    assert "At most 20 MB" in texts(at.caption)
+    at.switch_page("pages/2_Train.py").run()
+    assert not at.exception, at.exception
+    assert "at most 3 epochs" in texts(at.info)
+    assert at.number_input(key="train_epochs").max == 3

@@ -605,6 +605,18 @@ class Timeline:
         cols = ["emotion", "above_since_s", "alert_s", "end_s", "peak"]
         return pd.DataFrame([e.to_dict() for e in self.events], columns=cols)
 
+    def rate(self, window_s: float = 2.0) -> float:
+        """Frames per second over the last ``window_s`` seconds of the timeline (NaN if unknown)."""
+        if len(self._rows) < 2:
+            return float("nan")
+        t_end = self._rows[-1][0]
+        n, t_start = 0, t_end
+        for row in reversed(self._rows):
+            if t_end - row[0] > window_s:
+                break
+            n, t_start = n + 1, row[0]
+        return (n - 1) / (t_end - t_start) if n > 1 and t_end > t_start else float("nan")
+
     def stats(self) -> dict:
         """Frames, seconds covered and the share of frames with a face."""
         if not self._rows:

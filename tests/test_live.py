@@ -314,3 +314,16 @@ def test_gradcam_every_nth_frame_with_the_real_network(face_bgr):
     assert np.abs(out[centre].astype(int) - ref[centre].astype(int)).mean() > 5  # map painted
     assert np.array_equal(out[:, :40], ref[:, :40])  # outside the face's crop: untouched
     assert s.faces[0].raw.sum() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_timeline_rate_counts_recent_frames():
+    p = FramePipeline(FakeModel(), LiveConfig(), clock=Clock())
+    t = Timeline(p.labels)
+    assert math.isnan(t.rate())
+    for i in range(30):
+        _, s = p.process(bgr(blank_frame()), t=i * 0.1 if i < 20 else 2.0 + (i - 20) * 0.05)
+        t.add(s)
+    # frames every 0.1 s up to 1.9 s, then every 0.05 s from 2.0 to 2.45 s
+    assert t.rate(0.5) == pytest.approx(20.0)
+    # last 2 s (from 0.45 s): 15 frames at 0.5..1.9 s and 10 at 2.0..2.45 s, 24 intervals
+    assert t.rate(2.0) == pytest.approx(24 / 1.95)

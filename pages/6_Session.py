@@ -1,0 +1,78 @@
+"""Recorded session: the live pipeline over an uploaded video (timeline, alerts, CSV)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import model_choice, session_ui
+from fer_engine.errors import UserFacingError
+from fer_engine.settings import load_settings
+from fer_engine.video import analyse_video_bytes
+
+st.title("Recorded session")
+st.markdown(
+    "Analyse a video recorded in a session (MP4, WebM or AVI) with the same pipeline as the "
+    "Live page: faces found and classified frame by frame, probabilities smoothed over time, "
+    "alerts when fear or anger stays high, and the timeline as CSV. Use it when the live "
+    "stream cannot connect."
+)
+st.info(
+    "**Privacy.** OpenCV can only read videos from a file, so the upload is written to a "
+    "temporary file for the duration of the analysis and **deleted as soon as it ends** "
+    "(also when it fails). Nothing of the video is kept; only the timeline of numbers stays "
+    "in this browser session.",
+    icon=":material/lock:",
+)
+settings = load_settings(st.secrets)
+model, source, description = model_choice.choose("session_model")
+config = session_ui.config_controls("session", model.labels, live=False)
+step = st.number_input(
+    "Analyse every N-th frame", 1, 300, 5, key="session_step",
+    help="1 analyses every frame (slowest). At 25 frames per second, 5 means 5 analysed frames "
+    "per second of video, plenty for expressions that last a second or more.")
+upload = st.file_uploader("Video (MP4, WebM or AVI)", type=["mp4", "webm", "avi"],
+                          key="session_file", max_upload_size=settings.max_upload_mb)
+
+if upload is not None and st.button("Analyse the video", key="session_go", type="primary"):
+    data = upload.getvalue()
+    if len(data) > settings.max_upload_bytes:
+        st.error(f"'{upload.name}' is {len(data) / 1024 / 1024:.0f} MB; this server accepts "
+                 f"videos up to {settings.max_upload_mb} MB.")
+    else:
+        bar = st.progress(0.0, text="Starting...")
+
+        def progress(fraction: float, done: int, total: int) -> None:
+            of = f" of {total}" if total else ""
+            bar.progress(fraction, text=f"Frame {done}{of}")
+
+        try:
+            result = analyse_video_bytes(data, upload.name, model, config=config,
+                                         frame_step=int(step), progress=progress)
+        except UserFacingError as exc:
+            bar.empty()
+            st.error(str(exc), icon=":material/videocam_off:")
+            st.session_state.pop("session_result", None)
+        else:
+            bar.empty()
+            st.session_state["session_result"] = {
+                "name": upload.name, "result": result, "config": config, "model": description}
+
+saved = st.session_state.get("session_result")
+if saved is not None:
+    res = saved["result"]
+    st.subheader(f"Session: {saved['name']}", divider="gray")
+    info = res.info
+    st.caption(
+        f"{info.width} x {info.height} pixels at {info.fps:.0f} frames per second; "
+        f"{res.frames_analysed} of {res.frames_read} frames analysed (every {res.frame_step}."
+        f"), {res.fps:.1f} frames analysed per second of processing. Model: {saved['model']}. "
+        "The temporary copy of the video has been deleted.")
+    if saved["config"] != config:
+        st.info("The settings have changed since this analysis; press 'Analyse the video' again "
+                "to apply them.")
+    session_ui.session_summary(res.timeline, saved["config"], key="session",
+                               file_name=f"{saved['name'].rsplit('.', 1)[0]}_timeline.csv")
+    if res.preview is not None:
+        st.image(res.preview, width=480,
+                 caption=f"Frame at {res.preview_t:.1f} s as the pipeline drew it"
+                 + (" (the first alert)" if res.events else ""))

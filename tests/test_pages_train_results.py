@@ -1,0 +1,106 @@
+"""Train and Results pages (AppTest): a real one-epoch cnn training on 4 synthetic people from
+the UI, its run in the list and on the Results page; busy, cancel half-way, offline ImageNet."""
+
+from __future__ import annotations
+
+import pytest
+from pages_support import new_app, run_until, shared_cache, texts
+
+from fer_engine import jobs
+from fer_engine.runs import list_runs
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_CACHE_DIR", str(shared_cache()))
+    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.delenv("FER_HOSTED_DEMO", raising=False)
+    at = new_app()
+    # choose data on the Dataset page: 4 synthetic participants
+    at.switch_page("pages/1_Dataset.py").run()
+    at.number_input[0].set_value(4)
+    at.button[0].click().run()
+    assert {m.label: m.value for m in at.metric}["Participants"] == "4"
+    at.switch_page("pages/2_Train.py").run()
+    assert not at.exception, at.exception
+    yield at
+    jobs.get_manager().shutdown()  # the server-wide manager of this cache folder
+
+
+def configure(at, model="cnn", protocol="holdout", epochs=1, batch=8):
+    at.selectbox(key="train_model").set_value(model)
+    at.selectbox(key="train_protocol").set_value(protocol)
+    at.number_input(key="train_epochs").set_value(epochs)
+    at.selectbox(key="train_batch").set_value(batch)
+    for name in ("rotation", "shift", "zoom", "shear", "horizontal_flip"):
+        at.checkbox(key=f"train_aug_{name}").uncheck()
+    at.run()
+    assert not at.exception, at.exception
+
+
+def test_train_one_epoch_then_see_it_in_the_run_list_and_on_results(app, tmp_path):
+    configure(app)
+    assert "LEAKY" not in texts(app.error)
+    app.button(key="train_start").click().run()
+    assert not app.error, texts(app.error)
+    assert "cnn / holdout on synthetic demo data (4 participants, seed 0)" in texts(app.markdown)
+    run_until(app, lambda a: "Finished: run" in texts(a.success), timeout=240)
+    runs = list_runs(tmp_path / "runs")
+    assert len(runs) == 1 and runs["model"][0] == "cnn" and runs["protocol"][0] == "holdout"
+    table = app.dataframe[0].value
+    assert list(table["run_id"]) == [runs["run_id"][0]] and list(table["model"]) == ["cnn"]
+    assert "synthetic" in table["data"][0] and not table["leaky"][0]
+    assert app.session_state["active_run"] == runs["path"][0]
+    assert app.get("plotly_chart")  # the curves of the finished job
+
+    # zip download and the Results page (200 resamples: quicker, same code path)
+    app.session_state["results_n_boot"] = 200
+    app.button(key="train_zip").click().run()
+    assert app.download_button(key="train_zip_dl")
+    app.button(key="train_open").click().run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Results"
+    assert {m.label for m in app.metric} >= {"Accuracy", "Balanced accuracy", "Macro F1"}
+    assert "Synthetic demo data" in texts(app.warning)
+    charts = app.get("plotly_chart")
+    assert len(charts) >= 6  # confusion, per class, PPV, subgroups?, participants, calibration, curves
+    assert "Training curves per fold" in texts(app.markdown)
+    captions = texts(app.caption)
+    assert "Rows: the true emotion" in captions and "Is the model's confidence honest?" in captions
+    # the prevalence slider moves the PPV at a chosen prevalence
+    app.switch_page("pages/3_Results.py")  # AppTest re-runs the page it was told, not st.switch_page's
+    app.slider(key="ppv_prev_0").set_value(0.05).run()
+    assert "if it made up 5.0% of the faces" in texts(app.caption)
+    assert len(app.get("download_button")) == 3  # predictions CSV, HTML report, metrics JSON
+
+
+def test_busy_then_cancel_half_way_leaves_no_run(app, tmp_path):
+    configure(app, protocol="loso", epochs=3)
+    app.button(key="train_start").click().run()
+    assert not app.error, texts(app.error)
+    app.button(key="train_start").click().run()  # a second training while the first runs
+    assert "already running" in texts(app.error)
+
+    def half_way(a):  # the first epoch of the first of four folds is done
+        active = jobs.get_manager().active()
+        return active and len(active[0].history) >= 1 and "Training fold" in texts(a.markdown)
+
+    run_until(app, half_way, timeout=240, poll=0.5)
+    assert "Training curves (live)" in str(app.get("plotly_chart")[0].proto.spec)
+    cancel = [b for b in app.button if b.key and b.key.startswith("cancel_")]
+    assert cancel, "no cancel button while running"
+    cancel[0].click().run()
+    run_until(app, lambda a: "no run was saved" in texts(a.warning), timeout=120)
+    assert len(list_runs(tmp_path / "runs")) == 0
+    assert not list((tmp_path / "runs").glob(".*.partial"))
+    assert "No finished runs yet." in texts(app.caption)
+
+
+def test_offline_imagenet_is_a_clear_error(app):
+    configure(app, model="resnet50")
+    app.radio(key="train_weights").set_value("imagenet").run()
+    app.button(key="train_start").click().run()
+    run_until(app, lambda a: a.error, timeout=180)
+    message = texts(app.error)
+    assert "Training failed" in message and "could not be downloaded" in message
+    assert not app.exception

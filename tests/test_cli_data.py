@@ -36,6 +36,10 @@ def test_synth_writes_a_loadable_dataset(tmp_path, capsys):
     assert sorted(os.listdir(out / "images")) == ["0", "1"]
     assert len(os.listdir(out / "images" / "0")) == 8
     assert '"seed": 4' in (out / "SYNTHETIC.txt").read_text()
+    assert main(["inspect", str(out)]) == 0
+    report = capsys.readouterr().out
+    assert report.startswith("*** SYNTHETIC DEMO DATA")
+    assert "synthetic demo data (2 participants, seed 4)" in report
 
 
 def test_synth_refuses_non_empty_folders_unless_forced(tmp_path, capsys):

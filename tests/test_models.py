@@ -250,3 +250,30 @@ def test_pretrained_is_delegated_to_the_shipped_model(monkeypatch):
     fake.load_pretrained = lambda: sentinel
     monkeypatch.setitem(sys.modules, "fer_engine.models.pretrained", fake)
     assert load_model("pretrained") is sentinel
+
+
+def test_a_seeded_fit_is_repeatable_and_reuse_across_folds_equals_a_fresh_model():
+    """run_experiment reuses one Keras model per run (reinitialise) to skip re-tracing per fold:
+    that must give exactly what a new model would, augmentation included."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 255, (24, 24, 24, 1)).astype(np.uint8)
+    y = np.array(["happy", "sad"] * 12)
+    cfg = TrainConfig(epochs=2, batch_size=8, seed=1)  # default augmentation on
+
+    def weights(m):
+        return [np.asarray(v) for v in m.keras_model.variables]
+
+    keras.utils.set_random_seed(7)
+    fresh = create("cnn", ("happy", "sad"), input_size=24)
+    fresh.fit(X, y, X_val=X[:6], y_val=y[:6], config=cfg)
+    keras.utils.set_random_seed(3)
+    reused = create("cnn", ("happy", "sad"), input_size=24)
+    reused.fit(X[::-1], y[::-1], config=TrainConfig(epochs=1, learning_rate=0.01))  # "the previous fold"
+    keras.utils.set_random_seed(7)
+    reused.reinitialise()
+    reused.fit(X, y, X_val=X[:6], y_val=y[:6], config=cfg)
+    for a, b in zip(weights(fresh), weights(reused), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert float(np.asarray(reused.keras_model.optimizer.learning_rate)) == pytest.approx(1e-3)

@@ -195,7 +195,9 @@ class KerasFERModel(FERModel):
                 x = apply_layers(augment, x)
             return x, tf.one_hot(y, n_classes), sw
 
-        return ds.map(prep, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        # Sequential map: the augmentation layers' random state advances batch by batch in a
+        # fixed order, so a seeded fit is repeatable (parallel calls would reorder it).
+        return ds.map(prep).prefetch(tf.data.AUTOTUNE)
 
     def fit(self, X, y, *, X_val=None, y_val=None, config: TrainConfig | None = None,
             progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> list[dict]:
@@ -266,7 +268,10 @@ class KerasFERModel(FERModel):
         if seed is not None:
             keras.utils.set_random_seed(seed)
         fresh = self.build()
-        self._model.set_weights(fresh.get_weights())
+        # layer by layer, weights and random-seed states (dropout), so the result equals a new model
+        for mine, new in zip(self._model.layers, fresh.layers, strict=True):
+            for v_mine, v_new in zip(mine.variables, new.variables, strict=True):
+                v_mine.assign(v_new)
         del fresh
 
     # -- inference --------------------------------------------------------------

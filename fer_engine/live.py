@@ -535,18 +535,22 @@ class FramePipeline:
 
 
 def paint_map(bgr: np.ndarray, map_2d: np.ndarray, crop: FaceBox, alpha: float) -> None:
-    """Blend a heat-map over the crop box of a BGR frame, in place (only the box is touched)."""
-    from fer_engine.explain import overlay
+    """Blend a heat-map (values in [0, 1], input coordinates) over the crop box of a BGR
+    frame, in place; only the part of the box inside the frame is touched.
 
+    The same placement as :func:`fer_engine.explain.overlay` (the map resized bilinearly
+    to the crop box, jet colours), done in uint8 with OpenCV for video rates.
+    """
     h, w = bgr.shape[:2]
     x0, y0 = max(crop.x, 0), max(crop.y, 0)
     x1, y1 = min(crop.x2, w), min(crop.y2, h)
     if x1 <= x0 or y1 <= y0:
         return
-    region = cv2.cvtColor(bgr[y0:y1, x0:x1], cv2.COLOR_BGR2RGB)
-    local = FaceBox(crop.x - x0, crop.y - y0, crop.w, crop.h)
-    blended = overlay(region, map_2d, local, cmap="jet", alpha=alpha)
-    bgr[y0:y1, x0:x1] = cv2.cvtColor(blended, cv2.COLOR_RGB2BGR)
+    m = cv2.resize(np.asarray(map_2d, np.float32), (crop.w, crop.h), interpolation=cv2.INTER_LINEAR)
+    m = m[y0 - crop.y : y1 - crop.y, x0 - crop.x : x1 - crop.x]
+    colour = cv2.applyColorMap(np.round(np.clip(m, 0.0, 1.0) * 255).astype(np.uint8),
+                               cv2.COLORMAP_JET)  # BGR
+    bgr[y0:y1, x0:x1] = cv2.addWeighted(bgr[y0:y1, x0:x1], 1.0 - alpha, colour, alpha, 0.0)
 
 
 # --------------------------------------------------------------------------- timeline

@@ -1,0 +1,138 @@
+"""Live page: webcam through streamlit-webrtc, faces boxed and labelled on the returned video,
+a growing timeline, fear/anger alerts, optional Grad-CAM, session CSV.
+
+Frames are processed in streamlit-webrtc's worker thread (``video_frame_callback`` with
+``async_processing=True``) by a :class:`fer_engine.live.LiveSession`; summaries come back
+through its queue and this script (the Streamlit thread) drains them into the timeline.
+No ``st.*`` call happens inside the callback.
+"""
+
+from __future__ import annotations
+
+import time
+
+import av
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+from dashboard import model_choice, session_ui
+from fer_engine.explain import warm_up
+from fer_engine.live import LiveSession, Timeline
+from fer_engine.settings import load_settings
+
+#: Seconds between redraws of the chart and the status while streaming.
+REFRESH_S = 1.0
+
+st.title("Live webcam")
+st.info(
+    "**Privacy.** Each video frame is analysed in this server's memory as it arrives and "
+    "dropped at once: nothing of the video is recorded or stored. Only the timeline of "
+    "probabilities stays in this browser session; download it as CSV after stopping.",
+    icon=":material/lock:",
+)
+settings = load_settings(st.secrets)
+model, source, description = model_choice.choose("live_model")
+config = session_ui.config_controls("live", model.labels, live=True)
+st.page_link("pages/6_Session.py", label="No camera or no connection? Analyse a recorded video.",
+             icon=":material/movie:")
+if settings.hosted_demo and not settings.ice_servers:
+    st.warning("No STUN/TURN server is configured (FER_ICE_SERVERS), so the stream will only "
+               "connect when the browser and this server are on the same network.")
+
+
+@st.cache_resource(max_entries=3, show_spinner="Preparing Grad-CAM...")
+def _warm_gradcam(key: str, _model) -> str | None:
+    """Trace the fast Grad-CAM once per model so the first live frame does not stall."""
+    try:
+        warm_up(_model, ("gradcam",), implementation="fast")
+    except Exception as exc:  # noqa: BLE001 - shown on the page, the stream runs without it
+        return str(exc)
+    return None
+
+
+if config.gradcam_every:
+    problem = _warm_gradcam(model_choice.model_key(source), model)
+    if problem:
+        st.info(f"Grad-CAM is not available for this model: {problem}")
+
+session: LiveSession | None = st.session_state.get("live_session")
+if session is None or session.model is not model:
+    if session is not None:
+        session.close()
+    session = LiveSession(model, config)
+    st.session_state["live_session"] = session
+session.set_config(config)
+
+
+def callback(frame: av.VideoFrame) -> av.VideoFrame:
+    """Worker thread: annotate the frame; its summary goes to the session's queue."""
+    out = session.process_bgr(frame.to_ndarray(format="bgr24"))
+    return av.VideoFrame.from_ndarray(out, format="bgr24")
+
+
+ctx = webrtc_streamer(
+    key="live",
+    mode=WebRtcMode.SENDRECV,
+    rtc_configuration=settings.rtc_configuration(),
+    media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}},
+                              "audio": False},
+    video_frame_callback=callback,
+    on_video_ended=session.close,
+    async_processing=True,
+)
+
+
+def drain() -> Timeline | None:
+    """Move queued summaries into this browser session's timeline (a new one per stream)."""
+    timeline = st.session_state.get("live_timeline")
+    for s in session.drain():
+        if timeline is None or s.stream != timeline.stream:
+            timeline = Timeline(s.labels, stream=s.stream)
+            st.session_state["live_timeline"] = timeline
+            st.session_state["live_config_used"] = config
+        timeline.add(s)
+        st.session_state["live_last"] = s
+    if timeline is not None:
+        timeline.dropped = session.dropped
+    return timeline
+
+
+status = st.empty()
+chart = st.empty()
+error_box = st.empty()
+if ctx.state.playing:
+    redraws = 0
+    while ctx.state.playing:  # ends when a rerun (e.g. STOP) interrupts this script
+        timeline = drain()
+        last = st.session_state.get("live_last")
+        if timeline is None or last is None or last.stream != session.stream:
+            status.markdown("**Streaming:** waiting for the first frames...")
+        else:
+            faces = len(last.faces)
+            what = (f"{last.label} {max(last.primary.smoothed):.0%}" if faces else "no face")
+            alert = (f" · :red[**ALERT: {', '.join(last.alerts)}**]" if last.alerts else "")
+            status.markdown(
+                f"**Streaming:** frames analysed: {len(timeline)} · faces in the last frame: "
+                f"{faces} · {what} · {timeline.rate():.1f} frames/s{alert}")
+            chart.plotly_chart(
+                session_ui.timeline_figure(timeline.to_frame(), timeline.labels, config,
+                                           timeline.alerts_frame()),
+                key=f"live_chart_{redraws}")
+            redraws += 1
+        if session.error:
+            error_box.error(f"A frame could not be processed: {session.error}")
+        time.sleep(REFRESH_S)
+else:
+    timeline = drain()
+    if not ctx.state.signalling:
+        session.close()  # the stream is over: release the pipeline and its state
+    if timeline is not None and len(timeline):
+        st.subheader("Last session", divider="gray")
+        if session.dropped:
+            st.caption(f"{session.dropped} frame summaries were dropped because the page fell "
+                       "behind; the timeline has gaps there.")
+        session_ui.session_summary(timeline, st.session_state.get("live_config_used", config),
+                                   key="live", file_name="live_session_timeline.csv")
+    else:
+        st.caption("Press START and allow the camera. Faces are boxed and labelled on the video "
+                   "that comes back; the timeline grows below while you stream.")

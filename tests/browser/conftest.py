@@ -1,0 +1,117 @@
+"""Browser tests: a real `streamlit run app.py` server and Debian's Chromium driven by Playwright.
+
+The server runs on a free port with temporary FER_RUNS_DIR / FER_CACHE_DIR and is stopped at
+the end. Everything here skips, with the reason, when Playwright or Chromium is missing
+(never `playwright install`: it downloads a browser).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+
+CHROMIUM = os.environ.get("FER_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install -r requirements-dev.txt)")
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set FER_CHROMIUM)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def server(chromium):
+    """URL of a fresh dashboard server (temporary runs folder; shared synthetic data cache)."""
+    from pages_support import shared_cache
+
+    cache = shared_cache()
+    runs = Path(tempfile.mkdtemp(prefix="fer-browser-runs-"))
+    port = _free_port()
+    env = dict(os.environ, FER_CACHE_DIR=str(cache), FER_RUNS_DIR=str(runs),
+               TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("FER_HOSTED_DEMO", None)
+    log = open(runs.parent / f"{runs.name}-server.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true",
+         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"streamlit did not start: {Path(log.name).read_text()[-2000:]}")
+        time.sleep(0.5)
+    yield {"url": url, "runs": runs, "cache": cache}
+    os.killpg(proc.pid, signal.SIGTERM)  # the server and any training it started
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    log.close()
+    shutil.rmtree(runs, ignore_errors=True)
+    Path(log.name).unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    # Streamlit scrolls inside its own container, so a tall window is what shows a whole page.
+    context = browser.new_context(viewport={"width": 1400, "height": 2200})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    yield pg
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def shots(test_output) -> Path:
+    folder = test_output / "browser"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,0 +1,101 @@
+"""The dashboard in a real browser: every page loads without an error element, a zip dataset is
+uploaded and a short training runs from the UI. Screenshots go to <test output>/browser/."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pages_support import small_dataset, zip_folder
+
+pytestmark = pytest.mark.browser
+
+PAGES = {"Home": ("", "research dashboard"), "Dataset": ("Dataset", "Validation"),
+         "Train": ("Train", "Finished runs"), "Results": ("Results", "Results")}
+
+
+def settle(page, text: str, timeout: float = 90_000) -> None:
+    """Wait until ``text`` is shown and the script has stopped running."""
+    page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+    page.wait_for_timeout(500)
+
+
+def assert_no_errors(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, page.inner_text("body")[:2000]
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0, (
+        page.locator('[data-testid="stAlertContentError"]').first.inner_text())
+
+
+def go(page, name: str) -> None:
+    """Navigate with the sidebar link (keeps the browser session, unlike a new URL)."""
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=name).click()
+
+
+def test_every_page_loads_without_an_error(server, page, shots):
+    for name, (path, text) in PAGES.items():
+        page.goto(f"{server['url']}/{path}")
+        settle(page, text)
+        assert_no_errors(page)
+        if name == "Dataset":
+            page.locator(".js-plotly-plot").first.wait_for()
+        page.screenshot(path=str(shots / f"{name.lower()}.png"), full_page=True)
+        if name == "Dataset":
+            for tab in ("Demographics", "Sample faces"):
+                page.get_by_role("tab", name=tab).click()
+                page.wait_for_timeout(1000)
+                page.screenshot(path=str(shots / f"dataset_{tab.split()[-1].lower()}.png"),
+                                full_page=True)
+            assert page.locator('[data-testid="stImage"] img').count() >= 8 + 3
+    assert page.locator('[data-testid="stSidebarNav"]').get_by_role("link").count() >= 4
+
+
+def select_option(page, label: str, option: str) -> None:
+    """Pick ``option`` in the Streamlit selectbox labelled ``label``."""
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=re.compile(re.escape(option))).first.click()
+    page.wait_for_timeout(300)
+
+
+def test_upload_a_zip_and_train_from_the_ui(server, page, shots, tmp_path):
+    archive = tmp_path / "tapakah68.zip"
+    archive.write_bytes(zip_folder(small_dataset(server["cache"]), prefix="tapakah68"))
+    page.goto(server["url"])
+    settle(page, "research dashboard")
+    go(page, "Dataset")
+    settle(page, "Validation")
+    page.get_by_text("Upload a .zip").click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(archive))
+    settle(page, "4 participants, seed 0")
+    assert page.locator('[data-testid="stMetricValue"]').first.inner_text() == "32"
+    assert_no_errors(page)
+    page.screenshot(path=str(shots / "dataset_uploaded.png"), full_page=True)
+
+    go(page, "Train")
+    settle(page, "Start training")
+    assert "32 images of 4 participants" in page.inner_text("body")
+    select_option(page, "Evaluation protocol", "Hold-out")
+    epochs = page.get_by_role("spinbutton", name="Epochs (maximum)")
+    epochs.fill("1")
+    epochs.press("Enter")
+    select_option(page, "Batch size", "8")
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("Finished: run", exact=False).wait_for(timeout=240_000)
+    settle(page, "Finished runs")
+    assert_no_errors(page)
+    assert page.locator(".js-plotly-plot").count() >= 1  # the live curves
+    page.screenshot(path=str(shots / "train_finished.png"), full_page=True)
+    assert len(list(server["runs"].glob("*-cnn-holdout-*"))) == 1
+
+    page.get_by_role("button", name="Use as active model and open Results").click()
+    settle(page, "Downloads", timeout=120_000)
+    assert_no_errors(page)
+    assert page.locator(".js-plotly-plot").count() >= 6
+    assert "Synthetic demo data" in page.inner_text("body")
+    page.screenshot(path=str(shots / "results.png"), full_page=True)
+    go(page, "Home")
+    settle(page, "Active model")
+    assert "cnn / holdout" in page.inner_text("body")
+    page.screenshot(path=str(shots / "home_after_training.png"), full_page=True)

@@ -6,8 +6,9 @@ Each takes a table fer_engine already produced (``Dataset.participants()``,
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
 from fer_engine import emotions
@@ -28,14 +29,19 @@ def participants_by(participants: pd.DataFrame, column: str, title: str) -> go.F
 
 
 def age_histogram(participants: pd.DataFrame) -> go.Figure:
-    """Histogram of participants' ages (5-year bins) with the study's 31-year cut line."""
+    """Histogram of participants' ages (5-year bins with an edge at the study's 31-year cut)
+    and the cut line."""
     ages = pd.to_numeric(participants["age"], errors="coerce").dropna()
-    fig = px.histogram(x=ages, nbins=max(1, int((ages.max() - ages.min()) // 5) + 1) if len(ages) else 1)
-    fig.update_traces(marker_color=_BLUE, xbins={"size": 5})
+    fig = go.Figure()
+    if len(ages):
+        start = AGE_CUT - 5 * math.ceil(max(AGE_CUT - ages.min(), 0) / 5)
+        fig.add_histogram(x=ages, xbins={"start": start, "end": ages.max() + 5, "size": 5},
+                          marker_color=_BLUE, hovertemplate="%{x}: %{y} people<extra></extra>")
     fig.add_vline(x=AGE_CUT, line_dash="dash", line_color=_RED,
-                  annotation_text=f"cut at {AGE_CUT}: under {AGE_CUT} | {AGE_CUT} and over")
-    fig.update_layout(title="Participants by age", xaxis_title="age (years)",
-                      yaxis_title="participants", height=320, margin={"t": 50, "b": 40})
+                  annotation_text=f"{AGE_CUT}", annotation_position="top")
+    fig.update_layout(title=f"Participants by age (cut at {AGE_CUT})", xaxis_title="age (years)",
+                      yaxis_title="participants", height=320, margin={"t": 60, "b": 40},
+                      bargap=0.05)
     return fig
 
 

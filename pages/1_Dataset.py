@@ -210,7 +210,9 @@ with demographics:
 
 with faces:
     st.caption("Thumbnails cropped around the detected face (centre of the image if none found).")
-    table = ds.table
+    # participants in natural order (2 before 10)
+    table = ds.table.sort_values("participant", key=lambda c: c.astype(str).str.zfill(12),
+                                 kind="stable")
     for label in ds.labels:
         rows = table[table["emotion"] == label].head(SAMPLES_PER_EMOTION)
         thumbs = loaders.thumbnails(rows["path"])
@@ -221,7 +223,7 @@ with faces:
                      width=loaders.THUMB)
     if ds.participants_known:
         st.markdown("#### One strip per participant")
-        ids = ds.participants()["participant"].astype(str).tolist()
+        ids = sorted(ds.participants()["participant"].astype(str), key=lambda v: v.zfill(12))
         chosen = st.multiselect("Participants", ids, default=ids[:3], max_selections=12)
         for pid in chosen:
             rows = table[table["participant"].astype(str) == pid]

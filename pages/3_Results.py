@@ -62,7 +62,12 @@ def pct(x) -> str:
 
 
 def ci(low, high) -> str:
-    return f"{pct(low)} – {pct(high)}"
+    lo, hi = pct(low), pct(high)
+    return "—" if lo == hi == "—" else f"{lo} – {hi}"
+
+
+def people(n: int) -> str:
+    return f"{n} person" if n == 1 else f"{n} people"
 
 
 def run_section(s: dict, path: str, i: int) -> None:
@@ -71,7 +76,7 @@ def run_section(s: dict, path: str, i: int) -> None:
     if s["leaky"]:
         widgets.leaky_banner()
     o = s["overall"]
-    st.markdown(f"**{s['title']}**: {o.n_samples} test images of {o.n_participants} people.")
+    st.markdown(f"**{s['title']}**: {o.n_samples} test images of {people(o.n_participants)}.")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Accuracy", pct(o.accuracy))
     c2.metric("Balanced accuracy", pct(o.balanced_accuracy))

@@ -73,6 +73,16 @@ def test_train_one_epoch_then_see_it_in_the_run_list_and_on_results(app, tmp_pat
     assert "if it made up 5.0% of the faces" in texts(app.caption)
     assert len(app.get("download_button")) == 3  # predictions CSV, HTML report, metrics JSON
 
+    # delete it from the run list (needs the confirmation tick)
+    app.switch_page("pages/2_Train.py").run()
+    run_id = runs["run_id"][0]
+    assert app.button(key="train_delete").disabled
+    app.checkbox(key=f"confirm_delete_{run_id}").check().run()
+    app.button(key="train_delete").click().run()
+    assert not app.exception, app.exception
+    assert len(list_runs(tmp_path / "runs")) == 0 and "No finished runs yet." in texts(app.caption)
+    assert app.session_state["active_run"] is None
+
 
 def test_busy_then_cancel_half_way_leaves_no_run(app, tmp_path):
     configure(app, protocol="loso", epochs=3)

@@ -199,6 +199,7 @@ def run_experiment(
     from fer_engine.preprocess import prepare_dataset
 
     def on_prepare(done, total):
+        check_cancel(cancel)  # raising here stops prepare_dataset's worker pool
         if progress is not None:
             progress(ProgressEvent("prepare", batch=int(done), n_batches=int(total)))
 

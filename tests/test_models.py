@@ -277,3 +277,25 @@ def test_a_seeded_fit_is_repeatable_and_reuse_across_folds_equals_a_fresh_model(
     for a, b in zip(weights(fresh), weights(reused), strict=True):
         np.testing.assert_array_equal(a, b)
     assert float(np.asarray(reused.keras_model.optimizer.learning_rate)) == pytest.approx(1e-3)
+
+
+def test_random_affine_is_one_resampling_about_the_centre():
+    from fer_engine.models.augment import RandomAffine
+
+    x = np.random.default_rng(0).random((4, 33, 33, 1)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(RandomAffine()(x)), x)  # all factors 0: identity
+    np.testing.assert_array_equal(np.asarray(RandomAffine(rotation=0.1)(x, training=False)), x)
+    t = np.asarray(RandomAffine(rotation=0.1, zoom=0.2, shear=0.1, seed=1).transforms(500, 33.0, 33.0))
+    a, c = t[:, [0, 1, 3, 4]].reshape(-1, 2, 2), 16.0
+    # without shift the centre pixel stays the centre
+    np.testing.assert_allclose(a[:, 0, 0] * c + a[:, 0, 1] * c + t[:, 2], c, atol=1e-3)
+    rot = np.asarray(RandomAffine(rotation=0.1, seed=2).transforms(500, 33.0, 33.0))[:, [0, 1, 3, 4]]
+    np.testing.assert_allclose(np.linalg.det(rot.reshape(-1, 2, 2)), 1.0, atol=1e-5)  # pure rotation
+    assert np.abs(np.arccos(np.clip(rot[:, 0], -1, 1))).max() <= 0.1 * 2 * np.pi + 1e-6
+    shift = np.asarray(RandomAffine(shift=0.1, seed=3).transforms(500, 33.0, 33.0))
+    assert np.abs(shift[:, [2, 5]]).max() <= 3.3 + 1e-4 and np.abs(shift[:, [2, 5]]).max() > 2.5
+    # a bright centre dot stays at the centre under rotation, zoom and shear
+    dot = np.zeros((8, 33, 33, 1), np.float32)
+    dot[:, 16, 16] = 1.0
+    out = np.asarray(RandomAffine(rotation=0.1, zoom=0.2, shear=0.1, interpolation="nearest", seed=4)(dot))
+    assert (out[:, 16, 16, 0] == 1.0).all()

@@ -45,20 +45,21 @@ def tf_normalise(x, spec: InputSpec):
 
 
 def augmentation_layers(aug: dict | None, seed: int) -> list:
-    """Keras preprocessing layers for ``TrainConfig.augmentation`` (empty list: none)."""
+    """Keras preprocessing layers for ``TrainConfig.augmentation`` (empty list: none).
+
+    Rotation, shifts, zoom and shear: one :class:`fer_engine.models.augment.RandomAffine`
+    (a single resampling; see that module for why); flips: ``keras.layers.RandomFlip``.
+    """
+    from fer_engine.models.augment import RandomAffine
+
     if not aug:
         return []
     layers = []
-    if aug.get("rotation"):
-        layers.append(keras.layers.RandomRotation(aug["rotation"], fill_mode="reflect", seed=seed))
-    if aug.get("shift"):
-        layers.append(keras.layers.RandomTranslation(aug["shift"], aug["shift"], seed=seed + 1))
-    if aug.get("zoom"):
-        layers.append(keras.layers.RandomZoom(aug["zoom"], aug["zoom"], seed=seed + 2))
-    if aug.get("shear"):
-        layers.append(keras.layers.RandomShear(aug["shear"], aug["shear"], seed=seed + 3))
+    geometric = {k: float(aug.get(k) or 0.0) for k in ("rotation", "shift", "zoom", "shear")}
+    if any(geometric.values()):
+        layers.append(RandomAffine(**geometric, seed=seed))
     if aug.get("horizontal_flip"):
-        layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 4))
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 1))
     return layers
 
 

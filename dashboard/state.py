@@ -31,8 +31,20 @@ DEFAULTS = {
 }
 
 
+@st.cache_resource
+def _startup(cache: str) -> bool:
+    """Once per server process and cache folder: remove uploads and job folders left by
+    earlier runs of the server (older than a day / a week)."""
+    upload.clean_stale_uploads(max_age_hours=24)
+    jobs.clean_stale_jobs(max_age_hours=168)
+    return True
+
+
 def init() -> None:
     """Set missing session keys to their defaults (every page calls this first)."""
+    from fer_engine.paths import cache_dir
+
+    _startup(str(cache_dir()))
     for key, value in DEFAULTS.items():
         st.session_state.setdefault(key, list(value) if isinstance(value, list) else value)
 

@@ -498,6 +498,27 @@ def _tail(path: Path, n: int = 8) -> str:
     return "\n".join(lines[-n:])
 
 
+def clean_stale_jobs(root=None, max_age_hours: float = 168.0) -> int:
+    """Remove job folders (under ``root``, default ``<cache>/jobs``) whose last change is older
+    than ``max_age_hours``; returns how many. Runs are not touched (they live in the runs folder)."""
+    from fer_engine.paths import cache_dir
+
+    base = Path(root) if root is not None else cache_dir() / "jobs"
+    if not base.is_dir():
+        return 0
+    cutoff = time.time() - max_age_hours * 3600
+    removed = 0
+    for folder in base.iterdir():
+        try:
+            newest = max([folder.stat().st_mtime] + [p.stat().st_mtime for p in folder.iterdir()])
+        except OSError:
+            continue
+        if folder.is_dir() and newest < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 _MANAGERS: dict[str, JobManager] = {}
 _MANAGERS_LOCK = threading.Lock()
 

@@ -136,6 +136,8 @@ if st.button("Start training", type="primary", key="train_start"):
 
 # -- progress ------------------------------------------------------------------------------
 st.subheader("Progress")
+if state.my_job_ids():  # keep this session's job in the address: a browser reload finds it
+    st.query_params["job"] = state.my_job_ids()[-1]
 
 
 def progress_panel() -> None:

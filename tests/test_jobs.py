@@ -114,3 +114,16 @@ def test_get_manager_is_one_per_folder(tmp_path):
     b = jobs.get_manager(2, True, root=tmp_path / "m")
     assert a is b and b.max_jobs == 2 and b.queue
     assert jobs.get_manager(root=tmp_path / "other") is not a
+
+
+def test_clean_stale_jobs(tmp_path):
+    import os
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    for folder in (old, new):
+        folder.mkdir()
+        (folder / "spec.json").write_text("{}")
+    for p in (old, old / "spec.json"):
+        os.utime(p, (1, 1))
+    assert jobs.clean_stale_jobs(tmp_path, max_age_hours=1) == 1
+    assert not old.exists() and new.exists()

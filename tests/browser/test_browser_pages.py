@@ -82,6 +82,14 @@ def test_upload_a_zip_and_train_from_the_ui(server, page, shots, tmp_path):
     select_option(page, "Batch size", "8")
     page.wait_for_timeout(500)
     page.get_by_role("button", name="Start training").click()
+    page.get_by_text("cnn / holdout on synthetic demo data", exact=False).first.wait_for()
+    # the job lives in the server: it survives a page change and a browser reload
+    go(page, "Results")
+    settle(page, "Results")
+    go(page, "Train")
+    page.get_by_text("cnn / holdout on synthetic demo data", exact=False).first.wait_for()
+    page.wait_for_url("**job=*")  # the job is in the address, so a reload finds it again
+    page.reload()
     page.get_by_text("Finished: run", exact=False).wait_for(timeout=240_000)
     settle(page, "Finished runs")
     assert_no_errors(page)

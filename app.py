@@ -30,6 +30,7 @@ _PAGE_BLURBS = {
     "comparisons and the study report of one or several runs.",
     "Classify": "classify your own photos with a trained model and see why it decided.",
     "Live": "classify a webcam stream live.",
+    "Session": "analyse a recorded video session: timeline, alerts and a CSV.",
 }
 
 st.set_page_config(page_title="FER research dashboard", page_icon=":material/face:", layout="wide")
@@ -55,9 +56,9 @@ This dashboard trains and evaluates facial emotion recognition (FER) models **ho
     left, right = st.columns(2)
     with left:
         st.markdown("#### Active dataset")
-        label = st.session_state.get("dataset_label") or "synthetic demo data (default)"
+        label, synthetic = widgets.active_dataset()
         st.markdown(f"**{label}**")
-        if st.session_state.get("dataset_synthetic", st.session_state["dataset_path"] is None):
+        if synthetic:
             widgets.synthetic_banner()
     with right:
         st.markdown("#### Active model")

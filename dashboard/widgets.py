@@ -48,12 +48,26 @@ def active_model() -> tuple[str, str | None]:
     return "none yet: train one on the Train page", None
 
 
+def active_dataset() -> tuple[str, bool]:
+    """(name, synthetic?) of the session's active dataset (loaded through the shared cache)."""
+    from dashboard import loaders
+    from fer_engine.errors import UserFacingError
+
+    try:
+        ds = loaders.dataset(st.session_state.get("dataset_path"))
+    except UserFacingError:
+        return "the chosen dataset cannot be loaded (see the Dataset page)", False
+    st.session_state["dataset_label"] = ds.name
+    st.session_state["dataset_synthetic"] = ds.synthetic
+    return ds.name, ds.synthetic
+
+
 def sidebar_status() -> None:
     """Active dataset, active model and the server's running training, in the sidebar."""
     with st.sidebar:
-        label = st.session_state.get("dataset_label") or "synthetic demo data (default)"
+        label, synthetic = active_dataset()
         st.caption(f"Active dataset: **{label}**")
-        if st.session_state.get("dataset_synthetic", st.session_state.get("dataset_path") is None):
+        if synthetic:
             st.caption(":orange-badge[Synthetic demo data]")
         st.caption(f"Active model: **{active_model()[0]}**")
         try:

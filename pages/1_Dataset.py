@@ -52,6 +52,7 @@ if source == "synthetic":
                 path = default_dataset_path(participants=int(participants), seed=int(seed))
             default = int(participants) == 19 and int(seed) == 0
             state.set_dataset(None if default else str(path), "synthetic")
+            st.rerun()  # the sidebar was drawn before: show the new dataset everywhere
 
 elif source == "upload":
     st.caption(
@@ -75,6 +76,7 @@ elif source == "upload":
                 folder = extract_zip(uploaded, limits=limits_for_upload(settings.max_upload_bytes))
                 loaders.dataset(str(folder))  # validate before switching
             state.set_dataset(str(folder), "upload")
+            st.rerun()
         except UserFacingError as exc:
             remove_upload(folder)
             st.session_state["upload_error"] = (
@@ -107,6 +109,7 @@ elif source == "folder":
                 try:
                     loaders.dataset(folder)
                     state.set_dataset(folder, "folder")
+                    st.rerun()
                 except UserFacingError as exc:
                     st.error(f"{exc} The previous dataset is still active.")
 

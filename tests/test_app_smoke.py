@@ -28,7 +28,7 @@ def app(cache, tmp_path, monkeypatch):
 def test_home_says_what_the_dashboard_is_for(app):
     assert "research dashboard" in app.title[0].value
     assert "Person-wise evaluation" in texts(app.markdown)
-    assert "synthetic demo data" in texts(app.sidebar.caption).lower()
+    assert "synthetic demo data (19 participants, seed 0)" in texts(app.sidebar.caption)
     assert any("Synthetic demo data" in str(w.value) for w in app.warning)  # banner on Home
     assert "none yet: train one" in texts(app.markdown)  # no run, no shipped model here
     links = [p.proto.label for p in app.get("page_link")]

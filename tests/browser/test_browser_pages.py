@@ -69,6 +69,8 @@ def test_upload_a_zip_and_train_from_the_ui(server, page, shots, tmp_path):
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(archive))
     settle(page, "4 participants, seed 0")
     assert page.locator('[data-testid="stMetricValue"]').first.inner_text() == "32"
+    # the sidebar, drawn before the page body, names the new dataset too
+    assert "4 participants" in page.locator('[data-testid="stSidebar"]').inner_text()
     assert_no_errors(page)
     page.screenshot(path=str(shots / "dataset_uploaded.png"), full_page=True)
 

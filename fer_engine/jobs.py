@@ -152,8 +152,10 @@ def limit_participants(dataset, n: int):
     if n is None or len(ids) <= int(n):
         return dataset
     keep = set(ids[: int(n)])
-    table = dataset.table[dataset.table["participant"].astype(str).isin(keep)].reset_index(drop=True)
-    digest = hashlib.sha256((dataset.fingerprint + "|" + ",".join(sorted(keep))).encode()).hexdigest()
+    rows = dataset.table["participant"].astype(str).isin(keep)
+    table = dataset.table[rows].reset_index(drop=True)
+    key = dataset.fingerprint + "|" + ",".join(sorted(keep))
+    digest = hashlib.sha256(key.encode()).hexdigest()
     return replace(
         dataset,
         table=table,
@@ -202,15 +204,21 @@ class JobStatus:
         return self.state in ACTIVE_STATES
 
     @property
+    def epoch_fraction(self) -> float:
+        """Progress within the current fold's planned epochs, in [0, 1]."""
+        if not self.n_epochs:
+            return 0.0
+        done = max(self.epoch - 1, 0) + self.batch / max(self.n_batches, 1)
+        return float(min(1.0, done / self.n_epochs))
+
+    @property
     def fraction(self) -> float:
+        """Overall progress in [0, 1] (folds are taken as equally long)."""
         if self.state == "finished":
             return 1.0
         if not self.n_folds:
             return 0.0
-        within = 0.0
-        if self.n_epochs:
-            within = (max(self.epoch - 1, 0) + self.batch / max(self.n_batches, 1)) / self.n_epochs
-        return float(min(1.0, (self.fold + min(within, 1.0)) / self.n_folds))
+        return float(min(1.0, (self.fold + self.epoch_fraction) / self.n_folds))
 
     @property
     def summary(self) -> str:
@@ -222,6 +230,8 @@ class JobStatus:
         if self.state == "running":
             if self.cancel_requested:
                 return f"Cancelling: {what}"
+            if not self.phase:
+                return f"Starting (loading the data and model libraries): {what}"
             if self.phase == "prepare" or not self.n_folds:
                 return f"Preparing images ({self.prepare_done}/{self.prepare_total}): {what}"
             return (f"Training fold {self.fold + 1}/{self.n_folds}, epoch "
@@ -500,7 +510,7 @@ def _tail(path: Path, n: int = 8) -> str:
 
 def clean_stale_jobs(root=None, max_age_hours: float = 168.0) -> int:
     """Remove job folders (under ``root``, default ``<cache>/jobs``) whose last change is older
-    than ``max_age_hours``; returns how many. Runs are not touched (they live in the runs folder)."""
+    than ``max_age_hours``; returns how many. Runs are not touched (they live elsewhere)."""
     from fer_engine.paths import cache_dir
 
     base = Path(root) if root is not None else cache_dir() / "jobs"

@@ -101,7 +101,9 @@ def check_members(zf: zipfile.ZipFile, limits: ZipLimits = ZipLimits()) -> list[
                 "files and folders are accepted."
             )
         if info.flag_bits & 0x1:
-            raise UploadError(f"'{info.filename}' is encrypted; upload an archive without a password.")
+            raise UploadError(
+                f"'{info.filename}' is encrypted; upload an archive without a password."
+            )
         total += info.file_size
         if (
             info.file_size > _RATIO_MIN_BYTES
@@ -168,7 +170,7 @@ def extract_zip(source, dest_parent=None, limits: ZipLimits = ZipLimits()) -> Pa
 
 
 def is_upload_folder(path) -> bool:
-    """True if ``path`` is (inside) a folder made by :func:`extract_zip` under :func:`uploads_dir`."""
+    """True if ``path`` is (inside) a folder made by :func:`extract_zip` (under the uploads dir)."""
     p = Path(path).resolve()
     root = uploads_dir().resolve()
     return root in p.parents and p.relative_to(root).parts[0].startswith("upload-")

@@ -152,16 +152,18 @@ def progress_panel() -> None:
     if job.state == "queued":
         st.info(f"Waiting: {job.queue_position - 1} training(s) ahead of yours.")
     if job.state == "running":
-        if job.phase == "prepare" or not job.n_folds:
+        if not job.phase:
+            st.progress(0.0, text="Starting...")
+        elif job.phase == "prepare" or not job.n_folds:
             st.progress(job.prepare_done / max(job.prepare_total, 1),
                         text=f"Preparing images: {job.prepare_done}/{job.prepare_total}")
         else:
             st.progress(job.fraction, text=f"Overall: {job.fraction:.0%}")
             st.progress(min(1.0, job.fold / max(job.n_folds, 1)),
                         text=f"Fold {job.fold + 1} of {job.n_folds}")
-            within = (max(job.epoch - 1, 0) + job.batch / max(job.n_batches, 1)) / max(job.n_epochs, 1)
-            st.progress(min(within, 1.0),
-                        text=f"Epoch {max(job.epoch, 1)} of {job.n_epochs} (batch {job.batch}/{job.n_batches})")
+            st.progress(job.epoch_fraction,
+                        text=f"Epoch {max(job.epoch, 1)} of {job.n_epochs} "
+                        f"(batch {job.batch}/{job.n_batches})")
             m = job.last_metrics
             if m:
                 c1, c2 = st.columns(2)

@@ -127,3 +127,14 @@ def test_clean_stale_jobs(tmp_path):
         os.utime(p, (1, 1))
     assert jobs.clean_stale_jobs(tmp_path, max_age_hours=1) == 1
     assert not old.exists() and new.exists()
+
+
+def test_progress_fractions_and_summary():
+    st = jobs.JobStatus("j", JobSpec(model="cnn", protocol="loso", dataset_label="demo"), "running",
+                        "now", phase="train", fold=1, n_folds=4, epoch=2, n_epochs=4, batch=2,
+                        n_batches=4)
+    assert st.epoch_fraction == pytest.approx(1.5 / 4)
+    assert st.fraction == pytest.approx((1 + 1.5 / 4) / 4)
+    assert st.summary == "Training fold 2/4, epoch 2/4: cnn / loso on demo"
+    assert jobs.JobStatus("j", JobSpec(), "running", "now").summary.startswith("Starting")
+    assert jobs.JobStatus("j", JobSpec(), "finished", "now").fraction == 1.0

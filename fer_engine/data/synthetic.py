@@ -40,7 +40,7 @@ from fer_engine.data.synthetic_faces import (  # noqa: F401 (re-exported)
 from fer_engine.emotions import EMOTIONS
 
 #: Bump when the drawing changes: it is part of the cache key.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 #: The Kaggle tapakah68 file stem of each canonical emotion.
 KAGGLE_NAMES: dict[str, str] = {

@@ -15,6 +15,12 @@ with hair, neck, shoulders and a background, like a photo of a person, not a fac
 Shaded dark eye sockets and brows and a lighter nose bridge make most faces findable by
 OpenCV's Haar frontal-face cascade (about 9 in 10 here); the face always lies inside
 the centre square of the portrait, so a centre crop is the fallback.
+
+Difficulty (generator version 2, 19 participants, seed 0, measured with a throwaway
+script): the study's small CNN (48x48 gray face crops, 30 epochs) reached 43% accuracy
+under leave-one-subject-out (66/152; chance 12.5%), and 89% (34/38) when trained on
+participant ids with an image-level split: expression is learnable across people but far
+from solved, and identity is easy, as with real posed photos.
 """
 
 from __future__ import annotations
@@ -164,7 +170,7 @@ def make_identity(
     iris = [(60, 40, 25), (40, 70, 110), (70, 90, 60), (30, 25, 20)][int(r.integers(4))]
     bg = tuple(float(v) for v in r.uniform(60, 225, 3))
     bg2 = tuple(float(np.clip(v + r.normal(0, 40), 30, 240)) for v in bg)
-    rest_scale = 0.1 * difficulty
+    rest_scale = 0.07 * difficulty
     rest = Expression(
         brow_raise=float(r.normal(0, rest_scale)),
         brow_inner=float(r.normal(0, rest_scale)),
@@ -204,7 +210,7 @@ def make_identity(
         background2=bg2,
         clothes=tuple(float(v) for v in r.uniform(20, 230, 3)),
         rest=rest,
-        expressiveness=float(r.uniform(1 - 0.2 * difficulty, 1.0)),
+        expressiveness=float(r.uniform(1 - 0.15 * difficulty, 1.0)),
     )
 
 
@@ -222,7 +228,7 @@ def render_face(
     ``rng`` supplies the per-image nuisance and expression intensity; ``difficulty``
     scales the nuisance (0 = clean, 1 = default).
     """
-    k = ident.expressiveness * float(rng.uniform(1 - 0.25 * difficulty, 1.0))
+    k = ident.expressiveness * float(rng.uniform(1 - 0.2 * difficulty, 1.0))
     e = _blend_expr(ident.rest, EXPRESSIONS[emotion], k)
     cv = Canvas(WIDTH, HEIGHT)
     W, H = WIDTH, HEIGHT

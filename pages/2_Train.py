@@ -179,9 +179,15 @@ def progress_panel() -> None:
                    "the validation people. Training accuracy is optimistic: the test results are "
                    "on the Results page.")
     if job.state == "finished":
-        st.session_state["active_run"] = job.run_path
-        st.success(f"Finished: run `{Path(job.run_path).name}`. It is now the active model; see it "
-                   "on the Results page.")
+        activated = st.session_state.setdefault("_activated_jobs", [])
+        if mine and job.job_id not in activated:  # once: the user may pick another model later
+            activated.append(job.job_id)
+            st.session_state["active_run"] = job.run_path
+        if Path(job.run_path).is_dir():
+            st.success(f"Finished: run `{Path(job.run_path).name}`. It is the active model after "
+                       "training; see it on the Results page.")
+        else:
+            st.info(f"Finished: run `{Path(job.run_path).name}` (deleted since).")
     elif job.state == "failed":
         st.error(f"Training failed: {job.error}")
     elif job.state == "cancelled":

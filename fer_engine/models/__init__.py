@@ -27,7 +27,9 @@ import numpy as np
 
 from fer_engine.errors import ModelError
 from fer_engine.models.base import (  # noqa: F401
+    AUGMENTATIONS,
     DEFAULT_AUGMENTATION,
+    FULL_AUGMENTATION,
     META_FILE,
     FERModel,
     ProgressEvent,

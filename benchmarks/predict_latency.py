@@ -1,0 +1,88 @@
+"""Per-face latency of the model call in ``predict`` for the cnn, at batch 1 and batch 64.
+
+Target: under 5 ms per face at batch 1, excluding face detection. The call measured is
+``FERModel.predict_proba`` (a ``tf.function`` with a fixed input signature, normalisation
+included), which is what ``fer_engine.predict.predict_images`` calls per batch of faces.
+For contrast it also times one Keras ``model.predict`` call (never used per face) and
+the whole ``predict_images`` pipeline on a real photo (decode + detection + model).
+
+    python benchmarks/predict_latency.py [--model RUN_OR_FILE] [--repeats 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def _times(fn, repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="a run folder or model file (default: an untrained cnn)")
+    parser.add_argument("--repeats", type=int, default=200)
+    args = parser.parse_args()
+
+    import numpy as np
+
+    from fer_engine.emotions import FER2013_EMOTIONS
+    from fer_engine.models import create, load_model
+    from fer_engine.predict import predict_images
+
+    model = load_model(args.model) if args.model else create("cnn", FER2013_EMOTIONS)
+    rng = np.random.default_rng(0)
+    rows = []
+    for batch in (1, 64):
+        X = rng.integers(0, 256, (batch, *model.input_spec.shape)).astype(np.uint8)
+        for _ in range(5):
+            model.predict_proba(X)  # warm-up: tracing happens once
+        t = _times(lambda: model.predict_proba(X), max(20, args.repeats // (1 if batch == 1 else 4)))
+        med, p90 = statistics.median(t), sorted(t)[int(0.9 * len(t))]
+        rows.append((f"predict_proba, batch {batch}", f"{1e3 * med / batch:.2f} ms/face",
+                     f"call median {1e3 * med:.2f} ms, p90 {1e3 * p90:.2f} ms"))
+    if model.keras_model is not None:
+        X1 = rng.integers(0, 256, (1, *model.input_spec.shape)).astype(np.float32) / 255.0
+        model.keras_model.predict(X1, verbose=0)
+        t = _times(lambda: model.keras_model.predict(X1, verbose=0), 10)
+        rows.append(("keras model.predict, batch 1", f"{1e3 * statistics.median(t):.2f} ms/face",
+                     "for contrast only; never used per face"))
+    try:
+        from PIL import Image
+        from skimage import data
+
+        folder = Path(tempfile.mkdtemp(prefix="fer-latency-"))
+        photo = folder / "astronaut.jpg"
+        Image.fromarray(data.astronaut()).save(photo, quality=90)
+        predict_images(model, [photo])
+        t = _times(lambda: predict_images(model, [photo]), 10)
+        rows.append(("predict_images, 512x512 photo", f"{1e3 * statistics.median(t):.1f} ms/image",
+                     "decode + Haar detection + model, 1 face"))
+    except ImportError:  # scikit-image is a dev dependency
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    rows.append(("CPU cores / load average", f"{os.cpu_count()}", f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"))
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    print(f"model: {model.name} {model.input_spec.shape}, {len(model.labels)} classes (target < 5 ms/face at batch 1)")
+    for a, b, c in rows:
+        print(f"{a.ljust(w0)}  {b.rjust(w1)}  {c}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

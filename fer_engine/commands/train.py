@@ -106,9 +106,13 @@ def run(args) -> int:
     m = run_.metrics
     ds = run_.config["dataset"]
     label = " [SYNTHETIC data]" if ds.get("synthetic") else ""
+    people = (f"{m['n_participants']} participants" if ds.get("participants_known", True)
+              else "participants unknown")
     print(f"{run_.config['model']['name']} / {args.protocol} on {ds.get('name')}{label}: "
           f"accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} "
-          f"({m['n_samples']} images, {m['n_participants']} participants)", file=sys.stderr)
+          f"({m['n_samples']} images, {people})", file=sys.stderr)
+    for note in run_.config["protocol"].get("notes", []):
+        print(f"note: {note}", file=sys.stderr)
     if m.get("leaky"):
         print("LEAKY protocol: " + m.get("warning", ""), file=sys.stderr)
     print(path)

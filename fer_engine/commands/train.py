@@ -106,7 +106,7 @@ def run(args) -> int:
     m = run_.metrics
     ds = run_.config["dataset"]
     label = " [SYNTHETIC data]" if ds.get("synthetic") else ""
-    people = (f"{m['n_participants']} participants" if ds.get("participants_known", True)
+    people = (f"{m['n_participants']} participant(s)" if ds.get("participants_known", True)
               else "participants unknown")
     print(f"{run_.config['model']['name']} / {args.protocol} on {ds.get('name')}{label}: "
           f"accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} "

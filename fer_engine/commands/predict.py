@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
@@ -22,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's "N out of the last N calls ... triggered tf.function retracing" warning fires
+    # when a run holds one traced function per fold model; it is expected, not a problem.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     from fer_engine.models import load_model
     from fer_engine.predict import predict_images, summarise
 

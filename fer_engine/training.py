@@ -168,7 +168,8 @@ def run_experiment(
     otherwise; ImageNet offline raises :class:`WeightsUnavailableError` before any work).
     ``augment``: ``"flip"`` (default; horizontal flips only), ``"full"`` (also rotation,
     shifts, zoom, shear; see ``fer_engine.models.base.AUGMENTATIONS`` for why it is not the
-    default), ``"none"``, True/False, or a dict of factors like ``FULL_AUGMENTATION``.
+    default), ``"none"``, True (= the default) / False, or a dict of factors like
+    ``FULL_AUGMENTATION``.
     ``val_fraction``: share of each fold's training participants held out for early
     stopping and learning-rate reduction (0 disables both). ``detect``/``margin``: face
     detection settings of pre-processing (no face: centre crop). ``model_options``: extra

@@ -215,7 +215,8 @@ def test_augmentation_settings():
     from fer_engine.models.base import resolve_augmentation
 
     assert resolve_augmentation("flip") == {"horizontal_flip": True} == TrainConfig().augmentation
-    assert resolve_augmentation("full") == FULL_AUGMENTATION == resolve_augmentation(True)
+    assert resolve_augmentation(True) == {"horizontal_flip": True}  # True: the recommended default
+    assert resolve_augmentation("full") == FULL_AUGMENTATION
     assert resolve_augmentation("none") is None and resolve_augmentation(False) is None
     assert resolve_augmentation({"zoom": 0.2}) == {"zoom": 0.2}
     with pytest.raises(ValueError, match="unknown augmentation"):

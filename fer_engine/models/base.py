@@ -138,9 +138,10 @@ DEFAULT_AUGMENTATION: dict = AUGMENTATIONS["flip"]
 
 
 def resolve_augmentation(augment) -> dict | None:
-    """``"none"``/``"flip"``/``"full"``, True (= full), False/None (= none) or a dict of factors."""
+    """``"none"``/``"flip"``/``"full"``, True (= the default, ``flip``), False/None (= none) or a
+    dict of factors."""
     if augment is True:
-        return dict(FULL_AUGMENTATION)
+        return dict(DEFAULT_AUGMENTATION)
     if augment is False or augment is None:
         return None
     if isinstance(augment, str):

@@ -15,7 +15,7 @@ import av
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from dashboard import model_choice, session_ui
+from dashboard import model_choice, session_ui, webrtc_relay
 from fer_engine.explain import warm_up
 from fer_engine.live import LiveSession, Timeline
 from fer_engine.settings import load_settings
@@ -70,6 +70,7 @@ def callback(frame: av.VideoFrame) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(out, format="bgr24")
 
 
+webrtc_relay.install()  # newest frame only between stages: bounded memory, no growing lag
 ctx = webrtc_streamer(
     key="live",
     mode=WebRtcMode.SENDRECV,

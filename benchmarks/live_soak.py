@@ -1,0 +1,171 @@
+"""Soak check of the Live page: minutes of fake-camera streaming, server memory sampled.
+
+Starts ``streamlit run app.py`` on a free port (no ICE servers: localhost only), opens the
+Live page in headless Chromium whose fake camera plays a y4m clip of a real face
+(scikit-image's astronaut), presses START and keeps streaming for ``--minutes``. Every
+``--interval`` seconds it prints the resident memory (VmRSS) of the Streamlit server and
+the frames analysed so far (from the page's status line). At the end it prints the growth
+of resident memory from the first sample (taken once frames are flowing) to the last, and
+over the second half of the run (which leaves out warm-up), against the 10 % target.
+
+    python benchmarks/live_soak.py [--minutes 10] [--interval 30]
+
+The model is the shipped one when ``artifacts/pretrained/model.keras`` exists, else an
+untrained network of the same architecture (memory does not depend on the weights).
+Needs Debian's Chromium at /usr/bin/chromium (or FER_CHROMIUM) and Playwright.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+CHROMIUM = os.environ.get("FER_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+]
+STATUS = re.compile(r"frames analysed: (\d+)")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` in MB (VmRSS from /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(env: dict, log_path: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true",
+         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit(f"streamlit did not start; see {log_path}")
+        time.sleep(0.5)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def frames_so_far(page) -> int | None:
+    loc = page.get_by_text(STATUS).first
+    if not loc.count():
+        return None
+    m = STATUS.search(loc.inner_text())
+    return int(m.group(1)) if m else None
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--interval", type=float, default=30.0, help="seconds between samples")
+    args = ap.parse_args()
+    if not Path(CHROMIUM).is_file():
+        raise SystemExit(f"no Chromium at {CHROMIUM}; apt-get install chromium (never "
+                         "'playwright install')")
+    from live_clips import clip_frames, standin_model, write_y4m
+    from playwright.sync_api import sync_playwright
+
+    from fer_engine.models import pretrained
+
+    with tempfile.TemporaryDirectory(prefix="fer-soak-") as tmp:
+        tmp = Path(tmp)
+        env = dict(os.environ, FER_ICE_SERVERS="[]", TF_CPP_MIN_LOG_LEVEL="2",
+                   FER_RUNS_DIR=str(tmp / "runs"))
+        env.pop("FER_HOSTED_DEMO", None)
+        if not pretrained.available():
+            print("(artifacts/pretrained/model.keras is missing: streaming with an untrained "
+                  "network of the same architecture)")
+            standin_model().save(tmp / "artifacts" / "pretrained", stem="model")
+            env["FER_ARTIFACTS_DIR"] = str(tmp / "artifacts")
+        clip = write_y4m(tmp / "clip.y4m", clip_frames(30))
+        proc, url = start_server(env, tmp / "server.log")
+        print(f"server pid {proc.pid} at {url}; RSS at start {rss_mb(proc.pid):.0f} MB; "
+              f"load average {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+        samples: list[tuple[float, float, int | None]] = []
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                            args=FLAGS + [f"--use-file-for-fake-video-capture={clip}"])
+                page = browser.new_page(viewport={"width": 1280, "height": 1400})
+                page.set_default_timeout(180_000)
+                page.goto(url)
+                nav = page.locator('[data-testid="stSidebarNav"]')
+                nav.get_by_role("link", name="Home").wait_for()  # app.py's navigation is up
+                nav.get_by_role("link", name="Live", exact=True).click()
+                component = page.frame_locator(
+                    'iframe[title="streamlit_webrtc.component.webrtc_streamer"]')
+                component.get_by_role("button", name="START").click()
+                page.get_by_text(STATUS).first.wait_for()
+                t0 = time.monotonic()
+                end = t0 + args.minutes * 60
+                print(f"{'minute':>7s} {'RSS MB':>8s} {'frames':>8s} {'fps':>6s}")
+                while True:
+                    now = time.monotonic()
+                    frames = frames_so_far(page)
+                    samples.append((now - t0, rss_mb(proc.pid), frames))
+                    fps = ""
+                    if len(samples) > 1 and frames is not None and samples[-2][2] is not None:
+                        fps = f"{(frames - samples[-2][2]) / (now - t0 - samples[-2][0]):6.1f}"
+                    print(f"{(now - t0) / 60:7.1f} {samples[-1][1]:8.0f} {frames!s:>8s} {fps:>6s}",
+                          flush=True)
+                    if now >= end:
+                        break
+                    page.wait_for_timeout(min(args.interval, max(0.0, end - now)) * 1000)
+                component.get_by_role("button", name="STOP").click()
+                page.get_by_text("Last session").wait_for()
+                time.sleep(2)
+                print(f"after STOP: RSS {rss_mb(proc.pid):.0f} MB")
+                browser.close()
+        finally:
+            stop_server(proc)
+    first, last = samples[0][1], samples[-1][1]
+    mid = samples[len(samples) // 2][1]
+    growth = (last - first) / first
+    late = (last - mid) / mid
+    print(f"RSS growth first -> last sample: {growth:+.1%} ({first:.0f} -> {last:.0f} MB); "
+          f"second half: {late:+.1%}. Target: under +10% -> {'PASS' if growth < 0.10 else 'FAIL'}")
+    return 0 if growth < 0.10 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -124,8 +124,9 @@ def main() -> int:
         samples: list[tuple[float, float, int | None]] = []
         try:
             with sync_playwright() as p:
+                camera = f"--use-file-for-fake-video-capture={clip}"
                 browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                            args=FLAGS + [f"--use-file-for-fake-video-capture={clip}"])
+                                            args=FLAGS + [camera])
                 page = browser.new_page(viewport={"width": 1280, "height": 1400})
                 page.set_default_timeout(180_000)
                 page.goto(url)

@@ -49,7 +49,8 @@ def model_key(source: str) -> str:
 
 
 def _run_label(row) -> str:
-    acc = "" if row.accuracy is None or row.accuracy != row.accuracy else f", accuracy {row.accuracy:.0%}"
+    missing = row.accuracy is None or row.accuracy != row.accuracy
+    acc = "" if missing else f", accuracy {row.accuracy:.0%}"
     leaky = " (LEAKY protocol)" if row.leaky else ""
     data = " on synthetic data" if row.synthetic else ""
     return f"Run {row.run_id}: {row.model} / {row.protocol}{leaky}{data}{acc}"

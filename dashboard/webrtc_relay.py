@@ -1,4 +1,9 @@
-"""Keep only the newest video frame between streamlit-webrtc's stages (bounded memory).
+"""streamlit-webrtc glue: plain ICE configuration, and a relay that keeps only the newest
+video frame between stages (bounded memory).
+
+:func:`rtc_configuration`: ``st.secrets`` hands tables over as read-only mappings, which
+streamlit-webrtc 0.79 silently ignores as ICE servers (it accepts ``dict`` only); they are
+turned into plain dicts and lists here.
 
 streamlit-webrtc 0.79 connects the incoming camera track to the frame processor, and the
 processed track to the outgoing connection, through aiortc's ``MediaRelay`` with
@@ -16,10 +21,25 @@ relay (pinned in requirements.txt); with another layout it does nothing and says
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from aiortc.contrib.media import MediaRelay
 
 LOGGER = logging.getLogger(__name__)
+
+
+def _plain(value):
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def rtc_configuration(settings) -> dict:
+    """``{"iceServers": [...]}`` from :class:`fer_engine.settings.Settings`, as plain JSON
+    types (an empty list: no STUN/TURN, enough on localhost)."""
+    return _plain(settings.rtc_configuration())
 
 
 class LatestFrameRelay(MediaRelay):

@@ -74,7 +74,7 @@ webrtc_relay.install()  # newest frame only between stages: bounded memory, no g
 ctx = webrtc_streamer(
     key="live",
     mode=WebRtcMode.SENDRECV,
-    rtc_configuration=settings.rtc_configuration(),
+    rtc_configuration=webrtc_relay.rtc_configuration(settings),
     media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}},
                               "audio": False},
     video_frame_callback=callback,

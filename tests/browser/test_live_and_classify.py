@@ -89,7 +89,8 @@ def poll(page, check, what: str, timeout_s: float = 60.0):
         if value:
             return value
         page.wait_for_timeout(500)
-    raise AssertionError(f"timed out waiting for {what}: {page.get_by_text(STATUS).first.inner_text()}")
+    shown = page.get_by_text(STATUS).first.inner_text()
+    raise AssertionError(f"timed out waiting for {what}: {shown}")
 
 
 def green_box(png: bytes) -> tuple[int, tuple[float, float]]:

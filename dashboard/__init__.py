@@ -6,3 +6,8 @@ streamlit). The engine stays in ``fer_engine``; these modules hold session state
 - :mod:`dashboard.loaders`: cached dataset loading, thumbnails, run reports.
 - :mod:`dashboard.widgets`: banners and small reusable widgets.
 """
+
+from dashboard.native_libs import load_pylibsrtp
+
+# Before anything can import aiortc after TensorFlow (see dashboard.native_libs).
+load_pylibsrtp()

@@ -13,9 +13,9 @@ import time
 
 import av
 import streamlit as st
-from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from dashboard import model_choice, session_ui, webrtc_relay
+from dashboard import model_choice, session_ui, webrtc_relay  # first: loads pylibsrtp safely
+from streamlit_webrtc import WebRtcMode, webrtc_streamer  # noqa: I001
 from fer_engine.explain import warm_up
 from fer_engine.live import LiveSession, Timeline
 from fer_engine.settings import load_settings

@@ -4,11 +4,11 @@ mappings become plain dicts that streamlit-webrtc accepts; the newest-frame rela
 from __future__ import annotations
 
 import json
+import os
 
-from streamlit.runtime.secrets import AttrDict
+from dashboard import webrtc_relay  # first: loads pylibsrtp safely next to TensorFlow
+from streamlit.runtime.secrets import AttrDict  # noqa: I001
 from streamlit_webrtc.config import compile_rtc_configuration
-
-from dashboard import webrtc_relay
 from fer_engine.settings import load_settings
 
 SECRETS = {
@@ -49,3 +49,24 @@ def test_relay_subscribes_unbuffered():
     relay = webrtc_relay.LatestFrameRelay()
     proxy = relay.subscribe(Track(), buffered=True)
     assert proxy._buffered is False and proxy._queue is None  # no queue that can grow
+
+
+def test_webrtc_stack_survives_tensorflow_imported_first():
+    """pylibsrtp crashed the process (SIGSEGV) when imported after TensorFlow; a page that
+    imports dashboard first must load the WebRTC stack and encrypt an RTP packet."""
+    import subprocess
+    import sys
+
+    code = (
+        "import tensorflow\n"
+        "import dashboard\n"
+        "import streamlit_webrtc, aiortc\n"
+        "from pylibsrtp import Policy, Session\n"
+        "policy = Policy(key=bytes(range(30)), ssrc_type=Policy.SSRC_ANY_OUTBOUND)\n"
+        "rtp = bytes([0x80, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]) + b'x' * 20\n"
+        "print(len(Session(policy=policy).protect(rtp)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "42"  # 32-byte packet + 10-byte authentication tag

@@ -178,12 +178,32 @@ def train(
         state = {"epoch": 0, "history": [], "seconds": 0.0, "config": _jsonable(asdict(cfg))}
         if (work / CHECKPOINT).exists() and (work / STATE).exists():
             state = json.loads((work / STATE).read_text())
-            if state["config"] != _jsonable(asdict(cfg)):
+            new_cfg = _jsonable(asdict(cfg))
+            old_cfg = state["config"]
+            if {k: v for k, v in old_cfg.items() if k != "epochs"} != {
+                k: v for k, v in new_cfg.items() if k != "epochs"
+            }:
                 raise ValueError(
                     f"The checkpoint in {work} was made with different settings; "
                     "use another --work-dir or delete it to start afresh."
                 )
             model = keras.models.load_model(work / CHECKPOINT)
+            if old_cfg["epochs"] != cfg.epochs:
+                if cfg.epochs <= state["epoch"]:
+                    raise ValueError(
+                        f"--epochs {cfg.epochs} is not more than the {state['epoch']} "
+                        "epochs already trained."
+                    )
+                # A new length re-scales the cosine schedule from the current step on;
+                # the change is recorded so the model card can say so.
+                steps = int(np.ceil(len(X_train) / cfg.batch_size))
+                model.optimizer.learning_rate = _schedule(cfg, steps)
+                state.setdefault("schedule_changes", []).append(
+                    {"after_epoch": state["epoch"], "epochs_from": old_cfg["epochs"],
+                     "epochs_to": cfg.epochs}
+                )
+                state["config"] = new_cfg
+                log(f"schedule length changed from {old_cfg['epochs']} to {cfg.epochs} epochs")
             log(f"resuming after epoch {state['epoch']} of {cfg.epochs} from {work / CHECKPOINT}")
         else:
             keras.utils.set_random_seed(cfg.seed)

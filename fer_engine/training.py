@@ -40,7 +40,7 @@ import pandas as pd
 from fer_engine import __version__, emotions
 from fer_engine.errors import DatasetError
 from fer_engine.models import FULL_AUGMENTATION, create
-from fer_engine.models.base import resolve_augmentation
+from fer_engine.models.base import START_FROM_EPOCH, resolve_augmentation
 from fer_engine.models.base import ProgressEvent, TrainConfig, check_cancel
 from fer_engine.protocols import PROTOCOLS, make_plan
 from fer_engine.runs import (
@@ -201,7 +201,7 @@ def run_experiment(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
         augmentation=augmentation, class_weight=class_weight,
         early_stopping={"monitor": "val_loss", "patience": int(early_stopping_patience),
-                        "restore_best_weights": True},
+                        "restore_best_weights": True, "start_from_epoch": START_FROM_EPOCH},
     )
 
     # -- pre-processing -----------------------------------------------------------

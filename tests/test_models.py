@@ -319,3 +319,27 @@ def test_random_affine_is_one_resampling_about_the_centre():
     dot[:, 16, 16] = 1.0
     out = np.asarray(RandomAffine(rotation=0.1, zoom=0.2, shear=0.1, interpolation="nearest", seed=4)(dot))
     assert (out[:, 16, 16, 0] == 1.0).all()
+
+
+def test_lr_reduction_waits_for_start_epoch():
+    """ReduceLROnPlateauAfter leaves the rate alone during the first epochs (the cnn's
+    uniform-prediction plateau), then cuts it on a plateau like Keras' callback."""
+    import keras
+    import numpy as np
+
+    from fer_engine.models.keras_base import ReduceLROnPlateauAfter
+
+    inp = keras.Input((2,))
+    model = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(inp))
+    model.compile(keras.optimizers.Adam(0.01), "categorical_crossentropy")
+    cb = ReduceLROnPlateauAfter(start_from_epoch=4, monitor="loss", factor=0.5, patience=1,
+                                min_delta=1e9)  # every epoch counts as a plateau
+    cb.set_model(model)
+    cb.on_train_begin()
+    rates = []
+    for epoch in range(7):
+        logs = {"loss": 1.0}
+        cb.on_epoch_end(epoch, logs)
+        rates.append(round(float(np.asarray(model.optimizer.learning_rate)), 6))
+    assert rates[:4] == [0.01] * 4
+    assert rates[-1] < 0.01

@@ -75,6 +75,10 @@ def check_cancel(cancel: CancelToken | None) -> None:
 
 # --------------------------------------------------------------------------- settings
 
+#: Epochs before early stopping and learning-rate reduction may act (Keras'
+#: ``start_from_epoch``); see :class:`fer_engine.models.keras_base.ReduceLROnPlateauAfter`.
+START_FROM_EPOCH = 10
+
 
 @dataclass
 class TrainConfig:
@@ -93,11 +97,15 @@ class TrainConfig:
     seed: int = 0
     augmentation: dict | None = field(default_factory=lambda: dict(DEFAULT_AUGMENTATION))
     class_weight: bool = False
+    # Both wait START_FROM_EPOCH epochs: the cnn sits on its uniform-prediction plateau for
+    # its first epochs, and cuts or stops there kept it at chance (see ReduceLROnPlateauAfter).
     early_stopping: dict = field(
-        default_factory=lambda: {"monitor": "val_loss", "patience": 6, "restore_best_weights": True}
+        default_factory=lambda: {"monitor": "val_loss", "patience": 6, "restore_best_weights": True,
+                                 "start_from_epoch": START_FROM_EPOCH}
     )
     reduce_lr: dict = field(
-        default_factory=lambda: {"monitor": "val_loss", "factor": 0.5, "patience": 3, "min_lr": 1e-5}
+        default_factory=lambda: {"monitor": "val_loss", "factor": 0.5, "patience": 3, "min_lr": 1e-5,
+                                 "start_from_epoch": START_FROM_EPOCH}
     )
 
     def __post_init__(self) -> None:

@@ -116,6 +116,28 @@ def imagenet_base(builder, display: str, *, weights: str | None, input_tensor):
         raise
 
 
+class ReduceLROnPlateauAfter(keras.callbacks.ReduceLROnPlateau):
+    """``ReduceLROnPlateau`` that, like ``EarlyStopping(start_from_epoch=...)``, ignores the
+    first ``start_from_epoch`` epochs.
+
+    Measured on the synthetic data: the cnn sits on the uniform-prediction plateau
+    (loss ln 8) for its first 15-20 epochs; a learning-rate cut during that plateau
+    (patience 3) halved the rate four times before learning began and left leave-one-
+    subject-out accuracy at 0.35 instead of 0.58 without callbacks (6 folds).
+    """
+
+    def __init__(self, start_from_epoch: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.start_from_epoch = int(start_from_epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch >= self.start_from_epoch:
+            super().on_epoch_end(epoch, logs)
+        else:
+            (logs if logs is not None else {})["learning_rate"] = float(
+                np.asarray(self.model.optimizer.learning_rate))
+
+
 class _KerasProgress(keras.callbacks.Callback):
     """Keras callback: progress events per batch/epoch, a cancel check per batch, history rows."""
 
@@ -232,7 +254,7 @@ class KerasFERModel(FERModel):
             if config.early_stopping:
                 callbacks.append(keras.callbacks.EarlyStopping(**config.early_stopping))
             if config.reduce_lr:
-                callbacks.append(keras.callbacks.ReduceLROnPlateau(**config.reduce_lr, verbose=0))
+                callbacks.append(ReduceLROnPlateauAfter(**config.reduce_lr, verbose=0))
         tracker = _KerasProgress(progress, cancel, config.epochs, n_batches(len(X), config.batch_size))
         callbacks.insert(0, tracker)
         self._prepare_optimizer(config.learning_rate)

@@ -155,25 +155,23 @@ def _is_sets_folder(folder: Path, probe: int = 8) -> bool:
     return False
 
 
-def _find_file(folder: Path, name: str) -> Path | None:
-    """``folder/name`` matched case-insensitively."""
+def _find_entry(folder: Path, name: str, *, want_dir: bool) -> Path | None:
+    """``folder/name`` matched case-insensitively, a folder or a file as asked."""
     try:
         for entry in os.scandir(folder):
-            if entry.name.lower() == name.lower() and entry.is_file():
+            if entry.name.lower() == name.lower() and (entry.is_dir() if want_dir else entry.is_file()):
                 return Path(entry.path)
     except OSError:
         return None
     return None
+
+
+def _find_file(folder: Path, name: str) -> Path | None:
+    return _find_entry(folder, name, want_dir=False)
 
 
 def _find_dir(folder: Path, name: str) -> Path | None:
-    try:
-        for entry in os.scandir(folder):
-            if entry.name.lower() == name.lower() and entry.is_dir():
-                return Path(entry.path)
-    except OSError:
-        return None
-    return None
+    return _find_entry(folder, name, want_dir=True)
 
 
 # --------------------------------------------------------------------------- layout

@@ -355,3 +355,25 @@ class KerasFERModel(FERModel):
             raise WeightsUnavailableError(
                 f"The weights file {path} does not fit the {self.name} model ({exc})."
             ) from exc
+
+
+class ImageNetFERModel(KerasFERModel):
+    """A frozen ImageNet backbone (built by :func:`imagenet_base`) under a new head.
+
+    Options shared by the backbones: ``weights`` (``imagenet`` | ``none`` | path to a
+    no-top weights file) and ``input_size`` (default 224; smaller only for tests). The
+    pixel normalisation is named after the model (``InputSpec(size, 3, name)``).
+    """
+
+    min_size = 32
+
+    def __init__(self, labels, input_spec: InputSpec | None = None, options: dict | None = None,
+                 *, model=None, weights: str | None = "imagenet", input_size: int | None = None):
+        options = dict(options or {})
+        options.setdefault("weights", "none" if weights is None else str(weights))
+        options.setdefault("input_size", int(input_size or 224))
+        size = int(options["input_size"])
+        if size < self.min_size:
+            raise ValueError(f"input_size must be at least {self.min_size}")
+        spec = input_spec or InputSpec(size, 3, self.name)
+        super().__init__(labels, spec, options, model=model)

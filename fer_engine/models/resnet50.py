@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import keras
 
-from fer_engine.models.keras_base import KerasFERModel, imagenet_base
+from fer_engine.models.keras_base import ImageNetFERModel, imagenet_base
 from fer_engine.preprocess import InputSpec
 
 
@@ -28,24 +28,18 @@ def freeze_base(base, unfreeze_prefix: str | None) -> None:
         layer.trainable = trainable
 
 
-class ResNet50Model(KerasFERModel):
+class ResNet50Model(ImageNetFERModel):
     name = "resnet50"
-    min_size = 32
 
     def __init__(self, labels, input_spec: InputSpec | None = None, options: dict | None = None,
                  *, model=None, weights: str | None = "imagenet", unfreeze: str | None = None,
                  input_size: int | None = None):
         options = dict(options or {})
-        options.setdefault("weights", "none" if weights is None else str(weights))
         options.setdefault("unfreeze", unfreeze)
-        options.setdefault("input_size", int(input_size or 224))
         if options["unfreeze"] not in (None, "conv5"):
             raise ValueError("unfreeze must be None or 'conv5'")
-        size = int(options["input_size"])
-        if size < self.min_size:
-            raise ValueError(f"input_size must be at least {self.min_size}")
-        spec = input_spec or InputSpec(size, 3, "resnet50")
-        super().__init__(labels, spec, options, model=model)
+        super().__init__(labels, input_spec, options, model=model, weights=weights,
+                         input_size=input_size)
 
     def build(self):
         inp = keras.Input(shape=self.input_spec.shape, name="image")

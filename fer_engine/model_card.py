@@ -477,9 +477,11 @@ def _data_md(data: dict, ev: dict) -> list[str]:
     if "n_train_total" in data:
         excluded = data["n_train_excluded_as_copies_of_val"]
         unreadable = data.get("n_unreadable")
+        one = excluded == 1
         L += [f"FER2013 {split}: {data['n_train_total']:,} images, of which {excluded:,} "
-              f"{'was' if excluded == 1 else 'were'} left out as byte-identical copies of {other} "
-              "images" + (f" and {unreadable:,} could not be read" if unreadable else "")
+              f"{'was' if one else 'were'} left out as byte-identical "
+              f"{'copy' if one else 'copies'} of {other} images"
+              + (f" and {unreadable:,} could not be read" if unreadable else "")
               + f": **{data['n_train']:,} training images** ({data['source']})."]
     elif "n_train" in data:
         L += [f"FER2013 {split}: **{data['n_train']:,} training images** after leaving out "
@@ -488,8 +490,9 @@ def _data_md(data: dict, ev: dict) -> list[str]:
     else:
         L += [f"FER2013 {split} (counts {data['source']})."]
     if "duplicate_groups" in data:
-        L += ["", f"The dataset holds {data['duplicate_groups']:,} groups of byte-identical "
-              f"images, {data['duplicate_groups_across_splits']:,} of them spanning two splits."]
+        groups, across = data["duplicate_groups"], data["duplicate_groups_across_splits"]
+        L += ["", f"The dataset holds {groups:,} group{'' if groups == 1 else 's'} of "
+              f"byte-identical images, {across:,} of them spanning two splits."]
     if data.get("train_per_class"):
         per = ", ".join(f"{k} {v:,}" for k, v in data["train_per_class"].items())
         L += ["", f"Per class: {per}."]

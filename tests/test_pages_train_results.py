@@ -39,6 +39,9 @@ def configure(at, model="cnn", protocol="holdout", epochs=1, batch=8):
 
 
 def test_train_one_epoch_then_see_it_in_the_run_list_and_on_results(app, tmp_path):
+    # the switches start at the engine's default augmentation: flips only
+    assert app.checkbox(key="train_aug_horizontal_flip").value is True
+    assert app.checkbox(key="train_aug_rotation").value is False
     configure(app)
     assert "LEAKY" not in texts(app.error)
     app.button(key="train_start").click().run()

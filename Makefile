@@ -14,12 +14,12 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 # Stamp files: pip runs again only when a requirements file changes.
-$(VENV)/.deps: requirements.txt | $(PY)
+$(VENV)/.deps: requirements.txt constraints.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip check
 	touch $@
 
-$(VENV)/.dev-deps: requirements-dev.txt requirements.txt | $(PY)
+$(VENV)/.dev-deps: requirements-dev.txt requirements.txt constraints.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip check
 	touch $(VENV)/.deps $@

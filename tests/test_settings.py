@@ -1,4 +1,4 @@
-"""Deployment settings: the hosted-demo switch from the environment and from st.secrets-style keys."""
+"""Deployment settings: the hosted-demo switch from the environment and st.secrets-style keys."""
 
 from __future__ import annotations
 
@@ -83,9 +83,9 @@ def test_environment_on_without_secrets(monkeypatch):
 
 def test_secrets_set_the_demo_caps_and_upload_limit(monkeypatch):
     monkeypatch.setenv("FER_MAX_UPLOAD_MB", "50")
-    s = load_settings(
-        {"hosted_demo": "true", "max_upload_mb": 5, "demo_max_epochs": 2, "demo_max_participants": 3}
-    )
+    secrets = {"hosted_demo": "true", "max_upload_mb": 5, "demo_max_epochs": 2,
+               "demo_max_participants": 3}
+    s = load_settings(secrets)
     assert s.hosted_demo and s.max_upload_mb == 5 and s.max_upload_bytes == 5 * 1024 * 1024
     capped, notes = jobs.apply_caps(jobs.JobSpec(epochs=10), s)
     assert capped.epochs == 2 and capped.max_participants == 3 and "capped at 2" in notes[0]

@@ -10,6 +10,13 @@ figures: deletion / insertion areas of the map next to those of a random map (a
 faithful map deletes faster, i.e. lower deletion area, and inserts faster), and for
 ``ig`` the completeness error. ``filters`` writes the first convolution layer's
 filters and their activations for the face instead of an overlay.
+
+``--regions`` (MODEL is then a run): explain every image of the run's ``predictions.csv``
+with the model of its own fold (the one that never saw that person under ``loso`` /
+``group-kfold``) and print the mean share of attribution on brows, eyes, nose, mouth and
+the rest of the face per emotion and, with ``--by``, per subgroup, with the number of
+images and people per row and a one-line warning for groups of fewer than 5 people
+(see :func:`fer_engine.explain.regions.run_region_attribution`). No IMAGE or ``--out``.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+REGION_GROUPS = ("emotion", "country_group", "age_group", "gender")
 CLI_METHODS = (
     "saliency",
     "smoothgrad",
@@ -32,17 +40,40 @@ CLI_METHODS = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("image", metavar="IMAGE", help="photo or face crop (JPEG, PNG, ...)")
+    parser.set_defaults(_parser=parser)
+    parser.add_argument(
+        "image", metavar="IMAGE", nargs="?", help="photo or face crop (JPEG, PNG, ...)"
+    )
     parser.add_argument(
         "--model",
         required=True,
         help="run folder or id, model folder, .keras file (with meta.json), or 'pretrained'",
     )
-    parser.add_argument("--method", required=True, choices=CLI_METHODS)
-    parser.add_argument("--out", required=True, help="output image file (PNG)")
     parser.add_argument(
-        "--target", default=None, help="emotion to explain (default: the predicted one)"
+        "--method", default=None, choices=CLI_METHODS, help="(with --regions: default gradcam)"
     )
+    parser.add_argument("--out", default=None, help="output image file (PNG)")
+    parser.add_argument(
+        "--target",
+        default=None,
+        help="emotion to explain (default: the predicted one); with --regions: 'pred' "
+        "(default) or 'true'",
+    )
+    regions = parser.add_argument_group("region attribution over a run (--regions)")
+    regions.add_argument(
+        "--regions",
+        action="store_true",
+        help="share of attribution on brows, eyes, nose, mouth and the rest, over the run's "
+        "images, per emotion (and per --by group); MODEL must be a run",
+    )
+    regions.add_argument(
+        "--by", default=None, choices=REGION_GROUPS, help="also per this subgroup column"
+    )
+    regions.add_argument(
+        "--max-images", type=int, default=None, help="explain a random sample of N images"
+    )
+    regions.add_argument("--seed", type=int, default=0, help="seed of the --max-images sample")
+    regions.add_argument("--csv", default=None, help="write the per-image shares to this CSV")
     parser.add_argument(
         "--no-detect",
         action="store_true",
@@ -107,7 +138,110 @@ def _filters_figure(model, x) -> np.ndarray:
     return canvas
 
 
+def _check_usage(args) -> None:
+    """Which arguments go with which mode; argparse errors (exit 2) otherwise."""
+    parser = args._parser
+    if args.regions:
+        wrong = [
+            name
+            for name, given in (
+                ("IMAGE", args.image is not None),
+                ("--out", args.out is not None),
+                ("--fold", args.fold is not None),
+                ("--no-detect", args.no_detect),
+            )
+            if given
+        ]
+        if wrong:
+            parser.error(
+                f"--regions explains the run's own images with each image's fold model and the "
+                f"run's pre-processing: drop {', '.join(wrong)}"
+            )
+        if args.method == "filters":
+            parser.error("--regions needs an attribution method, not 'filters'")
+        if args.target not in (None, "pred", "true"):
+            parser.error("with --regions, --target is 'pred' or 'true'")
+        if args.max_images is not None and args.max_images < 1:
+            parser.error("--max-images must be at least 1")
+        return
+    missing = [
+        name
+        for name, value in (("IMAGE", args.image), ("--method", args.method), ("--out", args.out))
+        if value is None
+    ]
+    if missing:
+        parser.error(
+            "the following arguments are required: " + ", ".join(missing)
+            + " (or use --regions with a run)"
+        )
+    extra = [
+        name
+        for name, given in (
+            ("--by", args.by is not None),
+            ("--max-images", args.max_images is not None),
+            ("--csv", args.csv is not None),
+        )
+        if given
+    ]
+    if extra:
+        parser.error(f"{', '.join(extra)} only apply with --regions")
+
+
+def _print_table(table, by: str) -> None:
+    from fer_engine.explain import REGION_NAMES
+
+    shown = table[[by, "n_images", "n_participants", *REGION_NAMES]]
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+def _run_regions(args) -> int:
+    from fer_engine.explain import REGION_NAMES
+    from fer_engine.explain.regions import run_region_attribution
+
+    method = args.method or "gradcam"
+    result = run_region_attribution(
+        args.model,
+        method=method,
+        target=args.target or "pred",
+        max_images=args.max_images,
+        seed=args.seed,
+        layer=args.layer,
+        **_options(argparse.Namespace(**{**vars(args), "method": method})),
+    )
+    what = "predicted" if result.target == "pred" else "true"
+    print(
+        f"Region attribution of run {result.run_id}: {method} maps of the {what} emotion on "
+        f"{result.n_images} image(s), each explained by the model of its own fold"
+        + (" (which never saw that person)." if result.participant_independent else ".")
+    )
+    print(
+        "Mean share of attribution per region (each row sums to 1); a uniform map would give "
+        + ", ".join(f"{r} {result.areas[r]:.3f}" for r in REGION_NAMES)
+        + "."
+    )
+    groupings = ["emotion"] + ([args.by] if args.by and args.by != "emotion" else [])
+    for by in groupings:
+        print(f"\nBy {by}:")
+        _print_table(result.table(by), by)
+        note = result.small_groups_note(by)
+        if note:
+            print(note)
+    if result.notes:
+        print()
+        for note in result.notes:
+            print(note)
+    if args.csv:
+        out = Path(args.csv)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        result.per_image.to_csv(out, index=False)
+        print(f"wrote the per-image shares of {len(result.per_image)} image(s) to {out}")
+    return 0
+
+
 def run(args) -> int:
+    _check_usage(args)
+    if args.regions:
+        return _run_regions(args)
     from fer_engine.explain import deletion_insertion, explain, overlay
     from fer_engine.models import load_model
     from fer_engine.preprocess import prepare_image

@@ -4,7 +4,8 @@ Entry point: :func:`explain` (one input, one method -> :class:`Explanation`). Th
 :func:`overlay` puts its map on the original photo through the face's crop box,
 :func:`deletion_insertion`, :func:`randomisation_check` and :func:`method_agreement`
 say how faithful the map is, and :func:`region_attribution` aggregates region
-shares over a run's images per emotion and subgroup. :func:`first_conv_filters` /
+shares over a run's images per emotion and subgroup (:func:`run_region_attribution`
+explains a run folder's images, each with its own fold's model). :func:`first_conv_filters` /
 :func:`first_conv_activations` show the first convolution layer.
 
 Submodules: ``core`` (model resolution, caches, :class:`Explanation`), ``methods``,
@@ -45,6 +46,7 @@ from fer_engine.explain.overlay import CMAPS, colourise, overlay, overlay_on_inp
 from fer_engine.explain.regions import (
     REGION_NAMES,
     REGIONS,
+    RunRegions,
     aggregate_regions,
     crop_margin,
     region_areas,
@@ -52,7 +54,9 @@ from fer_engine.explain.regions import (
     region_boxes,
     region_masks,
     region_shares,
+    region_summary,
     region_table,
+    run_region_attribution,
 )
 
 __all__ = [
@@ -63,6 +67,7 @@ __all__ = [
     "REGION_NAMES",
     "Curves",
     "Explanation",
+    "RunRegions",
     "aggregate_regions",
     "agreement_matrix",
     "clear_cache",
@@ -91,8 +96,10 @@ __all__ = [
     "region_boxes",
     "region_masks",
     "region_shares",
+    "region_summary",
     "region_table",
     "resolve",
+    "run_region_attribution",
     "tile_grid",
     "warm_up",
 ]

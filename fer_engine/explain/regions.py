@@ -33,6 +33,8 @@ fraction of pixels): a uniform map gives each region its area.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -203,3 +205,238 @@ def region_attribution(
     )
     tidy = region_table(maps, table, margin=margin)
     return tidy, aggregate_regions(tidy, list(by) if not isinstance(by, str) else by)
+
+
+# ---------------------------------------------------------------- over a run's images
+
+#: ``--by`` names a reader understands -> predictions.csv columns.
+GROUP_ALIASES: dict[str, str] = {"emotion": "true", "predicted": "pred"}
+
+
+@dataclass
+class RunRegions:
+    """Region shares of a run's images, each explained by the fold model that never saw it.
+
+    ``participant_independent``: the run's protocol kept each person on one side of
+    every split, so each image's fold model never saw that person.
+    ``per_image``: one row per explained image: ``sample_id, path, participant, fold,
+    true, pred`` and the run's demographic columns, ``status`` (pre-processing: ``face``,
+    ``centre``, ``whole``), ``margin`` (of the crop, see the module docstring), then one
+    share column per region (:data:`REGION_NAMES`; a row sums to 1, all NaN when the map
+    was all zero). ``areas``: mean fraction of pixels per region over those crops (the
+    shares a uniform map would get). ``notes``: plain sentences (sampling, leaky run,
+    fallback crops, all-zero maps).
+    """
+
+    run_id: str
+    method: str
+    target: str
+    per_image: pd.DataFrame
+    areas: pd.Series
+    n_rows: int
+    labels: tuple[str, ...]
+    participant_independent: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_images(self) -> int:
+        """Images whose map had some attribution (they enter the means)."""
+        return int(self.per_image[list(REGION_NAMES)].notna().all(axis=1).sum())
+
+    def table(self, by: str = "emotion", min_participants: int | None = None) -> pd.DataFrame:
+        """Mean share per region per group: see :func:`region_summary`."""
+        return region_summary(self.per_image, by, labels=self.labels,
+                              min_participants=min_participants)
+
+    def small_groups_note(self, by: str, min_participants: int | None = None) -> str:
+        """One line naming the groups under ``min_participants`` people ("" if none)."""
+        from fer_engine.analytics.subgroups import MIN_PARTICIPANTS
+
+        k = MIN_PARTICIPANTS if min_participants is None else min_participants
+        t = self.table(by, k)
+        small = t.loc[t["small_sample"], by].astype(str).tolist()
+        return f"{by}: fewer than {k} people in " + ", ".join(small) + "." if small else ""
+
+
+def region_summary(
+    per_image: pd.DataFrame,
+    by: str = "emotion",
+    *,
+    labels=None,
+    min_participants: int | None = None,
+) -> pd.DataFrame:
+    """Mean region share per group of a per-image table (:attr:`RunRegions.per_image`).
+
+    ``by``: ``"emotion"`` (the true label), ``"predicted"``, or any column such as
+    ``country_group``, ``age_group``, ``gender`` (missing values form the group
+    ``unknown``). Returns one row per group: ``<by>, n_images, n_participants``, the mean
+    share of each region (columns :data:`REGION_NAMES`, each row sums to 1),
+    ``small_sample`` (fewer than ``min_participants`` people, default the analytics'
+    ``MIN_PARTICIPANTS`` = 5) and ``warning`` (the analytics' sentence, "" otherwise).
+    Images with an all-zero map are not counted. Emotions come in ``labels`` order.
+    """
+    from fer_engine.analytics.subgroups import MIN_PARTICIPANTS, UNKNOWN, small_sample_warning
+    from fer_engine.errors import UserFacingError
+
+    k = MIN_PARTICIPANTS if min_participants is None else int(min_participants)
+    column = GROUP_ALIASES.get(by, by)
+    if column not in per_image.columns:
+        choices = ["emotion"] + [c for c in per_image.columns if c in _GROUPABLE]
+        raise UserFacingError(
+            f"This run's images have no '{by}' column; group by one of: {', '.join(choices)}."
+        )
+    shares = list(REGION_NAMES)
+    d = per_image.dropna(subset=shares)
+    key = d[column].astype(object).where(d[column].notna(), UNKNOWN).astype(str)
+    g = d.assign(_group=key).groupby("_group", sort=False)
+    out = g[shares].mean()
+    out.insert(0, "n_participants", g["participant"].nunique())
+    out.insert(0, "n_images", g.size())
+    order = [str(v) for v in (labels or ())] if column in ("true", "pred") else []
+    rank = {v: i for i, v in enumerate(order)}
+    out = out.reset_index().rename(columns={"_group": by})
+    out["_o"] = [(rank.get(v, len(rank)), v == UNKNOWN, v) for v in out[by]]
+    out = out.sort_values("_o").drop(columns="_o").reset_index(drop=True)
+    out["small_sample"] = out["n_participants"] < k
+    out["warning"] = [small_sample_warning(int(n), k) for n in out["n_participants"]]
+    return out
+
+
+#: Columns that may be used as ``by`` besides the emotions.
+_GROUPABLE = ("country_group", "age_group", "gender", "country", "pred")
+
+
+def _run_rows(run, dataset) -> tuple[object, np.ndarray, list[str]]:
+    """The run's dataset and, per predictions row, its row in that dataset's table."""
+    from fer_engine.data import Dataset, load_dataset
+    from fer_engine.errors import ModelError
+
+    cfg = run.config.get("dataset") or {}
+    notes: list[str] = []
+    if not isinstance(dataset, Dataset):
+        root = dataset if dataset is not None else cfg.get("root")
+        if not root or not Path(str(root)).exists():
+            raise ModelError(
+                f"The images of run {run.run_id} are not at {root!r}; give the dataset folder."
+            )
+        dataset = load_dataset(root)
+    if cfg.get("fingerprint") and dataset.fingerprint != cfg["fingerprint"]:
+        notes.append("The dataset changed since the run was made (fingerprint differs).")
+    paths = run.predictions["path"] if "path" in run.predictions else run.predictions["sample_id"]
+    row_of = {str(p): i for i, p in enumerate(dataset.table["path"].astype(str))}
+    missing = [p for p in paths.astype(str) if p not in row_of]
+    if missing:
+        raise ModelError(
+            f"{len(missing)} image(s) of run {run.run_id} are not in the dataset "
+            f"(e.g. {missing[0]})."
+        )
+    return dataset, paths.astype(str).map(row_of).to_numpy(dtype=np.int64), notes
+
+
+def run_region_attribution(
+    run,
+    *,
+    method: str = "gradcam",
+    target: str = "pred",
+    max_images: int | None = None,
+    seed: int = 0,
+    dataset=None,
+    implementation: str = "fast",
+    layer: str | None = None,
+    **options,
+) -> RunRegions:
+    """Explain the images of a run and measure the share of each map per face region.
+
+    ``run``: a run folder, run id or :class:`fer_engine.analytics.inputs.EvalRun`. Each
+    image of ``predictions.csv`` is re-read from the run's dataset (``config.dataset.root``
+    or ``dataset``), pre-processed with the run's settings (cached) and explained by the
+    model of its own ``fold``: under ``loso``/``group-kfold`` that model never saw the
+    person. ``target``: ``"pred"`` (why the model said what it said) or ``"true"``.
+    ``max_images``: explain a random sample of that many images (``seed``), for speed.
+    Augmented copies of the leaky ``paper`` protocol (``#aug`` sample ids) are skipped:
+    their pixels are not stored. Crops of detected faces use the run's margin; fallback
+    crops (no face found) and whole images use margin 0 (taken as face crops).
+    ``method``, ``implementation``, ``layer``, ``options``: as
+    :func:`fer_engine.explain.explain_batch`. Imports TensorFlow.
+    """
+    from fer_engine.analytics.inputs import as_eval_run
+    from fer_engine.errors import ModelError
+    from fer_engine.models import load_model, read_meta
+    from fer_engine.preprocess import InputSpec, prepare_dataset
+
+    if target not in ("pred", "true"):
+        raise ModelError(f"The target of region attribution is 'pred' or 'true', not '{target}'.")
+    run = as_eval_run(run)
+    if run.path is None or not (Path(run.path) / "models").is_dir():
+        raise ModelError(f"Run {run.run_id} has no saved models, so nothing can be explained.")
+    model_cfg = run.config.get("model") or {}
+    if model_cfg.get("format") == "joblib" or model_cfg.get("name") == "hog_svm":
+        raise ModelError(
+            f"Run {run.run_id} is a HOG+SVM model: it has no gradients or layers to explain. "
+            "Choose a run of a CNN, ResNet50 or VGG16 model."
+        )
+    table = run.predictions.reset_index(drop=True)
+    dataset, rows, notes = _run_rows(run, dataset)
+    n_rows = len(table)
+    use = ~table["sample_id"].astype(str).str.contains(r"#aug\d+$", regex=True).to_numpy()
+    if not use.all():
+        notes.append(f"{int((~use).sum())} augmented copies skipped (their pixels are not stored).")
+    pre = run.config.get("preprocess") or {}
+    prepared = prepare_dataset(
+        dataset,
+        InputSpec.from_dict(read_meta(run.path)["input_spec"]),
+        detect=bool(pre.get("detect", True)),
+        margin=float(pre.get("margin", 0.2)),
+        fallback=str(pre.get("fallback", "centre")),
+    )
+    status = prepared.status[rows].astype(str)
+    usable = np.isin(status, ("face", "centre", "whole"))
+    if not usable[use].all():
+        notes.append(f"{int((~usable[use]).sum())} image(s) could not be pre-processed now and "
+                     "are left out.")
+    use &= usable
+    index = np.flatnonzero(use)
+    if max_images is not None and 0 < int(max_images) < len(index):
+        notes.append(f"Explained a random sample of {int(max_images)} of {len(index)} images "
+                     f"(seed {seed}).")
+        index = np.sort(np.random.default_rng(seed).choice(index, int(max_images), replace=False))
+    if not len(index):
+        raise ModelError(f"No image of run {run.run_id} can be explained.")
+    if run.leaky:
+        notes.append("This run is LEAKY: its models saw these participants in training, so the "
+                     "maps show a model that may have memorised the faces.")
+    face_margin = crop_margin(run.config)
+    sub = table.iloc[index].reset_index(drop=True)
+    sub["status"] = status[index]
+    sub["margin"] = np.where(sub["status"] == "face", face_margin, 0.0)
+    if (sub["status"] == "centre").any() and face_margin > 0:
+        notes.append(f"{int((sub['status'] == 'centre').sum())} image(s) had no face found: "
+                     "their centre crop is taken as a face crop (margin 0).")
+    folds = sub["fold"].to_numpy() if "fold" in sub else np.zeros(len(sub), int)
+    shares = np.full((len(sub), len(REGION_NAMES)), np.nan)
+    areas = np.zeros((len(sub), len(REGION_NAMES)))
+    for fold in pd.unique(folds):
+        at_fold = folds == fold
+        model = load_model(run.path, fold=int(fold) if "fold" in sub else None)
+        for margin in pd.unique(sub.loc[at_fold, "margin"]):
+            idx = np.flatnonzero(at_fold & (sub["margin"].to_numpy() == margin))
+            part = sub.iloc[idx].reset_index(drop=True)
+            tidy, _ = region_attribution(
+                model, prepared.inputs(rows[index[idx]]), part, method=method, target=target,
+                margin=float(margin), implementation=implementation, layer=layer, **options,
+            )
+            wide = tidy.assign(_i=np.tile(np.arange(len(part)), len(REGION_NAMES)))
+            shares[idx] = wide.pivot(index="_i", columns="region", values="share")[
+                list(REGION_NAMES)].to_numpy()
+            areas[idx] = region_areas(*prepared.X.shape[1:3], margin=float(margin)).to_numpy()
+    for j, name in enumerate(REGION_NAMES):
+        sub[name] = shares[:, j]
+    zero = int(np.isnan(shares).any(axis=1).sum())
+    if zero:
+        notes.append(f"{zero} image(s) got an all-zero map (nothing to share out) and are not "
+                     "counted.")
+    mean_area = pd.Series(areas.mean(axis=0) if len(sub) else np.nan, index=list(REGION_NAMES),
+                          name="area")
+    independent = bool(run.protocol.get("participant_independent")) and not run.leaky
+    return RunRegions(run.run_id, method, target, sub, mean_area, n_rows, run.labels,
+                      independent, notes)

@@ -72,3 +72,8 @@ def test_gradcam_picks_the_last_conv_layer_of_each_family(name):
         assert np.ptp(maps["fast"]) < 1e-5
     batch = explain_batch(model, x[None], "gradcam")
     np.testing.assert_allclose(batch[0], maps["fast"], atol=1e-5)
+    if name == "fervgg":
+        # the graph sees only the central 44x44 (CenterCrop): the maps lie there, zero outside
+        for m in maps.values():
+            assert m[:2].max() == m[-2:].max() == m[:, :2].max() == m[:, -2:].max() == 0.0
+            assert m[2:-2, 2:-2].max() > 0.5

@@ -183,6 +183,38 @@ def first_conv_layer(keras_model) -> str:
     raise ModelError("This model has no convolution layer.")
 
 
+def cam_footprint(keras_model) -> tuple[int, int, int, int]:
+    """``(top, left, height, width)`` of the input region the convolution layers see.
+
+    The whole input, unless the graph centre-crops first (``keras.layers.CenterCrop``, as the
+    shipped fervgg model does: 44x44 of 48x48). Class-activation maps cover only that region,
+    so they are placed there rather than stretched over the whole input.
+    """
+    import keras
+
+    h, w = (int(d) for d in keras_model.inputs[0].shape[1:3])
+    for layer in keras_model.layers:
+        if isinstance(layer, keras.layers.CenterCrop):
+            ch, cw = min(int(layer.height), h), min(int(layer.width), w)
+            return (h - ch) // 2, (w - cw) // 2, ch, cw
+    return 0, 0, h, w
+
+
+def place_cam(cam: np.ndarray, footprint: tuple[int, int, int, int], shape) -> np.ndarray:
+    """A map of any size (H', W') resized (bilinear) onto ``footprint`` of an all-zero map of
+    ``shape`` (H, W): attribution outside the region the model sees is zero."""
+    import cv2
+
+    top, left, ch, cw = footprint
+    h, w = int(shape[0]), int(shape[1])
+    out = np.zeros((h, w), np.float32)
+    cam = np.asarray(cam, np.float32)
+    if cam.shape != (ch, cw):
+        cam = cv2.resize(cam, (cw, ch), interpolation=cv2.INTER_LINEAR)
+    out[top : top + ch, left : left + cw] = cam
+    return out
+
+
 def check_layer(keras_model, name: str):
     try:
         layer = keras_model.get_layer(name)

@@ -36,10 +36,12 @@ from fer_engine.explain.core import (
     Explanation,
     Resolved,
     auto_batch_size,
+    cam_footprint,
     check_input,
     check_layer,
     last_conv_layer,
     linear_clone,
+    place_cam,
     predict_fn,
     predict_proba,
     resolve,
@@ -254,7 +256,11 @@ def _tfkv_cam(res, x, tgt, method, layer, *, max_n=None, batch_size=32):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = vis(_score(tgt), x, **kwargs)
-    return np.asarray(out)[0]
+    cam = np.asarray(out)[0]
+    footprint = cam_footprint(res.keras_model)
+    if footprint[2:] != cam.shape:  # tf-keras-vis stretched it over the whole input
+        cam = place_cam(cam, footprint, cam.shape)
+    return cam
 
 
 # ---------------------------------------------------------------- fast (tf.function)
@@ -281,6 +287,7 @@ def _fast_fn(res: Resolved, kind: str, layer: str | None = None):
 
             return fn
         sub = keras.Model(lin.inputs[0], [lin.get_layer(layer).output, lin.outputs[0]])
+        top, left, ch, cw = cam_footprint(res.keras_model)
 
         @tf.function(input_signature=sig)
         def fn(xs, targets):
@@ -290,7 +297,10 @@ def _fast_fn(res: Resolved, kind: str, layer: str | None = None):
             g = tape.gradient(score, conv)
             weights = tf.reduce_mean(g, axis=(1, 2), keepdims=True)
             cam = tf.nn.relu(tf.reduce_sum(conv * weights, axis=-1, keepdims=True))
-            return tf.image.resize(cam, (h, w), method="bilinear")[..., 0]
+            cam = tf.image.resize(cam, (ch, cw), method="bilinear")
+            # a centre-cropping graph: the map covers the crop only (see cam_footprint)
+            cam = tf.pad(cam, [[0, 0], [top, h - ch - top], [left, w - cw - left], [0, 0]])
+            return cam[..., 0]
 
         return fn
 

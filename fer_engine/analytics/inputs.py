@@ -320,3 +320,37 @@ def _read_json(path: Path, required: bool):
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path} cannot be read as JSON ({exc}).") from exc
+
+
+def run_dataset_rows(run: EvalRun, paths, dataset=None) -> tuple[Any, np.ndarray, list[str]]:
+    """The run's dataset and the row in its table of each of ``paths`` (image paths of the
+    run's ``predictions.csv``).
+
+    The dataset is ``dataset`` (a :class:`fer_engine.data.Dataset` or a folder) or else
+    re-read from ``config.dataset.root``. ``notes``: plain sentences (e.g. the dataset
+    changed since the run). Raises :class:`fer_engine.errors.ModelError` when the images
+    cannot be found.
+    """
+    from fer_engine.data import Dataset, load_dataset
+    from fer_engine.errors import ModelError
+
+    cfg = run.config.get("dataset") or {}
+    notes: list[str] = []
+    if not isinstance(dataset, Dataset):
+        root = dataset if dataset is not None else cfg.get("root")
+        if not root or not Path(str(root)).exists():
+            raise ModelError(
+                f"The images of run {run.run_id} are not at {root!r}; give the dataset folder."
+            )
+        dataset = load_dataset(root)
+    if cfg.get("fingerprint") and dataset.fingerprint != cfg["fingerprint"]:
+        notes.append("The dataset changed since the run was made (fingerprint differs).")
+    paths = pd.Series(paths).astype(str)
+    row_of = {str(p): i for i, p in enumerate(dataset.table["path"].astype(str))}
+    missing = [p for p in paths if p not in row_of]
+    if missing:
+        raise ModelError(
+            f"{len(missing)} image(s) of run {run.run_id} are not in the dataset (e.g. "
+            f"{missing[0]})."
+        )
+    return dataset, paths.map(row_of).to_numpy(dtype=np.int64), notes

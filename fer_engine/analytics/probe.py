@@ -200,8 +200,7 @@ def run_features(run, dataset=None, batch_size: int = 256) -> tuple[np.ndarray, 
     Raises :class:`fer_engine.errors.ModelError` when the run has no models or its images
     cannot be found. Imports TensorFlow for Keras models.
     """
-    from fer_engine.analytics.inputs import as_eval_run
-    from fer_engine.data import Dataset, load_dataset
+    from fer_engine.analytics.inputs import as_eval_run, run_dataset_rows
     from fer_engine.errors import ModelError
     from fer_engine.models import load_model
     from fer_engine.preprocess import prepare_dataset
@@ -211,30 +210,12 @@ def run_features(run, dataset=None, batch_size: int = 256) -> tuple[np.ndarray, 
         raise ModelError(
             f"Run {run.run_id} has no saved models, so its features cannot be computed."
         )
-    cfg_data = run.config.get("dataset") or {}
-    notes: list[str] = []
-    if not isinstance(dataset, Dataset):
-        root = dataset if dataset is not None else cfg_data.get("root")
-        if not root or not Path(str(root)).exists():
-            raise ModelError(
-                f"The images of run {run.run_id} are not at {root!r}; give the dataset folder."
-            )
-        dataset = load_dataset(root)
-    if cfg_data.get("fingerprint") and dataset.fingerprint != cfg_data.get("fingerprint"):
-        notes.append("The dataset changed since the run was made (fingerprint differs).")
     table = run.predictions
     paths = table["path"] if "path" in table.columns else table["sample_id"]
     originals = paths.astype(str).str.replace(r"#aug\d+$", "", regex=True)
+    dataset, rows, notes = run_dataset_rows(run, originals, dataset)
     if (originals != paths.astype(str)).any():
         notes.append("Augmented copies were featurised from their original image.")
-    row_of = {str(p): i for i, p in enumerate(dataset.table["path"].astype(str))}
-    missing = [p for p in originals if p not in row_of]
-    if missing:
-        raise ModelError(
-            f"{len(missing)} image(s) of run {run.run_id} are not in the dataset (e.g. "
-            f"{missing[0]})."
-        )
-    rows = originals.map(row_of).to_numpy(dtype=np.int64)
     pre = run.config.get("preprocess") or {}
     folds = table["fold"].to_numpy() if "fold" in table.columns else np.zeros(len(table), int)
     out: np.ndarray | None = None

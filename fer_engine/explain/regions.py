@@ -306,33 +306,6 @@ def region_summary(
 _GROUPABLE = ("country_group", "age_group", "gender", "country", "pred")
 
 
-def _run_rows(run, dataset) -> tuple[object, np.ndarray, list[str]]:
-    """The run's dataset and, per predictions row, its row in that dataset's table."""
-    from fer_engine.data import Dataset, load_dataset
-    from fer_engine.errors import ModelError
-
-    cfg = run.config.get("dataset") or {}
-    notes: list[str] = []
-    if not isinstance(dataset, Dataset):
-        root = dataset if dataset is not None else cfg.get("root")
-        if not root or not Path(str(root)).exists():
-            raise ModelError(
-                f"The images of run {run.run_id} are not at {root!r}; give the dataset folder."
-            )
-        dataset = load_dataset(root)
-    if cfg.get("fingerprint") and dataset.fingerprint != cfg["fingerprint"]:
-        notes.append("The dataset changed since the run was made (fingerprint differs).")
-    paths = run.predictions["path"] if "path" in run.predictions else run.predictions["sample_id"]
-    row_of = {str(p): i for i, p in enumerate(dataset.table["path"].astype(str))}
-    missing = [p for p in paths.astype(str) if p not in row_of]
-    if missing:
-        raise ModelError(
-            f"{len(missing)} image(s) of run {run.run_id} are not in the dataset "
-            f"(e.g. {missing[0]})."
-        )
-    return dataset, paths.astype(str).map(row_of).to_numpy(dtype=np.int64), notes
-
-
 def run_region_attribution(
     run,
     *,
@@ -359,7 +332,7 @@ def run_region_attribution(
     ``method``, ``implementation``, ``layer``, ``options``: as
     :func:`fer_engine.explain.explain_batch`. Imports TensorFlow.
     """
-    from fer_engine.analytics.inputs import as_eval_run
+    from fer_engine.analytics.inputs import as_eval_run, run_dataset_rows
     from fer_engine.errors import ModelError
     from fer_engine.models import load_model, read_meta
     from fer_engine.preprocess import InputSpec, prepare_dataset
@@ -376,7 +349,8 @@ def run_region_attribution(
             "Choose a run of a CNN, ResNet50 or VGG16 model."
         )
     table = run.predictions.reset_index(drop=True)
-    dataset, rows, notes = _run_rows(run, dataset)
+    paths = table["path"] if "path" in table.columns else table["sample_id"]
+    dataset, rows, notes = run_dataset_rows(run, paths, dataset)
     n_rows = len(table)
     use = ~table["sample_id"].astype(str).str.contains(r"#aug\d+$", regex=True).to_numpy()
     if not use.all():

@@ -288,3 +288,21 @@ def test_train_pretrained_export_writes_the_card(fer_like, tmp_path, monkeypatch
     assert "--mixed-precision off" in card["training"]["command"]
     assert "The run was started with" not in md  # no schedule change in this run
     assert "wrote the model card" in capsys.readouterr().out
+
+
+def test_bar_check_says_where_the_model_stands():
+    from fer_engine.model_card import bar_check
+
+    ev = {"split": "public_test", "accuracy": 0.63, "accuracy_high": 0.65}
+    bench = {"models": [
+        {"name": "shipped", "accuracy": 0.63, "macro_f1": 0.55, "ms_per_face_batch1": 8.2},
+        {"name": "fer 25.10.3", "accuracy": 0.65, "macro_f1": 0.62},
+    ]}
+    lines = bar_check({"evaluation": ev, "benchmark": bench})
+    assert "does NOT beat" in lines[0] and "ABOVE the 5 ms target" in lines[1]
+    assert "expect it to miss" in lines[2]
+    bench["models"][0].update(accuracy=0.72, ms_per_face_batch1=3.0)
+    ev.update(accuracy=0.72, accuracy_high=0.735)
+    lines = bar_check({"evaluation": ev, "benchmark": bench})
+    assert lines[0].startswith("It beats") and "within the 5 ms target" in lines[1]
+    assert len(lines) == 2

@@ -68,6 +68,16 @@ def new_app(timeout: float = 120) -> AppTest:
     return at
 
 
+def open_page(page: str, artifacts: Path, monkeypatch, timeout: float = 120) -> AppTest:
+    """The app with its artifacts folder (shipped model, runs) at ``artifacts``, on ``page``."""
+    monkeypatch.setenv("FER_ARTIFACTS_DIR", str(artifacts))
+    monkeypatch.delenv("FER_RUNS_DIR", raising=False)
+    at = new_app(timeout)
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
 def texts(elements) -> str:
     return " ".join(str(e.value) for e in elements)
 

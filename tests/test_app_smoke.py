@@ -30,7 +30,8 @@ def test_home_says_what_the_dashboard_is_for(app):
     assert "Person-wise evaluation" in texts(app.markdown)
     assert "synthetic demo data (19 participants, seed 0)" in texts(app.sidebar.caption)
     assert any("Synthetic demo data" in str(w.value) for w in app.warning)  # banner on Home
-    assert "none yet: train one" in texts(app.markdown)  # no run, no shipped model here
+    # the repository ships a model: it is the active one until a run is chosen
+    assert "the shipped pretrained model (FER2013)" in texts(app.markdown)
     links = [p.proto.label for p in app.get("page_link")]
     assert [lbl.split(":")[0] for lbl in links[:3]] == ["**Dataset**", "**Train**", "**Results**"]
     assert not app.info  # no public-demo note in local mode
@@ -78,3 +79,12 @@ def test_dataset_page_server_folder_inside_and_outside_the_allowed_roots(app, tm
     app.button[0].click().run()  # "Use synthetic data" (19 participants, seed 0)
     assert [w for w in app.warning if "Synthetic demo data" in str(w.value)]
     assert {m.label: m.value for m in app.metric}["Images"] == "152"
+
+
+def test_home_without_a_shipped_model_says_none_yet(cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_CACHE_DIR", str(cache))
+    monkeypatch.setenv("FER_ARTIFACTS_DIR", str(tmp_path / "artifacts"))  # no pretrained/
+    monkeypatch.delenv("FER_RUNS_DIR", raising=False)
+    monkeypatch.delenv("FER_HOSTED_DEMO", raising=False)
+    app = new_app()
+    assert "none yet: train one" in texts(app.markdown)

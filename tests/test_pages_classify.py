@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 from live_clips import astronaut, blank_frame, jpeg_bytes, png_bytes, standin_model, webcam_frame
+from pages_support import open_page, texts
 from streamlit.testing.v1 import AppTest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,17 +32,7 @@ def artifacts(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def app(artifacts, monkeypatch) -> AppTest:
-    monkeypatch.setenv("FER_ARTIFACTS_DIR", str(artifacts))
-    monkeypatch.delenv("FER_RUNS_DIR", raising=False)
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def texts(elements) -> str:
-    return " ".join(str(e.value) for e in elements)
+    return open_page(PAGE, artifacts, monkeypatch)
 
 
 def upload(at: AppTest, *files) -> AppTest:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from live_clips import clip_frames, standin_model, write_video
+from pages_support import open_page, texts
 from streamlit.testing.v1 import AppTest
 
-REPO = Path(__file__).resolve().parents[1]
 PAGE = "pages/6_Session.py"
 
 
@@ -47,17 +47,7 @@ def temp_files(monkeypatch) -> list[Path]:
 
 @pytest.fixture
 def app(artifacts, monkeypatch) -> AppTest:
-    monkeypatch.setenv("FER_ARTIFACTS_DIR", str(artifacts))
-    monkeypatch.delenv("FER_RUNS_DIR", raising=False)
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def texts(elements) -> str:
-    return " ".join(str(e.value) for e in elements)
+    return open_page(PAGE, artifacts, monkeypatch)
 
 
 def analyse(at: AppTest, name: str, data: bytes) -> AppTest:

@@ -7,9 +7,11 @@ its model card to ``artifacts/pretrained/``.
 
 Recipe: SGD with Nesterov momentum, one warm-up epoch then cosine decay to zero,
 decoupled weight decay, label smoothing, and augmentation of training batches only
-(flip, rotation, shift, zoom, random erasing). The epoch count is fixed in advance
-and the *last* epoch is exported (no checkpoint is picked by its public-test score),
-so the public-test figures in the model card are not tuned by model selection.
+(flip, rotation, shift, zoom, random erasing). The *last* epoch is exported (no
+checkpoint is picked by its public-test score); public_test was still watched while
+the recipe and the schedule length were chosen, so the card calls its figures optimistic.
+A resumed run may change ``--epochs``: the cosine schedule is re-scaled from the current
+step and the change recorded in the state (and the card).
 
 Every epoch ends with an atomic checkpoint (model + optimizer state + history) in
 the work folder; running the same command again resumes after the last completed

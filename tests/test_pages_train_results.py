@@ -94,9 +94,12 @@ def test_busy_then_cancel_half_way_leaves_no_run(app, tmp_path):
     app.button(key="train_start").click().run()  # a second training while the first runs
     assert "already running" in texts(app.error)
 
-    def half_way(a):  # the first epoch of the first of four folds is done
+    def half_way(a):  # the first epoch of the first of four folds is done, and drawn
+        # (the job's history can grow between the page's last rerun and this check, so the
+        # rendered page must show the curves too)
         active = jobs.get_manager().active()
-        return active and len(active[0].history) >= 1 and "Training fold" in texts(a.markdown)
+        return (active and len(active[0].history) >= 1 and "Training fold" in texts(a.markdown)
+                and len(a.get("plotly_chart")) > 0)
 
     run_until(app, half_way, timeout=240, poll=0.5)
     assert "Training curves (live)" in str(app.get("plotly_chart")[0].proto.spec)

@@ -343,3 +343,23 @@ def test_lr_reduction_waits_for_start_epoch():
         rates.append(round(float(np.asarray(model.optimizer.learning_rate)), 6))
     assert rates[:4] == [0.01] * 4
     assert rates[-1] < 0.01
+
+
+def test_validation_figures_equal_keras_evaluate_and_drive_early_stopping():
+    """fit computes val_loss/val_accuracy itself (one traced call, no per-epoch Keras
+    evaluation): the figures must be Keras's own, and early stopping must act on them."""
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 255, (40, 24, 24, 1)).astype(np.uint8)
+    y = np.array(["happy", "sad"] * 20)
+    m = create("cnn", ("happy", "sad"), input_size=24)
+    rows = m.fit(X[:30], y[:30], X_val=X[30:], y_val=y[30:],
+                 config=TrainConfig(epochs=2, batch_size=8, seed=0, early_stopping=None, reduce_lr=None))
+    ev = m.keras_model.evaluate(normalise(X[30:], m.input_spec), np.eye(2)[encode_labels(y[30:], m.labels)],
+                                verbose=0, return_dict=True)
+    assert rows[-1]["val_loss"] == pytest.approx(ev["loss"], rel=1e-5)
+    assert rows[-1]["val_accuracy"] == pytest.approx(ev["accuracy"])
+    # a validation loss that cannot improve by 1e9 stops training after patience + 1 epochs
+    stopped = m.fit(X[:30], y[:30], X_val=X[30:], y_val=y[30:], config=TrainConfig(
+        epochs=6, batch_size=8, seed=0, reduce_lr=None,
+        early_stopping={"monitor": "val_loss", "patience": 1, "min_delta": 1e9}))
+    assert len(stopped) == 2 and all(np.isfinite(r["val_loss"]) for r in stopped)

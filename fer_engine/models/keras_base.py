@@ -138,6 +138,33 @@ class ReduceLROnPlateauAfter(keras.callbacks.ReduceLROnPlateau):
                 np.asarray(self.model.optimizer.learning_rate))
 
 
+class _Validation(keras.callbacks.Callback):
+    """Adds ``val_loss`` and ``val_accuracy`` to the epoch's logs, before the callbacks after it.
+
+    Replaces ``fit(validation_data=...)``: Keras's evaluation builds a new dataset iterator
+    and callback list every epoch, measured at 150-200 ms per epoch for a 20-image
+    validation set, as long as the epoch's training itself for the cnn on the synthetic data.
+    Here the (already normalised) validation set goes through one traced function in chunks.
+    Same figures as Keras's: mean categorical cross-entropy (the families have no
+    regularisation losses) and the share of argmax hits.
+    """
+
+    def __init__(self, fn, X: np.ndarray, Y: np.ndarray, chunk: int = 512):
+        super().__init__()
+        self.fn, self.chunk = fn, chunk
+        self.X, self.Y = X, Y
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        ce = hits = 0.0
+        for start in range(0, len(self.X), self.chunk):
+            c, h = self.fn(self.X[start:start + self.chunk], self.Y[start:start + self.chunk])
+            ce, hits = ce + float(c), hits + float(h)
+        logs["val_loss"] = ce / len(self.X)
+        logs["val_accuracy"] = hits / len(self.X)
+
+
 class _KerasProgress(keras.callbacks.Callback):
     """Keras callback: progress events per batch/epoch, a cancel check per batch, history rows."""
 
@@ -192,6 +219,7 @@ class KerasFERModel(FERModel):
         if out != len(self.labels):
             raise ModelError(f"The model has {out} outputs but {len(self.labels)} emotions were given.")
         self._infer_fn = None
+        self._val_fn = None
         self._features_model = None
         self._features_fn = None
 
@@ -210,7 +238,10 @@ class KerasFERModel(FERModel):
         ds = tf.data.Dataset.from_tensor_slices((X, y_idx, w))
         if shuffle:
             ds = ds.shuffle(len(y_idx), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size)
+        # Batched, then repeated: every pass is one epoch of the same batch sizes, and Keras
+        # (given steps_per_epoch) keeps one iterator for the whole fit instead of building
+        # a new one per epoch (measured ~40 ms each, a tenth of a small fold's epoch).
+        ds = ds.batch(batch_size).repeat()
 
         def prep(x, y, sw):
             x = tf_normalise(x, spec) if x.dtype == tf.uint8 else tf.cast(x, tf.float32)
@@ -244,23 +275,40 @@ class KerasFERModel(FERModel):
         aug = augmentation_layers(config.augmentation, config.seed)
         train_ds = self._dataset(X, y_idx, w, batch_size=config.batch_size, shuffle=True,
                                  augment=aug, seed=config.seed)
-        val_ds = None
         callbacks = []
         if X_val is not None and len(X_val):
             Xv = self._check_input(X_val)
             yv = encode_labels(y_val, self.labels)
-            val_ds = self._dataset(Xv, yv, np.ones(len(yv), np.float32),
-                                   batch_size=config.batch_size, shuffle=False, augment=None, seed=0)
+            callbacks.append(_Validation(self._validation_fn(), self._normalised(Xv),
+                                         np.eye(len(self.labels), dtype=np.float32)[yv]))
             if config.early_stopping:
                 callbacks.append(keras.callbacks.EarlyStopping(**config.early_stopping))
             if config.reduce_lr:
                 callbacks.append(ReduceLROnPlateauAfter(**config.reduce_lr, verbose=0))
         tracker = _KerasProgress(progress, cancel, config.epochs, n_batches(len(X), config.batch_size))
-        callbacks.insert(0, tracker)
+        # after the validation callback (which writes val_* into the logs), before the others
+        callbacks.insert(1 if callbacks and isinstance(callbacks[0], _Validation) else 0, tracker)
         self._prepare_optimizer(config.learning_rate)
-        self._model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+        self._model.fit(train_ds, epochs=config.epochs,
+                        steps_per_epoch=n_batches(len(X), config.batch_size),
                         callbacks=callbacks, verbose=0, shuffle=False)
         return tracker.rows
+
+    def _validation_fn(self):
+        """Traced ``(x, y_onehot) -> (sum of cross-entropy, number correct)``, kept across folds."""
+        if self._val_fn is None:
+            model = self._model
+
+            def fn(x, y):
+                p = model(x, training=False)
+                ce = keras.losses.categorical_crossentropy(y, p)
+                hit = tf.cast(tf.equal(tf.argmax(p, -1), tf.argmax(y, -1)), tf.float32)
+                return tf.reduce_sum(ce), tf.reduce_sum(hit)
+
+            self._val_fn = tf.function(fn, input_signature=[
+                tf.TensorSpec((None, *self.input_spec.shape), tf.float32),
+                tf.TensorSpec((None, len(self.labels)), tf.float32)])
+        return self._val_fn
 
     def _prepare_optimizer(self, learning_rate: float) -> None:
         """Compile once; on later fits only reset Adam's state and the learning rate.

@@ -265,7 +265,7 @@ def _jsonable(d):
 
 
 def export(model, cfg: PretrainConfig, state: dict, out_dir: Path) -> Path:
-    """Fold batch norms into a float32 inference model and save it with its meta.json."""
+    """Fold batch norms into a float32 inference model; save it, its meta.json and LiteRT twin."""
     from fer_engine.models import fervgg
     from fer_engine.preprocess import GRAY_48
 
@@ -276,7 +276,10 @@ def export(model, cfg: PretrainConfig, state: dict, out_dir: Path) -> Path:
     tmp = out_dir / ".export.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     wrapped.save(tmp)
-    for name in ("model.keras", "meta.json"):
+    from fer_engine.models import lite
+
+    lite.write_twin(tmp / "model.keras", fused)  # LiteRT twin for fast batch-1 calls
+    for name in ("model.keras", "meta.json", "model.tflite", "model.tflite.json"):
         os.replace(tmp / name, out_dir / name)
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copyfile(Path(cfg.work_dir) / STATE, out_dir / "training_state.json")

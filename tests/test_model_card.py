@@ -198,6 +198,7 @@ def test_benchmark_section_from_benchmark_json(model_dir, fer_like, tmp_path):
     def row(acc, f1, recall0, ms1, ms64, params):
         recall = {f"recall {lab}": recall0 + i / 100 for i, lab in enumerate(labels)}
         return {"accuracy": acc, "macro-F1": f1, **recall, "ms/face batch 1": ms1,
+                "ms/face batch 1, TF": ms1 * 2, "ms/face batch 1, LiteRT": ms1 if ms1 < 3 else float("nan"),
                 "ms/face batch 64": ms64, "parameters": params}
 
     rows = {"shipped (fervgg)": row(0.7012, 0.6843, 0.5, 2.345, 0.456, 1234567),
@@ -217,8 +218,10 @@ def test_benchmark_section_from_benchmark_json(model_dir, fer_like, tmp_path):
     assert "| accuracy | 70.12 % | 64.98 % |" in section
     assert "| macro-F1 | 0.684 | 0.612 |" in section
     assert "| recall surprise | 0.560 | 0.460 |" in section
-    assert "| ms/face, batch 1 | 2.35 | 3.21 |" in section
-    assert "| ms/face, batch 64 | 0.46 | 0.98 |" in section
+    assert "| ms/face, batch 1 (as used) | 2.35 | 3.21 |" in section
+    assert "| ms/face, batch 1, TensorFlow | 4.69 | 6.42 |" in section
+    assert "| ms/face, batch 1, LiteRT | 2.35 | – |" in section  # NaN (not measured): a dash
+    assert "| ms/face, batch 64 (as used) | 0.46 | 0.98 |" in section
     assert f"{bench['machine']['cpu_count']} CPU cores" in section
     # a file that is not such a benchmark is refused with a sentence, not a KeyError
     (folder / BENCHMARK_FILE).write_text(json.dumps({"rows": []}))

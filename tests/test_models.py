@@ -363,3 +363,44 @@ def test_validation_figures_equal_keras_evaluate_and_drive_early_stopping():
         epochs=6, batch_size=8, seed=0, reduce_lr=None,
         early_stopping={"monitor": "val_loss", "patience": 1, "min_delta": 1e9}))
     assert len(stopped) == 2 and all(np.isfinite(r["val_loss"]) for r in stopped)
+
+
+def test_litert_twin_is_used_for_small_batches_only_when_valid(tmp_path, monkeypatch):
+    """A saved Keras model with a LiteRT twin answers small batches through it (same
+    probabilities); a stale twin, a missing runtime or changed weights fall back to TF."""
+    from fer_engine.models import lite
+
+    rng = np.random.default_rng(2)
+    X = rng.integers(0, 255, (20, 24, 24, 1)).astype(np.uint8)
+    m = create("cnn", ("happy", "sad", "fear"), input_size=24)
+    path = m.save(tmp_path, stem="model")
+    assert load_model(path).lite is None and "no LiteRT twin" in load_model(path).lite_reason
+
+    lite.write_twin(path)
+    loaded = load_model(path)
+    assert loaded.lite is not None, loaded.lite_reason
+    tf_p = np.asarray(loaded.keras_model(normalise(X, loaded.input_spec), training=False))
+    small = loaded.predict_proba(X[:lite.MAX_BATCH])
+    np.testing.assert_allclose(small, tf_p[:lite.MAX_BATCH], atol=1e-5)
+    calls = []
+    orig = type(loaded.lite).__call__
+    monkeypatch.setattr(type(loaded.lite), "__call__", lambda self, x: calls.append(len(x)) or orig(self, x))
+    loaded.predict_proba(X[:1])
+    loaded.predict_proba(X)  # 20 > MAX_BATCH: TensorFlow
+    assert calls == [1]
+    monkeypatch.undo()
+
+    # changed weights: fit drops the twin
+    loaded.fit(X, np.array(["happy", "sad"] * 10), config=TrainConfig(epochs=1, batch_size=8))
+    assert loaded.lite is None and "fit" in loaded.lite_reason
+    # a re-saved Keras file makes the old twin stale
+    loaded.save(tmp_path, stem="model")
+    stale = load_model(path)
+    assert stale.lite is None and "stale" in stale.lite_reason
+    # no runtime installed: TensorFlow, with the reason
+    lite.write_twin(path)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    without = load_model(path)
+    assert without.lite is None and "ai-edge-litert" in without.lite_reason
+    tf_without = np.asarray(without.keras_model(normalise(X[:2], without.input_spec), training=False))
+    np.testing.assert_allclose(without.predict_proba(X[:2]), tf_without, atol=1e-6)

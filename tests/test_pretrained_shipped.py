@@ -27,11 +27,24 @@ def model():
 
 def test_shipped_files_and_card():
     folder = pretrained_dir()
-    for name in ("model.keras", "meta.json", "model_card.json", "MODEL_CARD.md"):
+    for name in ("model.keras", "meta.json", "model.tflite", "model.tflite.json", "model_card.json",
+                 "MODEL_CARD.md"):
         assert (folder / name).is_file(), f"{name} missing from {folder}"
     assert (folder / "model.keras").stat().st_size < 20 * 2**20  # the issue's 20 MB limit
     card = json.loads((folder / "model_card.json").read_text())
     assert card == pretrained.model_card()
+
+
+def test_litert_twin_ships_and_gives_the_same_answers(model):
+    """Small batches (live, classify) go through model.tflite; it must be the same function."""
+    folder = pretrained_dir()
+    assert (folder / "model.tflite").stat().st_size < 20 * 2**20
+    assert model.lite is not None, model.lite_reason
+    x = np.random.default_rng(3).random((6, 48, 48, 1), dtype=np.float32)
+    tf_p = np.asarray(model.keras_model(x, training=False))
+    lite_p = model.predict_proba(x)
+    np.testing.assert_allclose(lite_p, tf_p, atol=1e-5)
+    assert (lite_p.argmax(1) == tf_p.argmax(1)).all()
 
 
 def test_classes_and_input(model):

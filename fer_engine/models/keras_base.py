@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from fer_engine.errors import ModelError, WeightsUnavailableError
+from fer_engine.models import lite as _lite
 from fer_engine.models.base import (
     CancelToken,
     FERModel,
@@ -220,6 +221,9 @@ class KerasFERModel(FERModel):
             raise ModelError(f"The model has {out} outputs but {len(self.labels)} emotions were given.")
         self._infer_fn = None
         self._val_fn = None
+        #: LiteRT runner for small batches (set when loaded next to a valid twin; see models/lite.py)
+        self.lite = None
+        self.lite_reason = "not loaded from a file"
         self._features_model = None
         self._features_fn = None
 
@@ -264,6 +268,7 @@ class KerasFERModel(FERModel):
         """
         config = config or TrainConfig()
         check_cancel(cancel)
+        self._drop_lite("the weights were changed by fit")
         X = self._check_input(X)
         y_idx = encode_labels(y, self.labels)
         if len(X) != len(y_idx) or len(X) == 0:
@@ -338,12 +343,17 @@ class KerasFERModel(FERModel):
         """
         if seed is not None:
             keras.utils.set_random_seed(seed)
+        self._drop_lite("the weights were re-initialised")
         fresh = self.build()
         # layer by layer, weights and random-seed states (dropout), so the result equals a new model
         for mine, new in zip(self._model.layers, fresh.layers, strict=True):
             for v_mine, v_new in zip(mine.variables, new.variables, strict=True):
                 v_mine.assign(v_new)
         del fresh
+
+    def _drop_lite(self, reason: str) -> None:
+        if self.lite is not None:
+            self.lite, self.lite_reason = None, reason
 
     # -- inference --------------------------------------------------------------
     def _batched(self, fn, X, batch_size: int) -> np.ndarray:
@@ -359,7 +369,13 @@ class KerasFERModel(FERModel):
         return [tf.TensorSpec((None, *self.input_spec.shape), tf.float32)]
 
     def predict_proba(self, X, batch_size: int = 256) -> np.ndarray:
-        """Softmax probabilities (n, n_labels) from batched ``tf.function`` calls."""
+        """Softmax probabilities (n, n_labels) from batched ``tf.function`` calls.
+
+        Up to ``lite.MAX_BATCH`` faces go through the model's LiteRT twin when it has one
+        (same weights; about half the batch-1 latency).
+        """
+        if self.lite is not None and 0 < len(X) <= _lite.MAX_BATCH:
+            return self.lite(self._normalised(self._check_input(X)))
         if self._infer_fn is None:
             model = self._model
             self._infer_fn = tf.function(lambda x: model(x, training=False),
@@ -390,7 +406,9 @@ class KerasFERModel(FERModel):
     @classmethod
     def _load_model_file(cls, path: Path, labels, input_spec: InputSpec, options: dict):
         model = keras.saving.load_model(path, compile=False)
-        return cls(labels, input_spec, options, model=model)
+        obj = cls(labels, input_spec, options, model=model)
+        obj.lite, obj.lite_reason = _lite.open_twin(path, input_spec.shape, len(labels))
+        return obj
 
     def load_weights_file(self, weights) -> None:
         """Initialise from a Keras weights file (``.weights.h5``) of the same architecture."""
@@ -399,6 +417,7 @@ class KerasFERModel(FERModel):
             raise WeightsUnavailableError(f"The weights file {path} does not exist.")
         try:
             self._model.load_weights(path)
+            self._drop_lite("the weights were replaced from a file")
         except Exception as exc:  # noqa: BLE001
             raise WeightsUnavailableError(
                 f"The weights file {path} does not fit the {self.name} model ({exc})."

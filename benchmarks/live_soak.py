@@ -20,23 +20,16 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
-CHROMIUM = os.environ.get("FER_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-]
+from streamlit_server import CHROMIUM, FAKE_CAMERA, FLAGS, start_server, stop_server  # noqa: E402
+
+FLAGS = FLAGS + FAKE_CAMERA
 STATUS = re.compile(r"frames analysed: (\d+)")
 
 
@@ -46,44 +39,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for {pid}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(env: dict, log_path: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise SystemExit(f"streamlit did not start; see {log_path}")
-        time.sleep(0.5)
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def frames_so_far(page) -> int | None:
@@ -118,7 +73,7 @@ def main() -> int:
             standin_model().save(tmp / "artifacts" / "pretrained", stem="model")
             env["FER_ARTIFACTS_DIR"] = str(tmp / "artifacts")
         clip = write_y4m(tmp / "clip.y4m", clip_frames(30))
-        proc, url = start_server(env, tmp / "server.log")
+        proc, url = start_server(env, tmp / "server.log", timeout=120)
         print(f"server pid {proc.pid} at {url}; RSS at start {rss_mb(proc.pid):.0f} MB; "
               f"load average {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
         samples: list[tuple[float, float, int | None]] = []

@@ -160,7 +160,6 @@ def main() -> int:
 
     import cv2
     import keras
-    import tensorflow as tf
     from sklearn.metrics import accuracy_score, f1_score, recall_score
 
     from fer_engine.data import load_dataset

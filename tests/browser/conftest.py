@@ -9,13 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,17 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
-CHROMIUM = os.environ.get("FER_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from streamlit_server import CHROMIUM, FLAGS, start_server, stop_server  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -54,40 +39,18 @@ def server(chromium):
 
     cache = shared_cache()
     runs = Path(tempfile.mkdtemp(prefix="fer-browser-runs-"))
-    port = _free_port()
     env = dict(os.environ, FER_CACHE_DIR=str(cache), FER_RUNS_DIR=str(runs),
                TF_CPP_MIN_LOG_LEVEL="2")
     env.pop("FER_HOSTED_DEMO", None)
-    log = open(runs.parent / f"{runs.name}-server.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"streamlit did not start: {Path(log.name).read_text()[-2000:]}")
-        time.sleep(0.5)
-    yield {"url": url, "runs": runs, "cache": cache}
-    os.killpg(proc.pid, signal.SIGTERM)  # the server and any training it started
+    log = runs.parent / f"{runs.name}-server.log"
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    log.close()
+        proc, url = start_server(env, log)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield {"url": url, "runs": runs, "cache": cache}
+    stop_server(proc)  # the server and any training it started
     shutil.rmtree(runs, ignore_errors=True)
-    Path(log.name).unlink(missing_ok=True)
+    log.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")

@@ -19,15 +19,12 @@ import re
 
 import numpy as np
 import pytest
+from streamlit_server import FAKE_CAMERA, FLAGS
 from live_clips import LABELS, astronaut, clip_frames, jpeg_bytes, standin_model, write_y4m
 
 pytestmark = pytest.mark.browser
 
-CAMERA_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-]
+CAMERA_FLAGS = FLAGS + FAKE_CAMERA
 STATUS = re.compile(r"frames analysed: (\d+) · faces in the last frame: (\d+)")
 #: The status line when the last frame had a face: its count, label and probability.
 WITH_FACE = re.compile(r"frames analysed: (\d+) · faces in the last frame: 1 · ([a-z]+) (\d+)%")

@@ -19,7 +19,8 @@ passes ``st.secrets`` here; this module never imports Streamlit):
 =========================  ==================================================================
 
 In ``st.secrets`` the same keys are accepted in lower case without the ``FER_``
-prefix (``hosted_demo = true``, ``ice_servers = [...]``).
+prefix (``hosted_demo = true``, ``ice_servers = [...]``); they override the environment,
+except that demo mode is on if either turns it on.
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ def _default_roots() -> tuple[Path, ...]:
 
 def load_settings(overrides: Mapping | None = None) -> Settings:
     """Settings from the environment, overlaid by ``overrides`` (e.g. ``st.secrets``)."""
-    hosted = _bool(_lookup("FER_HOSTED_DEMO", overrides) or "")
+    # Fail-safe: demo mode is on when either source turns it on; a secrets file saying
+    # false cannot unlock a server whose environment asked for the public demo.
+    hosted = _bool(os.environ.get("FER_HOSTED_DEMO", "")) or _bool(_lookup("FER_HOSTED_DEMO", overrides) or "")
     roots_value = _lookup("FER_ALLOWED_ROOTS", overrides)
     if roots_value:
         if isinstance(roots_value, str):

@@ -81,6 +81,12 @@ def test_environment_on_without_secrets(monkeypatch):
     assert_demo(load_settings(NoSecretsFile()))  # no secrets.toml: the environment decides
 
 
+def test_secrets_saying_no_cannot_switch_off_a_demo_the_environment_asked_for(monkeypatch):
+    monkeypatch.setenv("FER_HOSTED_DEMO", "1")
+    assert_demo(load_settings({"hosted_demo": False}))
+    assert_demo(load_settings({"hosted_demo": "false"}))
+
+
 def test_secrets_set_the_demo_caps_and_upload_limit(monkeypatch):
     monkeypatch.setenv("FER_MAX_UPLOAD_MB", "50")
     secrets = {"hosted_demo": "true", "max_upload_mb": 5, "demo_max_epochs": 2,

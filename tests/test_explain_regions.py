@@ -70,7 +70,8 @@ def test_per_image_shares_sum_to_one_and_use_the_run_margin(result, run_path):
 
 
 def test_tables_per_emotion_and_subgroup_with_counts_and_small_n(result):
-    cols = ["n_images", "n_participants", *REGION_NAMES, "small_sample", "warning"]
+    cols = ["n_images", "n_participants", *REGION_NAMES, "small_sample", "warning",
+            *(f"{r}_{end}" for r in REGION_NAMES for end in ("low", "high"))]
     by_emotion = result.table("emotion")
     assert list(by_emotion.columns) == ["emotion", *cols]
     assert list(by_emotion["emotion"]) == list(LABELS)  # canonical order
@@ -90,6 +91,14 @@ def test_tables_per_emotion_and_subgroup_with_counts_and_small_n(result):
     assert by_gender.loc["male", "small_sample"] and "Only 1 person" in by_gender.loc["male",
                                                                                      "warning"]
     assert result.small_groups_note("gender") == "gender: fewer than 5 people in male."
+
+    # 95 % intervals from resampling people: around the mean, wider for the 1-person group
+    # (which has none: one person resampled is always that person)
+    for r in REGION_NAMES:
+        assert (by_gender[f"{r}_low"] <= by_gender[r] + 1e-12).all()
+        assert (by_gender[r] <= by_gender[f"{r}_high"] + 1e-12).all()
+    assert by_gender.loc["male", "rest_low"] == pytest.approx(by_gender.loc["male", "rest_high"])
+    assert by_gender.loc["female", "rest_high"] > by_gender.loc["female", "rest_low"]
 
     by_age = result.table("age_group").set_index("age_group")
     assert by_age["n_participants"].to_dict() == {"31_plus": 3, "under_31": 3}
@@ -183,3 +192,21 @@ def test_regions_of_something_that_is_not_a_run(tmp_path, capsys):
 
     assert main(["explain", "--model", str(tmp_path / "nope"), "--regions"]) == 2
     assert "No run folder" in capsys.readouterr().err
+
+
+def test_share_intervals_resample_people_not_images():
+    """Two people with opposite maps: the interval of the mean mouth share spans both
+    people's values (0 to 1), however many images each has; one person alone has none."""
+    from fer_engine.explain.regions import region_summary
+
+    rows = []
+    for person, mouth in (("p1", 1.0), ("p2", 0.0)):
+        for i in range(20):
+            rows.append({"participant": person, "true": "happy", "mouth": mouth, "brows": 0.0,
+                         "eyes": 0.0, "nose": 0.0, "rest": 1.0 - mouth})
+    per = pd.DataFrame(rows)
+    t = region_summary(per, "emotion", labels=["happy"], n_boot=400).iloc[0]
+    assert t["mouth"] == pytest.approx(0.5)
+    assert t["mouth_low"] == 0.0 and t["mouth_high"] == 1.0  # an image bootstrap would give ~0.5
+    one = region_summary(per[per["participant"] == "p1"], "emotion", labels=["happy"]).iloc[0]
+    assert one["mouth_low"] == one["mouth_high"] == 1.0 and one["small_sample"]

@@ -190,8 +190,11 @@ def _check_usage(args) -> None:
 def _print_table(table, by: str) -> None:
     from fer_engine.explain import REGION_NAMES
 
-    shown = table[[by, "n_images", "n_participants", *REGION_NAMES]]
-    print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    shown = table[[by, "n_images", "n_participants"]].copy()
+    for r in REGION_NAMES:  # mean share [95 % participant-bootstrap interval]
+        shown[r] = [f"{m:.3f} [{lo:.3f}-{hi:.3f}]"
+                    for m, lo, hi in zip(table[r], table[f"{r}_low"], table[f"{r}_high"])]
+    print(shown.to_string(index=False))
 
 
 def _run_regions(args) -> int:
@@ -215,7 +218,8 @@ def _run_regions(args) -> int:
         + (" (which never saw that person)." if result.participant_independent else ".")
     )
     print(
-        "Mean share of attribution per region (each row sums to 1); a uniform map would give "
+        "Mean share of attribution per region (each row sums to 1) with its 95 % interval from "
+        "resampling people; a uniform map would give "
         + ", ".join(f"{r} {result.areas[r]:.3f}" for r in REGION_NAMES)
         + "."
     )

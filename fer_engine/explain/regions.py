@@ -264,6 +264,8 @@ def region_summary(
     *,
     labels=None,
     min_participants: int | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Mean region share per group of a per-image table (:attr:`RunRegions.per_image`).
 
@@ -272,7 +274,11 @@ def region_summary(
     ``unknown``). Returns one row per group: ``<by>, n_images, n_participants``, the mean
     share of each region (columns :data:`REGION_NAMES`, each row sums to 1),
     ``small_sample`` (fewer than ``min_participants`` people, default the analytics'
-    ``MIN_PARTICIPANTS`` = 5) and ``warning`` (the analytics' sentence, "" otherwise).
+    ``MIN_PARTICIPANTS`` = 5), ``warning`` (the analytics' sentence, "" otherwise), and a
+    95 % interval per region, ``<region>_low`` / ``<region>_high``: percentile interval of
+    ``n_boot`` participant-level bootstrap resamples (people drawn with replacement within
+    the group, their images kept together, as the analytics' accuracy intervals do); with
+    one person the interval is that person's mean (no spread to measure: the warning says so).
     Images with an all-zero map are not counted. Emotions come in ``labels`` order.
     """
     from fer_engine.analytics.subgroups import MIN_PARTICIPANTS, UNKNOWN, small_sample_warning
@@ -299,7 +305,29 @@ def region_summary(
     out = out.sort_values("_o").drop(columns="_o").reset_index(drop=True)
     out["small_sample"] = out["n_participants"] < k
     out["warning"] = [small_sample_warning(int(n), k) for n in out["n_participants"]]
+    low, high = _share_intervals(d.assign(_group=key), shares, out[by].tolist(), n_boot, seed)
+    for j, name in enumerate(shares):
+        out[f"{name}_low"], out[f"{name}_high"] = low[:, j], high[:, j]
     return out
+
+
+def _share_intervals(d: pd.DataFrame, shares: list[str], groups: list[str], n_boot: int,
+                     seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Participant-bootstrap percentile intervals of the mean shares, (n_groups, n_regions) each."""
+    from fer_engine.analytics.stats import bootstrap_weights, percentile_interval
+
+    rng = np.random.default_rng(seed)
+    low = np.full((len(groups), len(shares)), np.nan)
+    high = low.copy()
+    for i, group in enumerate(groups):
+        sub = d[d["_group"] == group]
+        per = sub.groupby("participant", dropna=False)[shares].agg(["sum", "count"])
+        sums = per.xs("sum", axis=1, level=1)[shares].to_numpy(dtype=float)  # (P, R)
+        counts = per.xs("count", axis=1, level=1)[shares[0]].to_numpy(dtype=float)  # (P,)
+        w = bootstrap_weights(len(counts), n_boot, rng)  # (B, P)
+        samples = (w @ sums) / (w @ counts)[:, None]  # mean share of each resample's images
+        low[i], high[i] = percentile_interval(samples, axis=0)
+    return low, high
 
 
 #: Columns that may be used as ``by`` besides the emotions.

@@ -154,6 +154,30 @@ def _architecture(model: FERModel, model_file: Path, meta: dict) -> dict:
     }
 
 
+def _serving(model: FERModel, model_file: Path) -> dict:
+    """What ``predict_proba`` of the shipped model computes, and with which runtime."""
+    lite = getattr(model, "lite", None)
+    if lite is None:
+        return {"runtime": "TensorFlow", "file": model_file.name, "flip_tta": False,
+                "quantisation": "none (float32)", "function": "the model",
+                "why_not_litert": getattr(model, "lite_reason", ""),
+                "summary": "the Keras graph, float32, one pass (no test-time augmentation)"}
+    from fer_engine.models.lite import twin_paths
+
+    path = twin_paths(model_file)[0]
+    info = lite.info
+    return {
+        "runtime": "LiteRT (ai-edge-litert), XNNPACK, one face per call",
+        "file": path.name,
+        "file_size_mb": round(path.stat().st_size / 1e6, 2),
+        "flip_tta": bool(info.get("flip_tta")),
+        "quantisation": info.get("quantisation", "?"),
+        "function": info.get("function", "?"),
+        "converter": info.get("converter"),
+        "summary": f"{info.get('function', '?')}; {info.get('quantisation', '?')} ({path.name})",
+    }
+
+
 def training_command(config: dict) -> dict:
     """The ``train-pretrained`` command line that reproduces ``config`` (a PretrainConfig dict).
 
@@ -349,13 +373,21 @@ def build_card(model_dir, data_root, split: str = "public_test", benchmark: dict
                 "dataset_fingerprint")
         data.update({k: data_info[k] for k in keep if k in data_info})
         data["source"] = "recorded by the training run (load_fer2013)"
-    evaluation = _evaluate(model, folder, flip_tta)
+    serving = _serving(model, model_file)
+    evaluation = _evaluate(model, folder, flip_tta and not serving["flip_tta"])
     evaluation.update(
         split=split,
         command=("python -m fer_engine predict --model pretrained --no-detect --csv out.csv "
                  f"{folder}"),
-        used_by_predict="plain (no test-time augmentation)",
+        used_by_predict=serving["summary"],
+        accuracy_keras_graph=None,
     )
+    if model.lite is not None:  # the Keras graph alone (float32, one pass), for contrast
+        runner, model.lite = model.lite, None
+        try:
+            evaluation["accuracy_keras_graph"] = _evaluate(model, folder, False)["accuracy"]
+        finally:
+            model.lite = runner
     spec = model.input_spec
     arch = _architecture(model, model_file, meta)
     card = {
@@ -364,6 +396,7 @@ def build_card(model_dir, data_root, split: str = "public_test", benchmark: dict
         "fer_engine": __version__,
         "classes": list(model.labels),
         "architecture": arch,
+        "serving": serving,
         "input": {
             "size": spec.size, "channels": spec.channels, "normalisation": spec.normalisation,
             "description": (f"{spec.size}x{spec.size} gray face crop, pixels x/255 (range "
@@ -477,8 +510,7 @@ def _summary_md(ev: dict, bar: list[str] = ()) -> list[str]:
         f"- {ev['split']} accuracy: **{_pct(ev['accuracy'])}** ({ev['n_correct']:,} of "
         f"{ev['n_scored']:,} images; 95 % Wilson interval {_pct(ev['accuracy_low'])} to "
         f"{_pct(ev['accuracy_high'])}), macro-F1 **{_f(ev['macro_f1'])}**.",
-        f"- With horizontal-flip test-time augmentation: {_pct(ev['accuracy_flip_tta'])} (not used "
-        "by `predict`, the Classify or the Live page: they use the plain figure).",
+        *_served_lines(ev),
         f"- Reproduce: `{ev['command']}` (accuracy = share of rows whose `pred` equals the "
         "image's class folder).",
         f"- {ev['split']} was used for tuning: read these figures as optimistic (see Known "
@@ -486,6 +518,35 @@ def _summary_md(ev: dict, bar: list[str] = ()) -> list[str]:
         "",
     ] + ([f"{ev['n_errors']} image(s) could not be read and are not scored.", ""]
          if ev["n_errors"] else [])
+
+
+def _served_lines(ev: dict) -> list[str]:
+    out = [f"- What `predict`, the Classify and the Live page compute, and what these figures "
+           f"measure: {ev.get('used_by_predict', 'the Keras graph')}."]
+    if ev.get("accuracy_flip_tta") is not None:
+        out.append(f"- With horizontal-flip test-time augmentation: {_pct(ev['accuracy_flip_tta'])} "
+                   "(not served; for comparison).")
+    if ev.get("accuracy_keras_graph") is not None:
+        out.append(f"- The Keras graph alone (float32, one pass, no mirror image): "
+                   f"{_pct(ev['accuracy_keras_graph'])}.")
+    return out
+
+
+def _serving_md(card: dict) -> list[str]:
+    sv = card.get("serving")
+    if not sv:
+        return []
+    L = ["## Served function", "",
+         f"- runtime: {sv['runtime']}; file `{sv['file']}`"
+         + (f" ({sv['file_size_mb']} MB)" if sv.get("file_size_mb") is not None else ""),
+         f"- computes: {sv['function']}",
+         f"- quantisation: {sv['quantisation']}"]
+    if sv.get("why_not_litert"):
+        L.append(f"- no LiteRT twin in use: {sv['why_not_litert']}")
+    L += ["- Explanations (Grad-CAM, saliency, occlusion) and penultimate features use the "
+          "Keras graph (`model.keras`, float32, one pass): they explain a close relative of "
+          "the served function, not the quantised twin itself.", ""]
+    return L
 
 
 def _model_md(card: dict) -> list[str]:
@@ -590,8 +651,8 @@ def _training_md(tr: dict | None) -> list[str]:
 def _results_md(card: dict) -> list[str]:
     ev, labels = card["evaluation"], card["classes"]
     L = [f"## Results on {ev['split']}", "",
-         f"Accuracy {_pct(ev['accuracy'])}, macro-F1 {_f(ev['macro_f1'])}, flip-TTA accuracy "
-         f"{_pct(ev['accuracy_flip_tta'])}.", ""]
+         f"Accuracy {_pct(ev['accuracy'])}, macro-F1 {_f(ev['macro_f1'])} (served function: "
+         f"{ev.get('used_by_predict', '?')}).", ""]
     L += _table(["class", "precision", "recall", "F1", "support"],
                 [[r["label"], _f(r["precision"]), _f(r["recall"]), _f(r["f1"]), r["support"]]
                  for r in ev["per_class"]])
@@ -608,7 +669,7 @@ def render_markdown(card: dict) -> str:
     L = ["# Model card: the shipped FER2013 emotion model", "",
          f"Written {card['written']} by fer_engine {card['fer_engine']} (`python -m fer_engine "
          "model-card`). Machine-readable copy: `model_card.json`.", ""]
-    L += _summary_md(ev, card.get("against_the_bar") or bar_check(card)) + _model_md(card) + _data_md(card["data"], ev)
+    L += _summary_md(ev, card.get("against_the_bar") or bar_check(card)) + _model_md(card) + _serving_md(card) + _data_md(card["data"], ev)
     L += _training_md(card["training"]) + _results_md(card)
     if card.get("benchmark"):
         L += _benchmark_md(card["benchmark"])

@@ -309,3 +309,33 @@ def test_bar_check_says_where_the_model_stands():
     lines = bar_check({"evaluation": ev, "benchmark": bench})
     assert lines[0].startswith("It beats") and "within the 5 ms target" in lines[1]
     assert len(lines) == 2
+
+
+def test_card_describes_and_measures_the_served_function(model_dir, fer_like, tmp_path):
+    """With a flip-TTA int8 twin the card's accuracy is the twin's (what predict serves), the
+    Keras graph alone is reported beside it, and no separate flip figure is made up."""
+    from fer_engine.model_card import build_card, render_markdown
+    from fer_engine.models import lite
+
+    folder = tmp_path / "model"
+    shutil.copytree(model_dir, folder)
+    (folder / "benchmark.json").unlink(missing_ok=True)
+    from fer_engine.models import load_model
+
+    spec = load_model(folder / "model.keras").input_spec
+    lite.write_twin(folder / "model.keras", flip=True,
+                    calibration=lite.calibration_faces(fer_like, spec, n=8), calibration_note="test")
+    card = build_card(folder, fer_like)
+    sv, ev = card["serving"], card["evaluation"]
+    assert sv["flip_tta"] and sv["file"] == "model.tflite" and "int8" in sv["quantisation"]
+    assert ev["accuracy_flip_tta"] is None and ev["accuracy_keras_graph"] is not None
+    assert "mirror image" in ev["used_by_predict"]
+    csv = tmp_path / "out.csv"
+    assert cli.main(["predict", "--model", str(folder / "model.keras"), "--no-detect", "--csv",
+                     str(csv), str(fer_like / "public_test")]) == 0
+    frame = pd.read_csv(csv)
+    truth = np.asarray([emotions.normalise(Path(p).parent.name) for p in frame["path"]])
+    assert float(np.mean(frame["pred"].to_numpy() == truth)) == pytest.approx(ev["accuracy"])
+    md = render_markdown(card)
+    assert "## Served function" in md and "The Keras graph alone" in md
+

@@ -365,9 +365,10 @@ def test_validation_figures_equal_keras_evaluate_and_drive_early_stopping():
     assert len(stopped) == 2 and all(np.isfinite(r["val_loss"]) for r in stopped)
 
 
-def test_litert_twin_is_used_for_small_batches_only_when_valid(tmp_path, monkeypatch):
-    """A saved Keras model with a LiteRT twin answers small batches through it (same
-    probabilities); a stale twin, a missing runtime or changed weights fall back to TF."""
+def test_litert_twin_serves_every_call_only_when_valid(tmp_path, monkeypatch):
+    """A saved Keras model with a LiteRT twin answers predict_proba through it, at every batch
+    size (same probabilities for a float32 twin); a stale twin, a missing runtime or changed
+    weights fall back to TensorFlow."""
     from fer_engine.models import lite
 
     rng = np.random.default_rng(2)
@@ -379,15 +380,14 @@ def test_litert_twin_is_used_for_small_batches_only_when_valid(tmp_path, monkeyp
     lite.write_twin(path)
     loaded = load_model(path)
     assert loaded.lite is not None, loaded.lite_reason
+    assert loaded.lite.info["quantisation"] == "none (float32)" and not loaded.lite.info["flip_tta"]
     tf_p = np.asarray(loaded.keras_model(normalise(X, loaded.input_spec), training=False))
-    small = loaded.predict_proba(X[:lite.MAX_BATCH])
-    np.testing.assert_allclose(small, tf_p[:lite.MAX_BATCH], atol=1e-5)
     calls = []
     orig = type(loaded.lite).__call__
     monkeypatch.setattr(type(loaded.lite), "__call__", lambda self, x: calls.append(len(x)) or orig(self, x))
-    loaded.predict_proba(X[:1])
-    loaded.predict_proba(X)  # 20 > MAX_BATCH: TensorFlow
-    assert calls == [1]
+    np.testing.assert_allclose(loaded.predict_proba(X[:1]), tf_p[:1], atol=1e-5)
+    np.testing.assert_allclose(loaded.predict_proba(X, batch_size=8), tf_p, atol=1e-5)
+    assert calls == [1, 20] and loaded.predict_proba(X[:0]).shape == (0, 3)
     monkeypatch.undo()
 
     # changed weights: fit drops the twin
@@ -404,3 +404,32 @@ def test_litert_twin_is_used_for_small_batches_only_when_valid(tmp_path, monkeyp
     assert without.lite is None and "ai-edge-litert" in without.lite_reason
     tf_without = np.asarray(without.keras_model(normalise(X[:2], without.input_spec), training=False))
     np.testing.assert_allclose(without.predict_proba(X[:2]), tf_without, atol=1e-6)
+
+
+def test_litert_twin_with_flip_tta_and_int8(tmp_path):
+    """--flip serves the mean over the face and its mirror; int8 stays close to float32."""
+    from fer_engine.models import lite
+
+    rng = np.random.default_rng(4)
+    X = rng.integers(0, 255, (12, 24, 24, 1)).astype(np.uint8)
+    m = create("cnn", ("happy", "sad", "fear"), input_size=24)
+    path = m.save(tmp_path, stem="model")
+    x = normalise(X, m.input_spec)
+    k = m.keras_model
+    want = (np.asarray(k(x, training=False)) + np.asarray(k(x[:, :, ::-1], training=False))) / 2
+
+    lite.write_twin(path, flip=True)
+    flip = load_model(path)
+    assert flip.lite.info["flip_tta"] and "mirror" in flip.lite.info["function"]
+    np.testing.assert_allclose(flip.predict_proba(X), want, atol=1e-5)
+    # mirror-symmetric by construction
+    np.testing.assert_allclose(flip.predict_proba(X[:, :, ::-1]), flip.predict_proba(X), atol=1e-5)
+
+    calibration = normalise(rng.integers(0, 255, (32, 24, 24, 1)).astype(np.uint8), m.input_spec)
+    lite.write_twin(path, flip=True, calibration=calibration, calibration_note="test faces")
+    q = load_model(path)
+    assert q.lite.info["int8"] and "32 faces (test faces)" in q.lite.info["quantisation"]
+    p = q.predict_proba(X)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-2)
+    assert np.abs(p - want).max() < 0.1
+    assert lite.twin_paths(path)[0].stat().st_size < 0.5 * len(lite.convert(k))  # int8 weights

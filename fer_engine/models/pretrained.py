@@ -1,9 +1,10 @@
 """The shipped FER2013 model (``artifacts/pretrained/``): what ``load_model("pretrained")`` returns.
 
 The folder holds ``model.keras`` (the fused float32 inference graph of
-:mod:`fer_engine.models.fervgg`), ``meta.json`` (labels, input spec), and the model
-card ``model_card.json`` / ``MODEL_CARD.md``. See the card for data, training command,
-accuracy and known limits.
+:mod:`fer_engine.models.fervgg`), ``meta.json`` (labels, input spec), ``model.tflite`` +
+``model.tflite.json`` (its LiteRT twin: the function every ``predict_proba`` serves, see
+:mod:`fer_engine.models.lite`), and the model card ``model_card.json`` / ``MODEL_CARD.md``.
+See the card for data, training command, the served function, accuracy and known limits.
 """
 
 from __future__ import annotations

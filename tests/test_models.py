@@ -407,7 +407,8 @@ def test_litert_twin_serves_every_call_only_when_valid(tmp_path, monkeypatch):
 
 
 def test_litert_twin_with_flip_tta_and_int8(tmp_path):
-    """--flip serves the mean over the face and its mirror; int8 stays close to float32."""
+    """--flip serves the mean over the face and its mirror, --with averages other snapshots in;
+    int8 stays close to float32."""
     from fer_engine.models import lite
 
     rng = np.random.default_rng(4)
@@ -424,6 +425,19 @@ def test_litert_twin_with_flip_tta_and_int8(tmp_path):
     np.testing.assert_allclose(flip.predict_proba(X), want, atol=1e-5)
     # mirror-symmetric by construction
     np.testing.assert_allclose(flip.predict_proba(X[:, :, ::-1]), flip.predict_proba(X), atol=1e-5)
+
+    # a second snapshot averaged in (with the mirror)
+    other = create("cnn", ("happy", "sad", "fear"), input_size=24)
+    other_path = other.save(tmp_path / "other", stem="model")
+    o = other.keras_model
+    want2 = (want + (np.asarray(o(x, training=False)) + np.asarray(o(x[:, :, ::-1], training=False))) / 2) / 2
+    lite.write_twin(path, flip=True, members=[other_path])
+    both = load_model(path)
+    assert both.lite.info["members"][0]["sha256"] == lite.sha256(other_path)
+    assert "1 other snapshot" in both.lite.info["function"]
+    np.testing.assert_allclose(both.predict_proba(X), want2, atol=1e-5)
+    with pytest.raises(ModelError, match="cannot be averaged"):
+        lite.write_twin(path, members=[create("cnn", ("happy", "sad"), input_size=24).save(tmp_path / "x")])
 
     calibration = normalise(rng.integers(0, 255, (32, 24, 24, 1)).astype(np.uint8), m.input_spec)
     lite.write_twin(path, flip=True, calibration=calibration, calibration_note="test faces")

@@ -9,6 +9,8 @@ computes and holds the SHA-256 of the Keras file it was converted from:
 
 - ``flip_tta``: the twin returns the mean of the model's probabilities for the face and
   for its mirror image (horizontal-flip test-time augmentation), in one call;
+- ``members``: other Keras files averaged in (e.g. snapshots of earlier training cycles),
+  by file name and SHA-256;
 - ``quantisation``: ``none (float32)`` (the same function as the Keras file, to 1e-6), or
   int8 weights and activations calibrated on training faces (post-training quantisation).
 
@@ -23,7 +25,7 @@ Conversion (:func:`write_twin`) needs TensorFlow's converter; running needs the
 (``lite_reason`` on the model says why, for the benchmarks).
 
 Write or refresh a twin: ``python -m fer_engine.models.lite artifacts/pretrained/model.keras
-[--flip] [--int8 FER2013_ROOT]`` (``train-pretrained --export`` writes a float32 one).
+[--flip] [--with OTHER.keras ...] [--int8 FER2013_ROOT]`` (``train-pretrained --export`` writes a float32 one).
 """
 
 from __future__ import annotations
@@ -56,19 +58,27 @@ def sha256(path) -> str:
     return h.hexdigest()
 
 
-def served_graph(keras_model, flip: bool = False):
-    """The Keras graph of what the twin computes: the model, or with ``flip`` the mean of its
-    probabilities for the input and for the input mirrored left-right (one graph, batch 1)."""
-    if not flip:
+def served_graph(keras_model, flip: bool = False, members=()):
+    """The Keras graph of what the twin computes: the model's probabilities, averaged with
+    those of ``members`` (other Keras models of the same classes and input, e.g. snapshots
+    of earlier training cycles) and, with ``flip``, over the input and its left-right mirror
+    image. One graph, batch 1."""
+    if not flip and not members:
         return keras_model
     import keras
 
+    nets = [keras.Model(m.inputs[0], m.outputs[0], name=f"member_{i}")
+            for i, m in enumerate([keras_model, *members])]
     inp = keras.Input(keras_model.input_shape[1:], name="face")
-    mirrored = keras.layers.Lambda(lambda t: keras.ops.flip(t, axis=2), name="mirror")(inp)
-    both = keras.layers.Concatenate(axis=0, name="face_and_mirror")([inp, mirrored])
-    p = keras_model(both)
-    mean = keras.layers.Lambda(lambda t: (t[:1] + t[1:]) / 2.0, name="flip_mean")(p)
-    return keras.Model(inp, mean, name=f"{keras_model.name}_flip_tta")
+    x = inp
+    if flip:
+        mirrored = keras.layers.Lambda(lambda t: keras.ops.flip(t, axis=2), name="mirror")(inp)
+        x = keras.layers.Concatenate(axis=0, name="face_and_mirror")([inp, mirrored])
+    outs = [net(x) for net in nets]
+    p = keras.layers.Average(name="member_mean")(outs) if len(outs) > 1 else outs[0]
+    if flip:
+        p = keras.layers.Lambda(lambda t: (t[:1] + t[1:]) / 2.0, name="flip_mean")(p)
+    return keras.Model(inp, p, name="served")
 
 
 def convert(keras_model, calibration: np.ndarray | None = None) -> bytes:
@@ -105,20 +115,29 @@ def calibration_faces(data_root, input_spec, n: int = CALIBRATION_IMAGES, seed: 
     return normalise(prepared.X[rows], input_spec)
 
 
-def write_twin(model_path, keras_model=None, *, flip: bool = False,
+def write_twin(model_path, keras_model=None, *, flip: bool = False, members=(),
                calibration: np.ndarray | None = None, calibration_note: str = "") -> Path:
-    """Convert the Keras model saved at ``model_path`` (optionally with flip-TTA and int8)
-    and write its twin and record atomically; returns the ``.tflite`` path."""
+    """Convert the Keras model saved at ``model_path`` (optionally averaged with the Keras
+    files ``members``, with flip-TTA, and int8) and write its twin and record atomically;
+    returns the ``.tflite`` path."""
+    import keras
+    import tensorflow as tf
+
     model_path = Path(model_path)
     if keras_model is None:
-        import keras
-
         keras_model = keras.saving.load_model(model_path, compile=False)
-    import tensorflow as tf
+    members = [Path(m) for m in members]
+    member_models = [keras.saving.load_model(m, compile=False) for m in members]
+    for m in member_models:
+        if m.input_shape != keras_model.input_shape or m.output_shape != keras_model.output_shape:
+            from fer_engine.errors import ModelError
+
+            raise ModelError(f"{m.name} does not take the same input or give the same outputs "
+                             f"as {model_path.name}; it cannot be averaged with it.")
 
     lite, record = twin_paths(model_path)
     tmp = lite.with_name(lite.name + ".tmp")
-    tmp.write_bytes(convert(served_graph(keras_model, flip), calibration))
+    tmp.write_bytes(convert(served_graph(keras_model, flip, member_models), calibration))
     os.replace(tmp, lite)
     quant = "none (float32)" if calibration is None else (
         f"int8 weights and activations, calibrated on {len(calibration)} faces"
@@ -128,13 +147,21 @@ def write_twin(model_path, keras_model=None, *, flip: bool = False,
         "source_sha256": sha256(model_path),
         "tflite_sha256": sha256(lite),
         "converter": f"tensorflow {tf.__version__}",
-        "function": ("mean of the model's probabilities for the face and its mirror image"
-                     if flip else "the model"),
+        "function": _function_text(flip, len(members)),
         "flip_tta": bool(flip),
+        "members": [{"file": m.name, "sha256": sha256(m)} for m in members],
         "quantisation": quant,
         "int8": calibration is not None,
     }, indent=1) + "\n")
     return lite
+
+
+def _function_text(flip: bool, n_members: int) -> str:
+    if not n_members:
+        return "mean of the model's probabilities for the face and its mirror image" if flip \
+            else "the model"
+    who = f"the model and {n_members} other snapshot model(s) (members)"
+    return f"mean of the probabilities of {who}" + (" for the face and its mirror image" if flip else "")
 
 
 class Runner:
@@ -197,6 +224,8 @@ def main(argv=None) -> int:
     parser.add_argument("model", help="a .keras file saved by fer_engine (meta.json next to it)")
     parser.add_argument("--flip", action="store_true",
                         help="serve the mean of the face's and its mirror image's probabilities")
+    parser.add_argument("--with", dest="members", action="append", default=[], metavar="KERAS_FILE",
+                        help="average with this Keras model too (same classes and input; repeatable)")
     parser.add_argument("--int8", metavar="DATA_ROOT", default=None,
                         help="quantise to int8, calibrated on random 'train' faces of this "
                              "class-folder dataset (e.g. ../shared/datasets/fer2013)")
@@ -211,7 +240,8 @@ def main(argv=None) -> int:
         spec = FERModel.load(args.model).input_spec
         calibration = calibration_faces(args.int8, spec)
         note = f"random 'train' images of {Path(args.int8).name}, seed 0"
-    lite = write_twin(args.model, flip=args.flip, calibration=calibration, calibration_note=note)
+    lite = write_twin(args.model, flip=args.flip, members=args.members, calibration=calibration,
+                      calibration_note=note)
     print(f"wrote {lite} ({lite.stat().st_size / 2**20:.1f} MB)")
     return 0
 

@@ -175,6 +175,11 @@ def _serving(model: FERModel, model_file: Path) -> dict:
         "function": info.get("function", "?"),
         "converter": info.get("converter"),
         "summary": f"{info.get('function', '?')}; {info.get('quantisation', '?')} ({path.name})",
+        "command": " ".join(
+            ["python -m fer_engine.models.lite", f"artifacts/pretrained/{model_file.name}"]
+            + (["--flip"] if info.get("flip_tta") else [])
+            + [f"--with {m['file']}" for m in info.get("members", [])]
+            + (["--int8 ../shared/datasets/fer2013"] if info.get("int8") else [])),
     }
 
 
@@ -542,6 +547,8 @@ def _serving_md(card: dict) -> list[str]:
          + (f" ({sv['file_size_mb']} MB)" if sv.get("file_size_mb") is not None else ""),
          f"- computes: {sv['function']}",
          f"- quantisation: {sv['quantisation']}"]
+    if sv.get("command"):
+        L.append(f"- written after the export by `{sv['command']}`")
     if sv.get("why_not_litert"):
         L.append(f"- no LiteRT twin in use: {sv['why_not_litert']}")
     L += ["- Explanations (Grad-CAM, saliency, occlusion) and penultimate features use the "

@@ -444,6 +444,6 @@ def test_litert_twin_with_flip_tta_and_int8(tmp_path):
     q = load_model(path)
     assert q.lite.info["int8"] and "32 faces (test faces)" in q.lite.info["quantisation"]
     p = q.predict_proba(X)
-    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-2)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)  # renormalised
     assert np.abs(p - want).max() < 0.1
     assert lite.twin_paths(path)[0].stat().st_size < 0.5 * len(lite.convert(k))  # int8 weights

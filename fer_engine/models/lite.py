@@ -191,6 +191,11 @@ class Runner:
                 self._it.set_tensor(self._in, x[i:i + 1])
                 self._it.invoke()
                 out[i] = self._it.get_tensor(self._out)[0]
+        # an int8 softmax is quantised in steps of 1/256: rows sum to 1 only within ~1 %;
+        # renormalise so every consumer gets a distribution (a float32 twin is unchanged)
+        np.clip(out, 0.0, None, out=out)
+        total = out.sum(axis=1, keepdims=True)
+        np.divide(out, total, out=out, where=total > 0)
         return out
 
 

@@ -221,7 +221,7 @@ class KerasFERModel(FERModel):
             raise ModelError(f"The model has {out} outputs but {len(self.labels)} emotions were given.")
         self._infer_fn = None
         self._val_fn = None
-        #: LiteRT runner for small batches (set when loaded next to a valid twin; see models/lite.py)
+        #: the served LiteRT twin's runner (set when loaded next to a valid twin; see models/lite.py)
         self.lite = None
         self.lite_reason = "not loaded from a file"
         self._features_model = None
@@ -280,19 +280,18 @@ class KerasFERModel(FERModel):
         aug = augmentation_layers(config.augmentation, config.seed)
         train_ds = self._dataset(X, y_idx, w, batch_size=config.batch_size, shuffle=True,
                                  augment=aug, seed=config.seed)
-        callbacks = []
+        tracker = _KerasProgress(progress, cancel, config.epochs, n_batches(len(X), config.batch_size))
+        callbacks = [tracker]
         if X_val is not None and len(X_val):
             Xv = self._check_input(X_val)
             yv = encode_labels(y_val, self.labels)
-            callbacks.append(_Validation(self._validation_fn(), self._normalised(Xv),
-                                         np.eye(len(self.labels), dtype=np.float32)[yv]))
+            # first: it writes val_* into the epoch's logs that the others read
+            callbacks.insert(0, _Validation(self._validation_fn(), self._normalised(Xv),
+                                            np.eye(len(self.labels), dtype=np.float32)[yv]))
             if config.early_stopping:
                 callbacks.append(keras.callbacks.EarlyStopping(**config.early_stopping))
             if config.reduce_lr:
                 callbacks.append(ReduceLROnPlateauAfter(**config.reduce_lr, verbose=0))
-        tracker = _KerasProgress(progress, cancel, config.epochs, n_batches(len(X), config.batch_size))
-        # after the validation callback (which writes val_* into the logs), before the others
-        callbacks.insert(1 if callbacks and isinstance(callbacks[0], _Validation) else 0, tracker)
         self._prepare_optimizer(config.learning_rate)
         self._model.fit(train_ds, epochs=config.epochs,
                         steps_per_epoch=n_batches(len(X), config.batch_size),

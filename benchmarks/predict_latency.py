@@ -44,6 +44,7 @@ def main() -> int:
 
     from fer_engine.emotions import FER2013_EMOTIONS
     from fer_engine.models import create, load_model
+    from fer_engine.models.lite import served_by
     from fer_engine.predict import predict_images
 
     model = load_model(args.model) if args.model else create("cnn", FER2013_EMOTIONS)
@@ -91,9 +92,7 @@ def main() -> int:
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     print(f"model: {model.name} {model.input_spec.shape}, {len(model.labels)} classes (target < 5 ms/face at batch 1)")
-    print("served by: " + (f"LiteRT twin: {lite.info.get('function')}; {lite.info.get('quantisation')}"
-                           if lite is not None
-                           else f"TensorFlow ({getattr(model, 'lite_reason', 'no twin')})"))
+    print(f"served by: {served_by(model)}")
     for a, b, c in rows:
         print(f"{a.ljust(w0)}  {b.rjust(w1)}  {c}")
     return 0

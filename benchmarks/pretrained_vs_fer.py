@@ -174,6 +174,8 @@ def main() -> int:
     truth = dataset.table["emotion"].to_numpy()[ok]
     labels = dataset.labels
 
+    from fer_engine.models import lite
+
     ours = load_model(args.model)
     if tuple(ours.labels) != tuple(labels):
         raise SystemExit(f"model labels {ours.labels} differ from the dataset's {labels}")
@@ -212,9 +214,7 @@ def main() -> int:
                                                  if lite_fn is not None else float("nan"))
         rows[name]["ms/face batch 64"] = latency_ms(use, x[:64], max(20, args.repeats // 10))
         rows[name]["parameters"] = net.count_params()
-    print("served by the shipped model: " + (f"LiteRT twin: {ours.lite.info.get('function')}; "
-                                              f"{ours.lite.info.get('quantisation')}" if ours.lite is not None
-                                                      else f"TensorFlow ({ours.lite_reason})"))
+    print(f"served by the shipped model: {lite.served_by(ours)}")
 
     names = list(rows)
     print(f"FER2013 {args.split}: {len(truth)} images, {len(labels)} classes; "

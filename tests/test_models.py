@@ -381,6 +381,7 @@ def test_litert_twin_serves_every_call_only_when_valid(tmp_path, monkeypatch):
     loaded = load_model(path)
     assert loaded.lite is not None, loaded.lite_reason
     assert loaded.lite.info["quantisation"] == "none (float32)" and not loaded.lite.info["flip_tta"]
+    assert lite.served_by(loaded) == "LiteRT twin: the model; none (float32)"
     tf_p = np.asarray(loaded.keras_model(normalise(X, loaded.input_spec), training=False))
     calls = []
     orig = type(loaded.lite).__call__
@@ -402,6 +403,7 @@ def test_litert_twin_serves_every_call_only_when_valid(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
     without = load_model(path)
     assert without.lite is None and "ai-edge-litert" in without.lite_reason
+    assert lite.served_by(without) == f"TensorFlow ({without.lite_reason})"
     tf_without = np.asarray(without.keras_model(normalise(X[:2], without.input_spec), training=False))
     np.testing.assert_allclose(without.predict_proba(X[:2]), tf_without, atol=1e-6)
 

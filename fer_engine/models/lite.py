@@ -221,6 +221,14 @@ def open_twin(model_path, input_shape: tuple, n_outputs: int) -> tuple[Runner | 
     return runner, ""
 
 
+def served_by(model) -> str:
+    """One line on what a loaded model's ``predict_proba`` runs (for benchmark headers)."""
+    runner = getattr(model, "lite", None)
+    if runner is None:
+        return f"TensorFlow ({getattr(model, 'lite_reason', 'no LiteRT twin')})"
+    return f"LiteRT twin: {runner.info.get('function')}; {runner.info.get('quantisation')}"
+
+
 def main(argv=None) -> int:
     import argparse
 

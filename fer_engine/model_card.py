@@ -159,7 +159,7 @@ def _serving(model: FERModel, model_file: Path) -> dict:
     lite = getattr(model, "lite", None)
     if lite is None:
         return {"runtime": "TensorFlow", "file": model_file.name, "flip_tta": False,
-                "quantisation": "none (float32)", "function": "the model",
+                "shift_tta": 0, "quantisation": "none (float32)", "function": "the model",
                 "why_not_litert": getattr(model, "lite_reason", ""),
                 "summary": "the Keras graph, float32, one pass (no test-time augmentation)"}
     from fer_engine.models.lite import twin_paths
@@ -171,6 +171,7 @@ def _serving(model: FERModel, model_file: Path) -> dict:
         "file": path.name,
         "file_size_mb": round(path.stat().st_size / 1e6, 2),
         "flip_tta": bool(info.get("flip_tta")),
+        "shift_tta": int(info.get("shift_tta", 0)),
         "quantisation": info.get("quantisation", "?"),
         "function": info.get("function", "?"),
         "converter": info.get("converter"),
@@ -178,6 +179,7 @@ def _serving(model: FERModel, model_file: Path) -> dict:
         "command": " ".join(
             ["python -m fer_engine.models.lite", f"artifacts/pretrained/{model_file.name}"]
             + (["--flip"] if info.get("flip_tta") else [])
+            + ([f"--shift {info['shift_tta']}"] if info.get("shift_tta") else [])
             + [f"--with {m['file']}" for m in info.get("members", [])]
             + (["--int8 ../shared/datasets/fer2013"] if info.get("int8") else [])),
     }

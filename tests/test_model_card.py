@@ -312,7 +312,7 @@ def test_bar_check_says_where_the_model_stands():
 
 
 def test_card_describes_and_measures_the_served_function(model_dir, fer_like, tmp_path):
-    """With a flip-TTA int8 twin the card's accuracy is the twin's (what predict serves), the
+    """With a ten-view (shift + flip) int8 twin the card's accuracy is the twin's (what predict serves), the
     Keras graph alone is reported beside it, and no separate flip figure is made up."""
     from fer_engine.model_card import build_card, render_markdown
     from fer_engine.models import lite
@@ -323,11 +323,12 @@ def test_card_describes_and_measures_the_served_function(model_dir, fer_like, tm
     from fer_engine.models import load_model
 
     spec = load_model(folder / "model.keras").input_spec
-    lite.write_twin(folder / "model.keras", flip=True,
+    lite.write_twin(folder / "model.keras", flip=True, shift=1,
                     calibration=lite.calibration_faces(fer_like, spec, n=8), calibration_note="test")
     card = build_card(folder, fer_like)
     sv, ev = card["serving"], card["evaluation"]
     assert sv["flip_tta"] and sv["file"] == "model.tflite" and "int8" in sv["quantisation"]
+    assert sv["shift_tta"] == 1 and "--flip --shift 1 --int8" in sv["command"]
     assert ev["accuracy_flip_tta"] is None and ev["accuracy_keras_graph"] is not None
     assert "mirror image" in ev["used_by_predict"]
     csv = tmp_path / "out.csv"

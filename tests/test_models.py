@@ -409,8 +409,8 @@ def test_litert_twin_serves_every_call_only_when_valid(tmp_path, monkeypatch):
 
 
 def test_litert_twin_with_flip_tta_and_int8(tmp_path):
-    """--flip serves the mean over the face and its mirror, --with averages other snapshots in;
-    int8 stays close to float32."""
+    """--flip serves the mean over the face and its mirror, --shift adds the face moved towards
+    each corner, --with averages other snapshots in; int8 stays close to float32."""
     from fer_engine.models import lite
 
     rng = np.random.default_rng(4)
@@ -440,6 +440,20 @@ def test_litert_twin_with_flip_tta_and_int8(tmp_path):
     np.testing.assert_allclose(both.predict_proba(X), want2, atol=1e-5)
     with pytest.raises(ModelError, match="cannot be averaged"):
         lite.write_twin(path, members=[create("cnn", ("happy", "sad"), input_size=24).save(tmp_path / "x")])
+
+    # --shift 2 --flip: ten views (the face, moved 2 px towards each corner, and all mirrored)
+    pad = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect")
+    views = [x] + [pad[:, 2 + dy:26 + dy, 2 + dx:26 + dx] for dx in (-2, 2) for dy in (-2, 2)]
+    views += [v[:, :, ::-1] for v in views]
+    want10 = np.mean([np.asarray(k(v, training=False)) for v in views], axis=0)
+    lite.write_twin(path, flip=True, shift=2)
+    ten = load_model(path)
+    assert ten.lite.info["shift_tta"] == 2 and "10 views" in ten.lite.info["function"]
+    np.testing.assert_allclose(ten.predict_proba(X), want10, atol=1e-5)
+    assert np.abs(want10 - want).max() > 1e-3  # the shifted views change the answer
+    moved = lite.shifted(x, 1, 0)  # one pixel to the right, the left edge reflected in
+    np.testing.assert_array_equal(moved[:, :, 1:], x[:, :, :-1])
+    np.testing.assert_array_equal(moved[:, :, 0], x[:, :, 1])
 
     calibration = normalise(rng.integers(0, 255, (32, 24, 24, 1)).astype(np.uint8), m.input_spec)
     lite.write_twin(path, flip=True, calibration=calibration, calibration_note="test faces")

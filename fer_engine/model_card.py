@@ -181,7 +181,8 @@ def _serving(model: FERModel, model_file: Path) -> dict:
             + (["--flip"] if info.get("flip_tta") else [])
             + ([f"--shift {info['shift_tta']}"] if info.get("shift_tta") else [])
             + [f"--with {m['file']}" for m in info.get("members", [])]
-            + (["--int8 ../shared/datasets/fer2013"] if info.get("int8") else [])),
+            + ([f"--int8 {info.get('calibration_data') or '../shared/datasets/fer2013'}"]
+               if info.get("int8") else [])),
     }
 
 

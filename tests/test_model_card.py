@@ -324,11 +324,12 @@ def test_card_describes_and_measures_the_served_function(model_dir, fer_like, tm
 
     spec = load_model(folder / "model.keras").input_spec
     lite.write_twin(folder / "model.keras", flip=True, shift=1,
-                    calibration=lite.calibration_faces(fer_like, spec, n=8), calibration_note="test")
+                    calibration=lite.calibration_faces(fer_like, spec, n=8), calibration_note="test",
+                    calibration_data="some/fer2013")
     card = build_card(folder, fer_like)
     sv, ev = card["serving"], card["evaluation"]
     assert sv["flip_tta"] and sv["file"] == "model.tflite" and "int8" in sv["quantisation"]
-    assert sv["shift_tta"] == 1 and "--flip --shift 1 --int8" in sv["command"]
+    assert sv["shift_tta"] == 1 and sv["command"].endswith("--flip --shift 1 --int8 some/fer2013")
     assert ev["accuracy_flip_tta"] is None and ev["accuracy_keras_graph"] is not None
     assert "mirror image" in ev["used_by_predict"]
     csv = tmp_path / "out.csv"

@@ -139,10 +139,12 @@ def calibration_faces(data_root, input_spec, n: int = CALIBRATION_IMAGES, seed: 
 
 
 def write_twin(model_path, keras_model=None, *, flip: bool = False, members=(), shift: int = 0,
-               calibration: np.ndarray | None = None, calibration_note: str = "") -> Path:
+               calibration: np.ndarray | None = None, calibration_note: str = "",
+               calibration_data: str = "") -> Path:
     """Convert the Keras model saved at ``model_path`` (optionally averaged with the Keras
     files ``members``, with shift- and flip-TTA, and int8) and write its twin and record atomically;
-    returns the ``.tflite`` path."""
+    returns the ``.tflite`` path. ``calibration_data`` (the dataset path the int8 faces came
+    from) is recorded so the command can be repeated."""
     import keras
     import tensorflow as tf
 
@@ -176,6 +178,7 @@ def write_twin(model_path, keras_model=None, *, flip: bool = False, members=(), 
         "members": [{"file": m.name, "sha256": sha256(m)} for m in members],
         "quantisation": quant,
         "int8": calibration is not None,
+        "calibration_data": calibration_data if calibration is not None else "",
     }, indent=1) + "\n")
     return lite
 
@@ -289,7 +292,7 @@ def main(argv=None) -> int:
         return 2
     lite = write_twin(args.model, flip=args.flip, members=args.members, shift=args.shift,
                       calibration=calibration,
-                      calibration_note=note)
+                      calibration_note=note, calibration_data=args.int8 or "")
     print(f"wrote {lite} ({lite.stat().st_size / 2**20:.1f} MB)")
     return 0
 

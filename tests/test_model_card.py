@@ -341,3 +341,50 @@ def test_card_describes_and_measures_the_served_function(model_dir, fer_like, tm
     md = render_markdown(card)
     assert "## Served function" in md and "The Keras graph alone" in md
 
+
+
+def test_served_variants_benchmark(model_dir, fer_like, tmp_path, capsys):
+    """benchmarks/served_variants.py measures each twin in a scratch copy: the float32 twin
+    scores what the Keras graph scores, the ten-view twin what a twin written by hand scores,
+    and the model folder is not touched; a bad variant name is one line."""
+    from fer_engine.models import lite, load_model
+
+    path = REPO / "benchmarks" / "served_variants.py"
+    spec = importlib.util.spec_from_file_location("served_variants", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.parse_variant("int8+flip+shift2") == {"int8": True, "flip": True, "shift": 2,
+                                                      "with": False}
+    before = {p.name: lite.sha256(p) for p in model_dir.iterdir() if p.is_file()}
+    out = tmp_path / "variants.json"
+    rc = bench.main(["--model", str(model_dir / "model.keras"), "--data", str(fer_like),
+                     "--variants", "fp32,fp32+flip+shift1", "--repeats", "3", "--json", str(out)])
+    assert rc == 0
+    assert {p.name: lite.sha256(p) for p in model_dir.iterdir() if p.is_file()} == before
+    rows = json.loads(out.read_text())["variants"]
+    assert list(rows) == ["keras (TensorFlow, fp32)", "fp32", "fp32+flip+shift1"]
+
+    folder = tmp_path / "m"
+    shutil.copytree(model_dir, folder)
+    for f in lite.twin_paths(folder / "model.keras"):
+        f.unlink(missing_ok=True)
+    faces = sorted((fer_like / "public_test").rglob("*.jpg"))
+    truth = np.asarray([emotions.normalise(p.parent.name) for p in faces])
+    import cv2
+
+    X = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in faces])[..., None]
+
+    def accuracy(m):
+        return float(np.mean(np.asarray(m.labels)[m.predict_proba(X).argmax(1)] == truth))
+
+    keras_acc = accuracy(load_model(folder / "model.keras"))
+    lite.write_twin(folder / "model.keras", flip=True, shift=1)
+    ten_acc = accuracy(load_model(folder / "model.keras"))
+    assert rows["keras (TensorFlow, fp32)"]["accuracy"] == pytest.approx(keras_acc)
+    assert rows["fp32"]["accuracy"] == pytest.approx(keras_acc)
+    assert rows["fp32+flip+shift1"]["accuracy"] == pytest.approx(ten_acc)
+    r = rows["fp32"]
+    assert r["accuracy_low"] <= r["accuracy"] <= r["accuracy_high"] and r["ms_batch1_median"] > 0
+    assert "fp32+flip+shift1" in capsys.readouterr().out
+    assert bench.main(["--model", str(model_dir / "model.keras"), "--variants", "int9"]) == 2
+    assert "unknown part 'int9'" in capsys.readouterr().out

@@ -451,6 +451,8 @@ def test_litert_twin_with_flip_tta_and_int8(tmp_path):
     assert ten.lite.info["shift_tta"] == 2 and "10 views" in ten.lite.info["function"]
     np.testing.assert_allclose(ten.predict_proba(X), want10, atol=1e-5)
     assert np.abs(want10 - want).max() > 1e-3  # the shifted views change the answer
+    with pytest.raises(ModelError, match="between 0 and 5 pixels"):
+        lite.write_twin(path, shift=6)
     moved = lite.shifted(x, 1, 0)  # one pixel to the right, the left edge reflected in
     np.testing.assert_array_equal(moved[:, :, 1:], x[:, :, :-1])
     np.testing.assert_array_equal(moved[:, :, 0], x[:, :, 1])
@@ -463,3 +465,19 @@ def test_litert_twin_with_flip_tta_and_int8(tmp_path):
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)  # renormalised
     assert np.abs(p - want).max() < 0.1
     assert lite.twin_paths(path)[0].stat().st_size < 0.5 * len(lite.convert(k))  # int8 weights
+
+
+def test_litert_twin_command_line(tmp_path, capsys):
+    """`python -m fer_engine.models.lite`: writes the twin it is asked for; a bad shift or a
+    missing file is one line and exit code 2, not a traceback."""
+    from fer_engine.models import lite
+
+    path = create("cnn", ("happy", "sad", "fear"), input_size=24).save(tmp_path, stem="model")
+    assert lite.main([str(path), "--flip", "--shift", "1"]) == 0
+    info = json.loads(lite.twin_paths(path)[1].read_text())
+    assert info["flip_tta"] and info["shift_tta"] == 1 and not info["int8"]
+    assert "wrote" in capsys.readouterr().out
+    assert lite.main([str(path), "--shift", "7"]) == 2
+    assert capsys.readouterr().out.startswith("error: --shift must be between 0 and 5")
+    assert lite.main([str(tmp_path / "nope.keras")]) == 2
+    assert "does not exist" in capsys.readouterr().out

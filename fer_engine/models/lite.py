@@ -160,6 +160,12 @@ def write_twin(model_path, keras_model=None, *, flip: bool = False, members=(), 
             raise ModelError(f"{m.name} does not take the same input or give the same outputs "
                              f"as {model_path.name}; it cannot be averaged with it.")
 
+    side = min(keras_model.input_shape[1:3])
+    if not 0 <= shift < side // 4:
+        from fer_engine.errors import ModelError
+
+        raise ModelError(f"--shift must be between 0 and {side // 4 - 1} pixels for "
+                         f"{side}-pixel faces (got {shift}).")
     lite, record = twin_paths(model_path)
     tmp = lite.with_name(lite.name + ".tmp")
     tmp.write_bytes(convert(served_graph(keras_model, flip, member_models, shift), calibration))
@@ -280,19 +286,22 @@ def main(argv=None) -> int:
     if not Path(args.model).is_file():
         print(f"error: {args.model} does not exist")
         return 2
-    calibration, note = None, ""
-    if args.int8:
-        from fer_engine.models.base import FERModel
+    from fer_engine.errors import UserFacingError
 
-        spec = FERModel.load(args.model).input_spec
-        calibration = calibration_faces(args.int8, spec)
-        note = f"random 'train' images of {Path(args.int8).name}, seed 0"
-    if args.shift < 0:
-        print("error: --shift must be 0 or more pixels")
+    calibration, note = None, ""
+    try:
+        if args.int8:
+            from fer_engine.models.base import FERModel
+
+            spec = FERModel.load(args.model).input_spec
+            calibration = calibration_faces(args.int8, spec)
+            note = f"random 'train' images of {Path(args.int8).name}, seed 0"
+        lite = write_twin(args.model, flip=args.flip, members=args.members, shift=args.shift,
+                          calibration=calibration, calibration_note=note,
+                          calibration_data=args.int8 or "")
+    except UserFacingError as exc:
+        print(f"error: {exc}")
         return 2
-    lite = write_twin(args.model, flip=args.flip, members=args.members, shift=args.shift,
-                      calibration=calibration,
-                      calibration_note=note, calibration_data=args.int8 or "")
     print(f"wrote {lite} ({lite.stat().st_size / 2**20:.1f} MB)")
     return 0
 

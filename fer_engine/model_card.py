@@ -498,6 +498,21 @@ def bar_check(card: dict) -> list[str]:
             f"({_pct(ours['accuracy'])} vs {_pct(fer['accuracy'])}, macro-F1 "
             f"{_f(ours['macro_f1'])} vs {_f(fer['macro_f1'])})."
         )
+        paired = card["benchmark"].get("paired")
+        if paired:
+            clear = paired["difference_low"] > 0 or paired["difference_high"] < 0
+            out.append(
+                f"Image by image the difference is {100 * paired['difference']:+.2f} points (95 % "
+                f"interval {100 * paired['difference_low']:+.2f} to "
+                f"{100 * paired['difference_high']:+.2f}, resampling images; McNemar p = "
+                f"{paired['mcnemar_p']:.2g}): "
+                + ("clear of zero." if clear else "the interval includes zero, so this split "
+                   "does not show which model is more accurate."))
+        if ours["accuracy"] > fer["accuracy"] and ours["macro_f1"] < fer["macro_f1"]:
+            recall = ours.get("recall") or {}
+            weakest = f" (its weakest recall: {min(recall, key=recall.get)})" if recall else ""
+            out.append(f"Its macro-F1 is lower than fer's: it is more accurate overall but worse "
+                       f"on the rare classes{weakest}.")
         ms = ours.get("ms_per_face_batch1")
         if ms is not None:
             ok = "within" if ms < TARGET_MS_BATCH1 else "ABOVE"

@@ -304,11 +304,22 @@ def test_bar_check_says_where_the_model_stands():
     lines = bar_check({"evaluation": ev, "benchmark": bench})
     assert "does NOT beat" in lines[0] and "ABOVE the 5 ms target" in lines[1]
     assert "expect it to miss" in lines[2]
-    bench["models"][0].update(accuracy=0.72, ms_per_face_batch1=3.0)
+    bench["models"][0].update(accuracy=0.72, macro_f1=0.70, ms_per_face_batch1=3.0)
     ev.update(accuracy=0.72, accuracy_high=0.735)
     lines = bar_check({"evaluation": ev, "benchmark": bench})
     assert lines[0].startswith("It beats") and "within the 5 ms target" in lines[1]
     assert len(lines) == 2
+    # a narrow win with a lower macro-F1: said, with the paired interval
+    bench["models"][0].update(accuracy=0.655, macro_f1=0.58, recall={"anger": 0.5, "disgust": 0.2})
+    bench["paired"] = {"difference": 0.005, "difference_low": -0.008, "difference_high": 0.018,
+                       "mcnemar_p": 0.47}
+    lines = bar_check({"evaluation": ev, "benchmark": bench})
+    assert lines[0].startswith("It beats")
+    assert "+0.50 points (95 % interval -0.80 to +1.80" in lines[1]
+    assert "does not show which model is more accurate" in lines[1]
+    assert "macro-F1 is lower" in lines[2] and "disgust" in lines[2]
+    bench["paired"].update(difference_low=0.001)
+    assert bar_check({"evaluation": ev, "benchmark": bench})[1].endswith("clear of zero.")
 
 
 def test_card_describes_and_measures_the_served_function(model_dir, fer_like, tmp_path):
@@ -388,3 +399,17 @@ def test_served_variants_benchmark(model_dir, fer_like, tmp_path, capsys):
     assert "fp32+flip+shift1" in capsys.readouterr().out
     assert bench.main(["--model", str(model_dir / "model.keras"), "--variants", "int9"]) == 2
     assert "unknown part 'int9'" in capsys.readouterr().out
+
+
+def test_benchmark_paired_accuracy_counts_images():
+    """pretrained_vs_fer's paired figures: discordant counts, difference and its interval."""
+    labels = ["anger", "happy"]
+    truth = np.array(["anger"] * 50 + ["happy"] * 50)
+    right = np.eye(2)[[0] * 50 + [1] * 50]
+    first, second = right.copy(), right.copy()
+    first[:5] = second[:20] = [0, 1]  # first wrong on 5 images, second on 20 (the 5 among them)
+    paired = _benchmark_module().paired_accuracy(first, second, truth, labels)
+    assert paired["only_first_right"] == 15 and paired["only_second_right"] == 0
+    assert paired["difference"] == pytest.approx(0.15)
+    assert 0 < paired["difference_low"] < 0.15 < paired["difference_high"]
+    assert paired["mcnemar_p"] == pytest.approx(2 * 0.5 ** 15)

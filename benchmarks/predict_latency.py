@@ -15,23 +15,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def _times(fn, repeats: int) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
+from benchmarks.timing import call_times, median_p90_ms  # noqa: E402
 
 
 def main() -> int:
@@ -52,27 +43,23 @@ def main() -> int:
     rows = []
     for batch in (1, 64):
         X = rng.integers(0, 256, (batch, *model.input_spec.shape)).astype(np.uint8)
-        for _ in range(5):
-            model.predict_proba(X)  # warm-up: tracing happens once
-        t = _times(lambda: model.predict_proba(X), max(20, args.repeats // (1 if batch == 1 else 4)))
-        med, p90 = statistics.median(t), sorted(t)[int(0.9 * len(t))]
-        rows.append((f"predict_proba, batch {batch}", f"{1e3 * med / batch:.2f} ms/face",
-                     f"call median {1e3 * med:.2f} ms, p90 {1e3 * p90:.2f} ms"))
+        repeats = max(20, args.repeats // (1 if batch == 1 else 4))
+        t = call_times(lambda: model.predict_proba(X), repeats, warmup=5)  # tracing happens once
+        med, p90 = median_p90_ms(t)
+        rows.append((f"predict_proba, batch {batch}", f"{med / batch:.2f} ms/face",
+                     f"call median {med:.2f} ms, p90 {p90:.2f} ms"))
     lite = getattr(model, "lite", None)
     if lite is not None:  # the same call without the LiteRT twin, for contrast
         X = rng.integers(0, 256, (1, *model.input_spec.shape)).astype(np.uint8)
         model.lite = None
-        for _ in range(5):
-            model.predict_proba(X)
-        t = _times(lambda: model.predict_proba(X), args.repeats)
+        t = call_times(lambda: model.predict_proba(X), args.repeats, warmup=5)
         model.lite = lite
-        rows.append(("tf.function, batch 1 (no twin)", f"{1e3 * statistics.median(t):.2f} ms/face",
+        rows.append(("tf.function, batch 1 (no twin)", f"{median_p90_ms(t)[0]:.2f} ms/face",
                      "float32 Keras graph, one pass: what a model without a twin takes"))
     if model.keras_model is not None:
         X1 = rng.integers(0, 256, (1, *model.input_spec.shape)).astype(np.float32) / 255.0
-        model.keras_model.predict(X1, verbose=0)
-        t = _times(lambda: model.keras_model.predict(X1, verbose=0), 10)
-        rows.append(("keras model.predict, batch 1", f"{1e3 * statistics.median(t):.2f} ms/face",
+        t = call_times(lambda: model.keras_model.predict(X1, verbose=0), 10, warmup=1)
+        rows.append(("keras model.predict, batch 1", f"{median_p90_ms(t)[0]:.2f} ms/face",
                      "for contrast only; never used per face"))
     try:
         from PIL import Image
@@ -81,9 +68,8 @@ def main() -> int:
         folder = Path(tempfile.mkdtemp(prefix="fer-latency-"))
         photo = folder / "astronaut.jpg"
         Image.fromarray(data.astronaut()).save(photo, quality=90)
-        predict_images(model, [photo])
-        t = _times(lambda: predict_images(model, [photo]), 10)
-        rows.append(("predict_images, 512x512 photo", f"{1e3 * statistics.median(t):.1f} ms/image",
+        t = call_times(lambda: predict_images(model, [photo]), 10, warmup=1)
+        rows.append(("predict_images, 512x512 photo", f"{median_p90_ms(t)[0]:.1f} ms/image",
                      "decode + Haar detection + model, 1 face"))
     except ImportError:  # scikit-image is a dev dependency
         pass

@@ -34,7 +34,6 @@ import os
 import platform
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -43,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from benchmarks.timing import call_times, median_p90_ms  # noqa: E402
 from fer_engine import paths  # noqa: E402
 from fer_engine.emotions import normalise as canonical  # noqa: E402
 
@@ -74,14 +74,7 @@ def find_fer_model(given: str | None) -> Path:
 
 def latency_ms(fn, x: np.ndarray, repeats: int) -> float:
     """Median milliseconds per face of ``np.asarray(fn(x))`` (numpy in, numpy out) after warm-up."""
-    for _ in range(10):
-        np.asarray(fn(x))
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        np.asarray(fn(x))
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)) * 1000.0 / len(x)
+    return median_p90_ms(call_times(lambda: np.asarray(fn(x)), repeats), per=len(x))[0]
 
 
 def runtimes(keras_model):

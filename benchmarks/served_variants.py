@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from benchmarks.timing import call_times, median_p90_ms  # noqa: E402
 from fer_engine import paths  # noqa: E402
 
 DEFAULT_VARIANTS = "fp32,int8,int8+flip,int8+flip+shift1,int8+flip+shift2"
@@ -56,19 +57,6 @@ def parse_variant(name: str) -> dict:
             raise ValueError(f"unknown part '{p}' in variant '{name}' "
                              "(use fp32 or int8, flip, shiftN, with; joined by +)")
     return out
-
-
-def call_ms(fn, x: np.ndarray, repeats: int) -> tuple[float, float]:
-    """(median, 90th percentile) milliseconds of ``fn(x[i:i+1])`` over ``repeats`` faces."""
-    for i in range(10):
-        fn(x[i % len(x):i % len(x) + 1])
-    times = []
-    for i in range(repeats):
-        face = x[i % len(x):i % len(x) + 1]
-        t = time.perf_counter()
-        fn(face)
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)) * 1e3, float(np.percentile(times, 90)) * 1e3
 
 
 def scores(p: np.ndarray, truth: np.ndarray, labels) -> dict:
@@ -142,8 +130,8 @@ def main(argv=None) -> int:
             p = model.predict_proba(pixels)
             row = scores(p, truth, labels)
             row["seconds_all"] = time.perf_counter() - t0
-            row["ms_batch1_median"], row["ms_batch1_p90"] = call_ms(model.predict_proba, pixels,
-                                                                    args.repeats)
+            row["ms_batch1_median"], row["ms_batch1_p90"] = median_p90_ms(
+                call_times(lambda: model.predict_proba(pixels[:1]), args.repeats))
             row["tflite_mb"] = (lite.twin_paths(work / "model.keras")[0].stat().st_size / 1e6
                                 if spec is not None else None)
             rows[name] = row

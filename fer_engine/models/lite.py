@@ -108,18 +108,23 @@ def convert(keras_model, calibration: np.ndarray | None = None) -> bytes:
     """LiteRT flatbuffer of a Keras model: float32, or with ``calibration`` (normalised model
     inputs, a few hundred training faces) int8 weights and activations with float32 input and
     output (post-training quantisation)."""
+    import contextlib
+    import io
+
     import tensorflow as tf
 
     conv = tf.lite.TFLiteConverter.from_keras_model(keras_model)
     if calibration is None:
-        return conv.convert()
+        with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its SavedModel
+            return conv.convert()
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     calibration = np.asarray(calibration, np.float32)
     conv.representative_dataset = lambda: ([c[None]] for c in calibration)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.float32
     conv.inference_output_type = tf.float32
-    return conv.convert()
+    with contextlib.redirect_stdout(io.StringIO()):
+        return conv.convert()
 
 
 def calibration_faces(data_root, input_spec, n: int = CALIBRATION_IMAGES, seed: int = 0,

@@ -492,15 +492,16 @@ def bar_check(card: dict) -> list[str]:
     models = (card.get("benchmark") or {}).get("models") or []
     if len(models) >= 2:
         ours, fer = models[0], models[1]
-        verdict = "beats" if ours["accuracy"] > fer["accuracy"] else "does NOT beat"
+        paired = card["benchmark"].get("paired")
+        clear = not paired or paired["difference_low"] > 0 or paired["difference_high"] < 0
+        verdict = ("does NOT beat" if ours["accuracy"] <= fer["accuracy"] else
+                   "beats" if clear else "scores higher than (not clearly better than)")
         out.append(
             f"It {verdict} the `{fer['name']}` model on {ev['split']} "
             f"({_pct(ours['accuracy'])} vs {_pct(fer['accuracy'])}, macro-F1 "
             f"{_f(ours['macro_f1'])} vs {_f(fer['macro_f1'])})."
         )
-        paired = card["benchmark"].get("paired")
         if paired:
-            clear = paired["difference_low"] > 0 or paired["difference_high"] < 0
             out.append(
                 f"Image by image the difference is {100 * paired['difference']:+.2f} points (95 % "
                 f"interval {100 * paired['difference_low']:+.2f} to "

@@ -314,12 +314,13 @@ def test_bar_check_says_where_the_model_stands():
     bench["paired"] = {"difference": 0.005, "difference_low": -0.008, "difference_high": 0.018,
                        "mcnemar_p": 0.47}
     lines = bar_check({"evaluation": ev, "benchmark": bench})
-    assert lines[0].startswith("It beats")
+    assert lines[0].startswith("It scores higher than (not clearly better than) the `fer")
     assert "+0.50 points (95 % interval -0.80 to +1.80" in lines[1]
     assert "does not show which model is more accurate" in lines[1]
     assert "macro-F1 is lower" in lines[2] and "disgust" in lines[2]
     bench["paired"].update(difference_low=0.001)
-    assert bar_check({"evaluation": ev, "benchmark": bench})[1].endswith("clear of zero.")
+    lines = bar_check({"evaluation": ev, "benchmark": bench})
+    assert lines[0].startswith("It beats") and lines[1].endswith("clear of zero.")
 
 
 def test_card_describes_and_measures_the_served_function(model_dir, fer_like, tmp_path):

@@ -114,16 +114,14 @@ def convert(keras_model, calibration: np.ndarray | None = None) -> bytes:
     import tensorflow as tf
 
     conv = tf.lite.TFLiteConverter.from_keras_model(keras_model)
-    if calibration is None:
-        with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its SavedModel
-            return conv.convert()
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    calibration = np.asarray(calibration, np.float32)
-    conv.representative_dataset = lambda: ([c[None]] for c in calibration)
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.float32
-    conv.inference_output_type = tf.float32
-    with contextlib.redirect_stdout(io.StringIO()):
+    if calibration is not None:
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        calibration = np.asarray(calibration, np.float32)
+        conv.representative_dataset = lambda: ([c[None]] for c in calibration)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.float32
+        conv.inference_output_type = tf.float32
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its SavedModel
         return conv.convert()
 
 
@@ -153,6 +151,8 @@ def write_twin(model_path, keras_model=None, *, flip: bool = False, members=(), 
     import keras
     import tensorflow as tf
 
+    from fer_engine.errors import ModelError
+
     model_path = Path(model_path)
     if keras_model is None:
         keras_model = keras.saving.load_model(model_path, compile=False)
@@ -160,15 +160,11 @@ def write_twin(model_path, keras_model=None, *, flip: bool = False, members=(), 
     member_models = [keras.saving.load_model(m, compile=False) for m in members]
     for m in member_models:
         if m.input_shape != keras_model.input_shape or m.output_shape != keras_model.output_shape:
-            from fer_engine.errors import ModelError
-
             raise ModelError(f"{m.name} does not take the same input or give the same outputs "
                              f"as {model_path.name}; it cannot be averaged with it.")
 
     side = min(keras_model.input_shape[1:3])
     if not 0 <= shift < side // 4:
-        from fer_engine.errors import ModelError
-
         raise ModelError(f"--shift must be between 0 and {side // 4 - 1} pixels for "
                          f"{side}-pixel faces (got {shift}).")
     lite, record = twin_paths(model_path)

@@ -42,8 +42,17 @@ def load_pretrained():
     return FERModel.load(path)
 
 
-@lru_cache(maxsize=1)
 def model_card() -> dict:
-    """The machine-readable model card (empty dict if the card is missing)."""
+    """The machine-readable model card (empty dict if the card is missing); read again
+    when the file or the artifacts folder changes."""
     path = pretrained_dir() / CARD_JSON
-    return json.loads(path.read_text()) if path.is_file() else {}
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return {}
+    return _read_card(str(path), stamp)
+
+
+@lru_cache(maxsize=2)
+def _read_card(path: str, stamp: int) -> dict:
+    return json.loads(Path(path).read_text())

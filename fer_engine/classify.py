@@ -241,6 +241,27 @@ def explain_face(model, face: Face, methods: Sequence[str] = DEFAULT_METHODS, *,
     return {m: explain(model, x, m, target=target) for m in methods}
 
 
+def explanation_note(model, agreement: float | None = None) -> str | None:
+    """For a model served by a LiteRT twin: one paragraph saying that the maps come from its
+    float32 Keras graph, not from the function that gave the probabilities (``None`` for a
+    model without a twin: there the maps explain the served function itself).
+    ``agreement``: the model card's share of test images on which the two name the same
+    emotion, quoted when known."""
+    runner = getattr(model, "lite", None)
+    if runner is None:
+        return None
+    served = runner.info.get("function", "a LiteRT twin")
+    quant = runner.info.get("quantisation")
+    text = (f"The probabilities above come from the served function ({served}"
+            + (f"; {quant}" if quant else "") + "). Gradient maps need the float32 Keras "
+            "graph, so the maps below are computed on that graph (one pass, no mirror image), "
+            "always for the emotion the served function chose.")
+    if agreement is not None:
+        text += (f" On the model card's test images the graph names the same emotion as the "
+                 f"served function {agreement:.1%} of the time.")
+    return text
+
+
 def overlay_panel(result: ImageResult, face: Face, map_2d: np.ndarray, *, alpha: float = 0.45,
                   cmap: str = "jet", context: float = 0.35, max_side: int = 360) -> np.ndarray:
     """The map over the original photo around ``face``: (h, w, 3) uint8 RGB.

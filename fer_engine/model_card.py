@@ -268,8 +268,10 @@ def _training(state: dict | None) -> dict | None:
     }
 
 
-def _evaluate(model: FERModel, folder: Path, flip_tta: bool) -> dict:
-    """Predict every image under ``folder`` like ``predict --no-detect`` and score it."""
+def _evaluate(model: FERModel, folder: Path, flip_tta: bool) -> tuple[dict, pd.Series]:
+    """Predict every image under ``folder`` like ``predict --no-detect`` and score it.
+
+    Returns the scores and the predicted label of each scored image (indexed by path)."""
     from fer_engine.analytics.metrics import (
         confusion_array,
         macro_f1_from_confusion,
@@ -322,7 +324,7 @@ def _evaluate(model: FERModel, folder: Path, flip_tta: bool) -> dict:
         p = scored[[emotions.prob_column(lab) for lab in labels]].to_numpy(dtype=float)
         pred_tta = np.asarray(labels)[(p + pf).argmax(1)]
         out["accuracy_flip_tta"] = float((pred_tta == np.asarray(truth)).mean())
-    return out
+    return out, pd.Series(scored["pred"].to_numpy(), index=scored["path"].to_numpy())
 
 
 def _num(v) -> float | None:
@@ -382,20 +384,26 @@ def build_card(model_dir, data_root, split: str = "public_test", benchmark: dict
         data.update({k: data_info[k] for k in keep if k in data_info})
         data["source"] = "recorded by the training run (load_fer2013)"
     serving = _serving(model, model_file)
-    evaluation = _evaluate(model, folder, flip_tta and not serving["flip_tta"])
+    evaluation, served_pred = _evaluate(model, folder, flip_tta and not serving["flip_tta"])
     evaluation.update(
         split=split,
         command=("python -m fer_engine predict --model pretrained --no-detect --csv out.csv "
                  f"{folder}"),
         used_by_predict=serving["summary"],
         accuracy_keras_graph=None,
+        agreement_keras_graph=None,
     )
     if model.lite is not None:  # the Keras graph alone (float32, one pass), for contrast
         runner, model.lite = model.lite, None
         try:
-            evaluation["accuracy_keras_graph"] = _evaluate(model, folder, False)["accuracy"]
+            graph, graph_pred = _evaluate(model, folder, False)
         finally:
             model.lite = runner
+        both = served_pred.index.intersection(graph_pred.index)
+        evaluation["accuracy_keras_graph"] = graph["accuracy"]
+        # the explanations use the graph: how often it names the emotion the served function names
+        evaluation["agreement_keras_graph"] = float(
+            (served_pred[both] == graph_pred[both]).mean()) if len(both) else None
     spec = model.input_spec
     arch = _architecture(model, model_file, meta)
     card = {
@@ -553,7 +561,10 @@ def _served_lines(ev: dict) -> list[str]:
                    "(not served; for comparison).")
     if ev.get("accuracy_keras_graph") is not None:
         out.append(f"- The Keras graph alone (float32, one pass, no mirror image): "
-                   f"{_pct(ev['accuracy_keras_graph'])}.")
+                   f"{_pct(ev['accuracy_keras_graph'])}"
+                   + (f"; it names the same emotion as the served function on "
+                      f"{_pct(ev['agreement_keras_graph'])} of the images."
+                      if ev.get("agreement_keras_graph") is not None else "."))
     return out
 
 

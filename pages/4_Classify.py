@@ -5,9 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import classify_ui, model_choice
-from fer_engine.classify import DEFAULT_METHODS, METHOD_NAMES, annotate, overlay_panel
+from fer_engine.classify import (
+    DEFAULT_METHODS,
+    METHOD_NAMES,
+    annotate,
+    explanation_note,
+    overlay_panel,
+)
 from fer_engine.errors import UserFacingError
 from fer_engine.explain import CMAPS
+from fer_engine.models import pretrained
 from fer_engine.settings import load_settings
 
 TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
@@ -86,6 +93,10 @@ st.caption(
     "probability quickly (small deletion area), showing them first should raise it quickly "
     "(large insertion area); a random order of pixels is given for comparison."
 )
+card = pretrained.model_card() if source == model_choice.PRETRAINED else {}
+note = explanation_note(model, card.get("evaluation", {}).get("agreement_keras_graph"))
+if note:
+    st.caption(note)
 if not st.toggle("Explain a face", key="explain_on",
                  help="Computes Grad-CAM, Integrated Gradients, SmoothGrad and occlusion maps "
                  "for one face (a few seconds)."):

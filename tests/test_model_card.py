@@ -334,7 +334,13 @@ def test_card_describes_and_measures_the_served_function(model_dir, fer_like, tm
     (folder / "benchmark.json").unlink(missing_ok=True)
     from fer_engine.models import load_model
 
-    spec = load_model(folder / "model.keras").input_spec
+    from fer_engine.classify import explanation_note
+
+    for f in lite.twin_paths(folder / "model.keras"):
+        f.unlink(missing_ok=True)
+    plain = load_model(folder / "model.keras")
+    spec = plain.input_spec
+    assert plain.lite is None and explanation_note(plain, 0.9) is None  # maps explain what is served
     lite.write_twin(folder / "model.keras", flip=True, shift=1,
                     calibration=lite.calibration_faces(fer_like, spec, n=8), calibration_note="test",
                     calibration_data="some/fer2013")
@@ -344,6 +350,12 @@ def test_card_describes_and_measures_the_served_function(model_dir, fer_like, tm
     assert sv["shift_tta"] == 1 and sv["command"].endswith("--flip --shift 1 --int8 some/fer2013")
     assert ev["accuracy_flip_tta"] is None and ev["accuracy_keras_graph"] is not None
     assert "mirror image" in ev["used_by_predict"]
+    # the explanations' graph and the served twin: where they agree they score alike
+    agree = ev["agreement_keras_graph"]
+    assert 0.0 <= agree <= 1.0
+    assert abs(ev["accuracy"] - ev["accuracy_keras_graph"]) <= 1.0 - agree + 1e-9
+    note = explanation_note(load_model(folder / "model.keras"), agree)
+    assert "over 10 views" in note and "int8" in note and f"{agree:.1%} of the time" in note
     csv = tmp_path / "out.csv"
     assert cli.main(["predict", "--model", str(folder / "model.keras"), "--no-detect", "--csv",
                      str(csv), str(fer_like / "public_test")]) == 0
@@ -352,6 +364,7 @@ def test_card_describes_and_measures_the_served_function(model_dir, fer_like, tm
     assert float(np.mean(frame["pred"].to_numpy() == truth)) == pytest.approx(ev["accuracy"])
     md = render_markdown(card)
     assert "## Served function" in md and "The Keras graph alone" in md
+    assert f"same emotion as the served function on {100 * agree:.2f} %" in md
 
 
 

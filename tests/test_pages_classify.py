@@ -78,6 +78,26 @@ def test_one_face_bars_then_explanations_with_faithfulness(app):
     assert not app.exception and len([c for img in app.image for c in img.captions]) == 5
 
 
+def test_explanations_say_when_they_come_from_the_graph_not_the_twin(app, tmp_path, monkeypatch):
+    """No twin: the maps explain the served function and the page adds nothing. A shipped
+    model served by a LiteRT twin: the page says the maps come from the float32 graph and
+    quotes the card's agreement figure."""
+    from fer_engine.models import lite
+
+    upload(app, ("astronaut.jpg", jpeg_bytes(astronaut()), "image/jpeg"))
+    assert "float32 Keras graph" not in texts(app.caption)
+
+    root = tmp_path / "artifacts"
+    (root / "runs").mkdir(parents=True)
+    lite.write_twin(standin_model().save(root / "pretrained", stem="model"), flip=True)
+    (root / "pretrained" / "model_card.json").write_text(
+        json.dumps({"evaluation": {"agreement_keras_graph": 0.875}}))
+    at = upload(open_page(PAGE, root, monkeypatch),
+                ("astronaut.jpg", jpeg_bytes(astronaut()), "image/jpeg"))
+    note = texts(at.caption)
+    assert "float32 Keras graph" in note and "its mirror image" in note and "87.5% of the time" in note
+
+
 def test_several_faces_each_get_a_chart(app):
     upload(app, ("pair.png", png_bytes(two_faces()), "image/png"))
     assert charts(app) == 2

@@ -35,9 +35,13 @@ from pathlib import Path
 import numpy as np
 
 from fer_engine.emotions import FER2013_EMOTIONS
+from fer_engine.errors import DatasetError, ModelError
 
 CHECKPOINT = "checkpoint.keras"
 STATE = "state.json"
+#: Settings a checkpoint may be resumed under with another value: where the checkpoint and the
+#: export live, and the schedule length (a new --epochs re-scales the schedule, recorded).
+NOT_TRAINING_SETTINGS = ("epochs", "work_dir", "out_dir")
 
 
 @dataclass
@@ -182,17 +186,17 @@ def train(
             state = json.loads((work / STATE).read_text())
             new_cfg = _jsonable(asdict(cfg))
             old_cfg = state["config"]
-            if {k: v for k, v in old_cfg.items() if k != "epochs"} != {
-                k: v for k, v in new_cfg.items() if k != "epochs"
-            }:
-                raise ValueError(
-                    f"The checkpoint in {work} was made with different settings; "
-                    "use another --work-dir or delete it to start afresh."
+            changed = sorted(k for k in set(old_cfg) | set(new_cfg)
+                             if k not in NOT_TRAINING_SETTINGS and old_cfg.get(k) != new_cfg.get(k))
+            if changed:
+                raise ModelError(
+                    f"The checkpoint in {work} was made with different settings "
+                    f"({', '.join(changed)}); use another --work-dir or delete it to start afresh."
                 )
             model = keras.models.load_model(work / CHECKPOINT)
             if old_cfg["epochs"] != cfg.epochs:
                 if cfg.epochs <= state["epoch"]:
-                    raise ValueError(
+                    raise ModelError(
                         f"--epochs {cfg.epochs} is not more than the {state['epoch']} "
                         "epochs already trained."
                     )
@@ -299,12 +303,11 @@ def load_fer2013(cfg: PretrainConfig, *, log: Callable[[str], None] = print):
     dataset = load_dataset(cfg.data)
     missing = [s for s in (cfg.train_split, cfg.val_split) if s not in set(dataset.table["split"])]
     if missing:
-        from fer_engine.errors import DatasetError
-
         raise DatasetError(f"{cfg.data} has no '{missing[0]}' split (found: "
                            f"{', '.join(sorted(set(dataset.table['split'].dropna())))}).")
     if tuple(dataset.labels) != tuple(cfg.labels):
-        raise ValueError(f"dataset labels {dataset.labels} differ from {cfg.labels}")
+        raise DatasetError(f"{cfg.data} has the emotions {', '.join(dataset.labels)}; the shipped "
+                           f"model is trained on FER2013's {', '.join(cfg.labels)}.")
     prepared = prepare_dataset(dataset, GRAY_48, detect=False)
     table = dataset.table.reset_index(drop=True)
     usable = prepared.status != "error"

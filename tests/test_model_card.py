@@ -291,6 +291,18 @@ def test_train_pretrained_export_writes_the_card(fer_like, tmp_path, monkeypatch
     assert "--mixed-precision off" in card["training"]["command"]
     assert "The run was started with" not in md  # no schedule change in this run
     assert "wrote the model card" in capsys.readouterr().out
+    # the finished checkpoint exports elsewhere without training again
+    assert cli.main(["train-pretrained", "--data", str(fer_like), "--work-dir", str(tmp_path / "work"),
+                     "--out", str(tmp_path / "elsewhere"), "--epochs", "1", "--batch-size", "8",
+                     "--widths", "4", "--repeats", "1", "--mixed-precision", "off", "--export"]) == 0
+    assert json.loads((tmp_path / "elsewhere" / "model_card.json").read_text())["training"]["epochs"] == 1
+    capsys.readouterr()
+    # other training settings: one line naming them, no traceback
+    assert cli.main(["train-pretrained", "--data", str(fer_like), "--work-dir", str(tmp_path / "work"),
+                     "--epochs", "1", "--batch-size", "16", "--widths", "8", "--repeats", "1",
+                     "--mixed-precision", "off"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "different settings (batch_size, widths)" in err and "\n" not in err and "Traceback" not in err
 
 
 def test_bar_check_says_where_the_model_stands():

@@ -254,8 +254,9 @@ def explanation_note(model, agreement: float | None = None) -> str | None:
     quant = runner.info.get("quantisation")
     text = (f"The probabilities above come from the served function ({served}"
             + (f"; {quant}" if quant else "") + "). Gradient maps need the float32 Keras "
-            "graph, so the maps below are computed on that graph (one pass, no mirror image), "
-            "always for the emotion the served function chose.")
+            "graph, so the maps below and their faithfulness figures are computed on that "
+            "graph (one pass, no mirror image), always for the emotion the served function "
+            "chose.")
     if agreement is not None:
         text += (f" On the model card's test images the graph names the same emotion as the "
                  f"served function {agreement:.1%} of the time.")

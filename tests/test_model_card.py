@@ -276,11 +276,15 @@ def test_cli_reports_missing_model_and_data_in_one_line(tmp_path, fer_like, mode
 
 def test_train_pretrained_export_writes_the_card(fer_like, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
-    rc = cli.main(["train-pretrained", "--data", str(fer_like),
-                   "--work-dir", str(tmp_path / "work"),
-                   "--out", str(tmp_path / "out"), "--epochs", "1", "--batch-size", "8",
-                   "--widths", "4", "--repeats", "1", "--mixed-precision", "off", "--export"])
-    assert rc == 0
+
+    def train_pretrained(out: str, *changes: str) -> int:
+        settings = {"--epochs": "1", "--batch-size": "8", "--widths": "4", "--repeats": "1",
+                    "--mixed-precision": "off", **dict(zip(changes[::2], changes[1::2]))}
+        return cli.main(["train-pretrained", "--data", str(fer_like), "--work-dir",
+                         str(tmp_path / "work"), "--out", str(tmp_path / out), "--export",
+                         *[x for kv in settings.items() for x in kv]])
+
+    assert train_pretrained("out") == 0
     card = json.loads((tmp_path / "out" / "model_card.json").read_text())
     md = (tmp_path / "out" / "MODEL_CARD.md").read_text()
     assert card["data"]["source"] == "recorded by the training run (load_fer2013)"
@@ -292,15 +296,11 @@ def test_train_pretrained_export_writes_the_card(fer_like, tmp_path, monkeypatch
     assert "The run was started with" not in md  # no schedule change in this run
     assert "wrote the model card" in capsys.readouterr().out
     # the finished checkpoint exports elsewhere without training again
-    assert cli.main(["train-pretrained", "--data", str(fer_like), "--work-dir", str(tmp_path / "work"),
-                     "--out", str(tmp_path / "elsewhere"), "--epochs", "1", "--batch-size", "8",
-                     "--widths", "4", "--repeats", "1", "--mixed-precision", "off", "--export"]) == 0
+    assert train_pretrained("elsewhere") == 0
     assert json.loads((tmp_path / "elsewhere" / "model_card.json").read_text())["training"]["epochs"] == 1
     capsys.readouterr()
     # other training settings: one line naming them, no traceback
-    assert cli.main(["train-pretrained", "--data", str(fer_like), "--work-dir", str(tmp_path / "work"),
-                     "--epochs", "1", "--batch-size", "16", "--widths", "8", "--repeats", "1",
-                     "--mixed-precision", "off"]) != 0
+    assert train_pretrained("third", "--batch-size", "16", "--widths", "8") != 0
     err = capsys.readouterr().err.strip()
     assert "different settings (batch_size, widths)" in err and "\n" not in err and "Traceback" not in err
 

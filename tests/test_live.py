@@ -16,7 +16,9 @@ from fer_engine.live import (
     BOX_COLOUR,
     EMA,
     AlertMonitor,
+    FaceResult,
     FramePipeline,
+    FrameSummary,
     LiveConfig,
     LiveSession,
     Timeline,
@@ -327,3 +329,46 @@ def test_timeline_rate_counts_recent_frames():
     assert t.rate(0.5) == pytest.approx(20.0)
     # last 2 s (from 0.45 s): 15 frames at 0.5..1.9 s and 10 at 2.0..2.45 s, 24 intervals
     assert t.rate(2.0) == pytest.approx(24 / 1.95)
+
+
+def long_timeline(n: int) -> Timeline:
+    """``n`` frames at 15 frames/s, a face with random probabilities in 9 of 10, fear alerts
+    in the second half."""
+    rng = np.random.default_rng(0)
+    t = Timeline(LABELS)
+    for i in range(n):
+        p = rng.dirichlet(np.ones(len(LABELS))).astype(np.float32)
+        faces = [] if i % 10 == 9 else [FaceResult(box=None, track=i // 1000, raw=p, smoothed=p)]
+        t.add(FrameSummary(t=i / 15, frame=i, labels=LABELS, faces=faces,
+                           alerts=("fear",) if i >= n // 2 else ()))
+    return t
+
+
+def test_timeline_keeps_long_sessions_in_little_memory():
+    import tracemalloc
+
+    n = 15 * 60 * 20  # 20 minutes at 15 frames/s
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        t = long_timeline(n)
+        per_row = (tracemalloc.get_traced_memory()[0] - before) / n
+    finally:
+        tracemalloc.stop()
+    assert per_row < 150  # bytes per frame: an hour at 15 frames/s stays under 8 MB
+    assert len(t) == n and t.stats() == {"frames": n, "seconds": pytest.approx((n - 1) / 15),
+                                         "face_share": pytest.approx(0.9)}
+    assert t.rate(2.0) == pytest.approx(15.0)
+
+
+def test_timeline_thinned_frame_is_every_kth_row_of_the_full_one():
+    t = long_timeline(4000)
+    full = t.to_frame()
+    thin = t.to_frame(max_rows=1500)
+    assert len(full) == 4000 and len(thin) == 1334  # every 3rd row: 0, 3, ..., 3999
+    expected = full.iloc[::3].reset_index(drop=True)
+    assert thin.equals(expected)
+    assert list(full["alert"].iloc[[0, 1999, 2000]]) == ["", "", "fear"]
+    assert full["track"].isna().sum() == 400 and full["track"].iloc[1500] == 1
+    assert full["p_fear"].iloc[0] == pytest.approx(round(float(full["p_fear"].iloc[0]), 4))
+    assert t.to_frame(max_rows=5000).equals(full)

@@ -100,7 +100,7 @@ def session_summary(timeline: Timeline, config: LiveConfig, *, key: str,
                     file_name: str = "session_timeline.csv") -> None:
     """Metrics, the timeline chart, the alert table and the CSV download."""
     stats = timeline.stats()
-    df = timeline.to_frame()
+    df = timeline.to_frame(max_rows=MAX_POINTS)  # the chart's points; the CSV has every row
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Frames analysed", stats["frames"])
     c2.metric("Seconds covered", f"{stats['seconds']:.1f}")
@@ -115,5 +115,6 @@ def session_summary(timeline: Timeline, config: LiveConfig, *, key: str,
                    "These are a model's guesses from facial appearance, not a measurement of "
                    "what a person feels.")
     alert_table(timeline)
-    st.download_button("Download the timeline (CSV)", timeline.to_csv(), file_name=file_name,
+    # a callable: the CSV (seconds for an hour-long session) is written only when clicked
+    st.download_button("Download the timeline (CSV)", timeline.to_csv, file_name=file_name,
                        mime="text/csv", key=f"{key}_csv", icon=":material/download:")

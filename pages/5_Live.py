@@ -116,7 +116,8 @@ if ctx.state.playing:
                 f"**Streaming:** frames analysed: {len(timeline)} · faces in the last frame: "
                 f"{faces} · {what} · {timeline.rate():.1f} frames/s{alert}")
             chart.plotly_chart(
-                session_ui.timeline_figure(timeline.to_frame(), timeline.labels, config,
+                session_ui.timeline_figure(timeline.to_frame(max_rows=session_ui.MAX_POINTS),
+                                           timeline.labels, config,
                                            timeline.alerts_frame()),
                 key=f"live_chart_{redraws}")
             redraws += 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -132,9 +133,14 @@ def test_live_stream_comes_back_with_box_and_label_and_the_timeline_grows(
                      "the timeline growing")
         component.get_by_role("button", name="STOP").click()
         page.get_by_text("Last session").wait_for()
-        page.get_by_role("button", name=re.compile("Download the timeline")).wait_for()
+        download = page.get_by_role("button", name=re.compile("Download the timeline"))
         frames = page.locator('[data-testid="stMetric"]').filter(has_text="Frames analysed")
-        assert int(re.search(r"(\d+)\s*$", frames.inner_text()).group(1)) >= later
+        n_frames = int(re.search(r"(\d+)\s*$", frames.inner_text()).group(1))
+        assert n_frames >= later
+        with page.expect_download() as got:  # the CSV is written when the button is clicked
+            download.click()
+        rows = Path(got.value.path()).read_text().splitlines()
+        assert rows[0].startswith("t_s,frame,faces,track,emotion,p_") and len(rows) - 1 >= n_frames
         assert page.locator('[data-testid="stException"]').count() == 0
         page.screenshot(path=str(shots / "live_stopped.png"), full_page=True)
     finally:

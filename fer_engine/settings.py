@@ -16,6 +16,9 @@ passes ``st.secrets`` here; this module never imports Streamlit):
 ``FER_ICE_SERVERS``         JSON list of WebRTC ICE servers, e.g.
                             ``[{"urls": ["stun:stun.l.google.com:19302"]}]``. Default: none
                             (enough on localhost); a hosted demo needs STUN/TURN.
+``FER_LIVE_RUN_S``          Seconds per run of the Live page's redraw loop (default 60, at
+                            least 5). The browser frees the charts of a run when it ends; each
+                            end costs a garbage collection on the server (a short stall).
 =========================  ==================================================================
 
 In ``st.secrets`` the same keys are accepted in lower case without the ``FER_``
@@ -45,6 +48,7 @@ class Settings:
     demo_max_epochs: int = 5
     max_jobs: int = 1
     ice_servers: list = field(default_factory=list)
+    live_run_s: float = 60.0
 
     @property
     def server_folders_allowed(self) -> bool:
@@ -106,7 +110,22 @@ def load_settings(overrides: Mapping | None = None) -> Settings:
         demo_max_epochs=int(_lookup("FER_DEMO_MAX_EPOCHS", overrides) or 5),
         max_jobs=int(_lookup("FER_MAX_JOBS", overrides) or 1),
         ice_servers=list(ice or []),
+        live_run_s=_seconds("FER_LIVE_RUN_S", _lookup("FER_LIVE_RUN_S", overrides), 60.0, 5.0),
     )
+
+
+def _seconds(name: str, value, default: float, minimum: float) -> float:
+    """``value`` as seconds (``default`` if unset); ValueError naming the setting if it is not a
+    number of at least ``minimum``."""
+    if value in (None, ""):
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not number >= minimum:
+        raise ValueError(f"{name} must be a number of seconds, at least {minimum:g}, not {value!r}")
+    return number
 
 
 def is_allowed_path(path, settings: Settings) -> bool:

@@ -17,6 +17,7 @@ ENV = (
     "FER_DEMO_MAX_EPOCHS",
     "FER_MAX_JOBS",
     "FER_ICE_SERVERS",
+    "FER_LIVE_RUN_S",
 )
 
 
@@ -97,3 +98,16 @@ def test_secrets_set_the_demo_caps_and_upload_limit(monkeypatch):
     assert capped.epochs == 2 and capped.max_participants == 3 and "capped at 2" in notes[0]
     # the environment's upload limit applies when the secrets do not set one
     assert load_settings({"hosted_demo": True}).max_upload_mb == 50
+
+
+def test_live_run_length_from_environment_or_secrets(monkeypatch):
+    assert load_settings().live_run_s == 60.0
+    monkeypatch.setenv("FER_LIVE_RUN_S", "8")
+    assert load_settings().live_run_s == 8.0
+    assert load_settings({"live_run_s": 30}).live_run_s == 30.0  # secrets win
+    monkeypatch.setenv("FER_LIVE_RUN_S", "5")
+    assert load_settings().live_run_s == 5.0
+    for bad in ("4.9", "0", "-5", "soon"):
+        monkeypatch.setenv("FER_LIVE_RUN_S", bad)
+        with pytest.raises(ValueError, match="FER_LIVE_RUN_S must be a number of seconds, at least 5"):
+            load_settings()

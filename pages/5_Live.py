@@ -31,6 +31,13 @@ st.info(
     icon=":material/lock:",
 )
 settings = load_settings(st.secrets)
+# Seconds per run of the redraw loop (a fragment that Streamlit restarts on a timer; default
+# 60, FER_LIVE_RUN_S). The browser keeps every chart a run draws until that run *finishes*:
+# one unending loop grew the visitor's tab by about 7 MB a minute; runs of 60 s keep it within
+# about 10 MB (benchmarks/live_soak.py). Not one fragment run per redraw: each finished run
+# makes Streamlit call keras.backend.clear_session() and a full garbage collection, which once
+# a second stalled the frame callback (3 instead of 9 analysed frames/s).
+RUN_S = settings.live_run_s
 model, source, description = model_choice.choose("live_model")
 config = session_ui.config_controls("live", model.labels, live=True)
 st.page_link("pages/6_Session.py", label="No camera or no connection? Analyse a recorded video.",
@@ -98,12 +105,14 @@ def drain() -> Timeline | None:
     return timeline
 
 
-status = st.empty()
-chart = st.empty()
-error_box = st.empty()
-if ctx.state.playing:
-    redraws = 0
-    while ctx.state.playing:  # ends when a rerun (e.g. STOP) interrupts this script
+@st.fragment(run_every=RUN_S)
+def streaming_view() -> None:
+    """Status line, chart and frame errors, redrawn every ``REFRESH_S`` seconds for just under
+    ``RUN_S`` seconds; then this fragment run ends and Streamlit's timer starts the next one."""
+    status, chart, error_box = st.empty(), st.empty(), st.empty()
+    redraws, started = 0, time.monotonic()
+    # ctx.state is the component's state at the last full run: STOP reruns the whole script
+    while ctx.state.playing and time.monotonic() - started < RUN_S - 2 * REFRESH_S:
         timeline = drain()
         last = st.session_state.get("live_last")
         if timeline is None or last is None or last.stream != session.stream:
@@ -117,13 +126,16 @@ if ctx.state.playing:
                 f"{faces} · {what} · {timeline.rate():.1f} frames/s{alert}")
             chart.plotly_chart(
                 session_ui.timeline_figure(timeline.to_frame(max_rows=session_ui.MAX_POINTS),
-                                           timeline.labels, config,
-                                           timeline.alerts_frame()),
+                                           timeline.labels, config, timeline.alerts_frame()),
                 key=f"live_chart_{redraws}")
             redraws += 1
         if session.error:
             error_box.error(f"A frame could not be processed: {session.error}")
         time.sleep(REFRESH_S)
+
+
+if ctx.state.playing:
+    streaming_view()
 else:
     timeline = drain()
     if not ctx.state.signalling:

@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+#: Seconds per run of the Live page's redraw loop on the test server (FER_LIVE_RUN_S): short,
+#: so that a test stream spans several runs.
+LIVE_RUN_S = 6
 sys.path.insert(0, str(REPO / "tests"))
 
 from streamlit_server import CHROMIUM, FLAGS, start_server, stop_server  # noqa: E402
@@ -40,14 +43,14 @@ def server(chromium):
     cache = shared_cache()
     runs = Path(tempfile.mkdtemp(prefix="fer-browser-runs-"))
     env = dict(os.environ, FER_CACHE_DIR=str(cache), FER_RUNS_DIR=str(runs),
-               TF_CPP_MIN_LOG_LEVEL="2")
+               TF_CPP_MIN_LOG_LEVEL="2", FER_LIVE_RUN_S=str(LIVE_RUN_S))
     env.pop("FER_HOSTED_DEMO", None)
     log = runs.parent / f"{runs.name}-server.log"
     try:
         proc, url = start_server(env, log)
     except RuntimeError as exc:
         pytest.fail(str(exc))
-    yield {"url": url, "runs": runs, "cache": cache}
+    yield {"url": url, "runs": runs, "cache": cache, "live_run_s": LIVE_RUN_S, "log": log}
     stop_server(proc)  # the server and any training it started
     shutil.rmtree(runs, ignore_errors=True)
     log.unlink(missing_ok=True)

@@ -131,6 +131,11 @@ def test_live_stream_comes_back_with_box_and_label_and_the_timeline_grows(
         page.screenshot(path=str(shots / "live_streaming.png"), full_page=True)
         later = poll(page, lambda: (faced(page) or 0) > first + 5 and faced(page),
                      "the timeline growing")
+        # the redraw loop ends every live_run_s seconds and Streamlit's timer starts it again:
+        # the status keeps growing across those restarts
+        page.wait_for_timeout(2.5 * server["live_run_s"] * 1000)
+        later = poll(page, lambda: (faced(page) or 0) > later + 5 and faced(page),
+                     "the timeline growing after the redraw loop restarted")
         component.get_by_role("button", name="STOP").click()
         page.get_by_text("Last session").wait_for()
         download = page.get_by_role("button", name=re.compile("Download the timeline"))
@@ -141,7 +146,12 @@ def test_live_stream_comes_back_with_box_and_label_and_the_timeline_grows(
             download.click()
         rows = Path(got.value.path()).read_text().splitlines()
         assert rows[0].startswith("t_s,frame,faces,track,emotion,p_") and len(rows) - 1 >= n_frames
+        # after STOP the redraw timer stops with the fragment: nothing reruns, nothing fails
+        page.wait_for_timeout(1.5 * server["live_run_s"] * 1000)
+        assert page.get_by_text(STATUS).count() == 0 and page.get_by_text("Last session").count()
         assert page.locator('[data-testid="stException"]').count() == 0
+        log = server["log"].read_text()
+        assert "Traceback" not in log and "fragment" not in log.lower(), log[-2000:]
         page.screenshot(path=str(shots / "live_stopped.png"), full_page=True)
     finally:
         context.close()

@@ -3,10 +3,13 @@
 Starts ``streamlit run app.py`` on a free port (no ICE servers: localhost only), opens the
 Live page in headless Chromium whose fake camera plays a y4m clip of a real face
 (scikit-image's astronaut), presses START and keeps streaming for ``--minutes``. Every
-``--interval`` seconds it prints the resident memory (VmRSS) of the Streamlit server and
-the frames analysed so far (from the page's status line). At the end it prints the growth
-of resident memory from the first sample (taken once frames are flowing) to the last, and
-over the second half of the run (which leaves out warm-up), against the 10 % target.
+``--interval`` seconds it prints the resident memory (VmRSS) of the Streamlit server, the
+frames analysed so far (from the page's status line), the JavaScript heap of the browser tab
+after a forced garbage collection (Chrome DevTools: what the visitor's tab retains) and the
+summed resident memory of the Chromium processes (which also counts buffers outside that
+heap). At the end it prints the growth of each from the first sample (taken once frames are
+flowing) to the last, and over the second half of the run (which leaves out warm-up); the
+10 % target concerns the server.
 
     python benchmarks/live_soak.py [--minutes 10] [--interval 30]
 
@@ -39,6 +42,39 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def browser_rss_mb() -> float:
+    """Summed resident memory (VmRSS) of the Chromium processes this benchmark started, in MB
+    (shared pages count once per process: read the trend, not the level)."""
+    parent: dict[int, int] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    mine, grew = {os.getpid()}, True
+    while grew:
+        new = {pid for pid, pp in parent.items() if pp in mine and pid not in mine}
+        mine |= new
+        grew = bool(new)
+    total = 0.0
+    for pid in mine - {os.getpid()}:
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().startswith("chrom"):
+                total += rss_mb(pid)
+        except (OSError, RuntimeError):
+            continue
+    return total
+
+
+def js_heap_mb(cdp) -> float:
+    """Used JavaScript heap of the page in MB after a forced garbage collection (Chrome
+    DevTools Protocol): what the page retains, without the collector's sawtooth."""
+    cdp.send("HeapProfiler.collectGarbage")
+    metrics = cdp.send("Performance.getMetrics")["metrics"]
+    return next(m["value"] for m in metrics if m["name"] == "JSHeapUsedSize") / 2**20
 
 
 def frames_so_far(page) -> int | None:
@@ -76,7 +112,7 @@ def main() -> int:
         proc, url = start_server(env, tmp / "server.log", timeout=120)
         print(f"server pid {proc.pid} at {url}; RSS at start {rss_mb(proc.pid):.0f} MB; "
               f"load average {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
-        samples: list[tuple[float, float, int | None]] = []
+        samples: list[tuple[float, float, int | None, float, float]] = []
         try:
             with sync_playwright() as p:
                 camera = f"--use-file-for-fake-video-capture={clip}"
@@ -84,6 +120,8 @@ def main() -> int:
                                             args=FLAGS + [camera])
                 page = browser.new_page(viewport={"width": 1280, "height": 1400})
                 page.set_default_timeout(180_000)
+                cdp = page.context.new_cdp_session(page)
+                cdp.send("Performance.enable")
                 page.goto(url)
                 nav = page.locator('[data-testid="stSidebarNav"]')
                 nav.get_by_role("link", name="Home").wait_for()  # app.py's navigation is up
@@ -94,15 +132,18 @@ def main() -> int:
                 page.get_by_text(STATUS).first.wait_for()
                 t0 = time.monotonic()
                 end = t0 + args.minutes * 60
-                print(f"{'minute':>7s} {'RSS MB':>8s} {'frames':>8s} {'fps':>6s}")
+                print(f"{'minute':>7s} {'RSS MB':>8s} {'frames':>8s} {'fps':>6s} {'page MB':>8s} "
+                      f"{'browser MB':>10s}")
                 while True:
                     now = time.monotonic()
                     frames = frames_so_far(page)
-                    samples.append((now - t0, rss_mb(proc.pid), frames))
+                    samples.append((now - t0, rss_mb(proc.pid), frames, js_heap_mb(cdp),
+                                    browser_rss_mb()))
                     fps = ""
                     if len(samples) > 1 and frames is not None and samples[-2][2] is not None:
                         fps = f"{(frames - samples[-2][2]) / (now - t0 - samples[-2][0]):6.1f}"
-                    print(f"{(now - t0) / 60:7.1f} {samples[-1][1]:8.0f} {frames!s:>8s} {fps:>6s}",
+                    print(f"{(now - t0) / 60:7.1f} {samples[-1][1]:8.0f} {frames!s:>8s} {fps:>6s} "
+                          f"{samples[-1][3]:8.1f} {samples[-1][4]:10.0f}",
                           flush=True)
                     if now >= end:
                         break
@@ -110,7 +151,8 @@ def main() -> int:
                 component.get_by_role("button", name="STOP").click()
                 page.get_by_text("Last session").wait_for()
                 time.sleep(2)
-                print(f"after STOP: RSS {rss_mb(proc.pid):.0f} MB")
+                print(f"after STOP: RSS {rss_mb(proc.pid):.0f} MB, page {js_heap_mb(cdp):.1f} MB, "
+                      f"browser {browser_rss_mb():.0f} MB")
                 browser.close()
         finally:
             stop_server(proc)
@@ -120,6 +162,12 @@ def main() -> int:
     late = (last - mid) / mid
     print(f"RSS growth first -> last sample: {growth:+.1%} ({first:.0f} -> {last:.0f} MB); "
           f"second half: {late:+.1%}. Target: under +10% -> {'PASS' if growth < 0.10 else 'FAIL'}")
+    h0, h_mid, h1 = samples[0][3], samples[len(samples) // 2][3], samples[-1][3]
+    print(f"page JavaScript heap first -> last sample: {(h1 - h0) / h0:+.1%} ({h0:.1f} -> "
+          f"{h1:.1f} MB); second half: {(h1 - h_mid) / h_mid:+.1%}")
+    b0, b_mid, b1 = samples[0][4], samples[len(samples) // 2][4], samples[-1][4]
+    print(f"browser processes first -> last sample: {(b1 - b0) / b0:+.1%} ({b0:.0f} -> "
+          f"{b1:.0f} MB); second half: {(b1 - b_mid) / b_mid:+.1%}")
     return 0 if growth < 0.10 else 1
 
 

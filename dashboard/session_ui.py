@@ -12,7 +12,8 @@ import streamlit as st
 from fer_engine import emotions
 from fer_engine.live import LiveConfig, Timeline
 
-#: Points drawn per line at most (longer sessions are thinned for display only).
+#: Points drawn per line at most: the pages pass ``Timeline.to_frame(max_rows=MAX_POINTS)``
+#: (longer sessions are thinned for display only; the CSV has every frame).
 MAX_POINTS = 1500
 
 ALERT_HELP = (
@@ -60,8 +61,6 @@ def config_controls(prefix: str, labels, *, live: bool) -> LiveConfig:
 def timeline_figure(df: pd.DataFrame, labels, config: LiveConfig,
                     events: pd.DataFrame | None = None) -> go.Figure:
     """Smoothed probability of each emotion over time; threshold line; alert periods shaded."""
-    if len(df) > MAX_POINTS:
-        df = df.iloc[:: -(-len(df) // MAX_POINTS)]
     fig = go.Figure()
     for lab in labels:
         col = emotions.prob_column(lab)

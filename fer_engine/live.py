@@ -566,7 +566,7 @@ class Timeline:
     fill it from one thread (the page drains the session's queue into it).
 
     Rows are kept in column arrays (float32 probabilities, labels as small codes), about
-    90 bytes per frame: an hour at 15 frames/s is under 10 MB. :meth:`rate`, :meth:`stats`
+    100 bytes per frame with the arrays' spare room: an hour at 15 frames/s is under 10 MB. :meth:`rate`, :meth:`stats`
     and ``to_frame(max_rows=...)`` cost the same however long the session has run, so a
     page can redraw them every second.
     """
@@ -591,7 +591,8 @@ class Timeline:
     def __len__(self) -> int:
         return self._n
 
-    def _code(self, names: list[str], value: str) -> int:
+    @staticmethod
+    def _code(names: list[str], value: str) -> int:
         try:
             return names.index(value)
         except ValueError:

@@ -33,8 +33,8 @@ st.info(
 settings = load_settings(st.secrets)
 # Seconds per run of the redraw loop (a fragment that Streamlit restarts on a timer; default
 # 60, FER_LIVE_RUN_S). The browser keeps every chart a run draws until that run *finishes*:
-# one unending loop grew the visitor's tab by about 7 MB a minute; runs of 60 s keep it within
-# about 10 MB (benchmarks/live_soak.py). Not one fragment run per redraw: each finished run
+# one unending loop grew the visitor's tab by about 7 MB a minute; with runs of 60 s it stayed
+# between 29 and 52 MB over 10 minutes (benchmarks/live_soak.py). Not one fragment run per redraw: each finished run
 # makes Streamlit call keras.backend.clear_session() and a full garbage collection, which once
 # a second stalled the frame callback (3 instead of 9 analysed frames/s).
 RUN_S = settings.live_run_s

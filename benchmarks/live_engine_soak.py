@@ -24,14 +24,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
-
-
-def rss_mb() -> float:
-    """Resident memory of this process in MB (VmRSS)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+from live_soak import rss_mb  # noqa: E402  (this folder is on the path when run as a script)
 
 
 def main() -> int:
@@ -60,7 +53,7 @@ def main() -> int:
             timeline.add(s)
         if n % args.every == 0:
             timeline.to_frame(max_rows=1_500)
-            rss = rss_mb()
+            rss = rss_mb(os.getpid())
             first = first or rss
             print(f"{n:7d} {rss:7.0f} {n / (time.monotonic() - t0):6.1f}", flush=True)
     print(f"RSS first -> last sample: {(rss - first) / first:+.1%} ({first:.0f} -> {rss:.0f} MB); "

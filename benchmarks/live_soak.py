@@ -85,6 +85,16 @@ def frames_so_far(page) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def summarise(samples: list[tuple], col: int, what: str, fmt: str) -> float:
+    """Print the growth of column ``col`` of ``samples`` from the first to the last sample and
+    over the second half; return the first -> last growth (a fraction)."""
+    first, mid, last = samples[0][col], samples[len(samples) // 2][col], samples[-1][col]
+    growth = (last - first) / first
+    print(f"{what} growth first -> last sample: {growth:+.1%} ({first:{fmt}} -> {last:{fmt}} MB); "
+          f"second half: {(last - mid) / mid:+.1%}")
+    return growth
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=10.0)
@@ -156,18 +166,10 @@ def main() -> int:
                 browser.close()
         finally:
             stop_server(proc)
-    first, last = samples[0][1], samples[-1][1]
-    mid = samples[len(samples) // 2][1]
-    growth = (last - first) / first
-    late = (last - mid) / mid
-    print(f"RSS growth first -> last sample: {growth:+.1%} ({first:.0f} -> {last:.0f} MB); "
-          f"second half: {late:+.1%}. Target: under +10% -> {'PASS' if growth < 0.10 else 'FAIL'}")
-    h0, h_mid, h1 = samples[0][3], samples[len(samples) // 2][3], samples[-1][3]
-    print(f"page JavaScript heap first -> last sample: {(h1 - h0) / h0:+.1%} ({h0:.1f} -> "
-          f"{h1:.1f} MB); second half: {(h1 - h_mid) / h_mid:+.1%}")
-    b0, b_mid, b1 = samples[0][4], samples[len(samples) // 2][4], samples[-1][4]
-    print(f"browser processes first -> last sample: {(b1 - b0) / b0:+.1%} ({b0:.0f} -> "
-          f"{b1:.0f} MB); second half: {(b1 - b_mid) / b_mid:+.1%}")
+    growth = summarise(samples, 1, "RSS", ".0f")
+    print(f"Target: server growth under +10% -> {'PASS' if growth < 0.10 else 'FAIL'}")
+    summarise(samples, 3, "page JavaScript heap", ".1f")
+    summarise(samples, 4, "browser processes", ".0f")
     return 0 if growth < 0.10 else 1
 
 

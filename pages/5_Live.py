@@ -20,8 +20,11 @@ from fer_engine.explain import warm_up
 from fer_engine.live import LiveSession, Timeline
 from fer_engine.settings import load_settings
 
-#: Seconds between redraws of the chart and the status while streaming.
+#: Seconds between redraws of the status line while streaming.
 REFRESH_S = 1.0
+#: Seconds between redraws of the timeline chart (building and sending a Plotly figure costs
+#: the server and the browser more than the status line does).
+CHART_S = 3.0
 
 st.title("Live webcam")
 st.info(
@@ -107,10 +110,11 @@ def drain() -> Timeline | None:
 
 @st.fragment(run_every=RUN_S)
 def streaming_view() -> None:
-    """Status line, chart and frame errors, redrawn every ``REFRESH_S`` seconds for just under
-    ``RUN_S`` seconds; then this fragment run ends and Streamlit's timer starts the next one."""
+    """Status line and frame errors redrawn every ``REFRESH_S`` seconds and the chart every
+    ``CHART_S`` seconds, for just under ``RUN_S`` seconds; then this fragment run ends and
+    Streamlit's timer starts the next one."""
     status, chart, error_box = st.empty(), st.empty(), st.empty()
-    redraws, started = 0, time.monotonic()
+    redraws, started, charted = 0, time.monotonic(), float("-inf")
     # ctx.state is the component's state at the last full run: STOP reruns the whole script
     while ctx.state.playing and time.monotonic() - started < RUN_S - 2 * REFRESH_S:
         timeline = drain()
@@ -124,11 +128,12 @@ def streaming_view() -> None:
             status.markdown(
                 f"**Streaming:** frames analysed: {len(timeline)} · faces in the last frame: "
                 f"{faces} · {what} · {timeline.rate():.1f} frames/s{alert}")
-            chart.plotly_chart(
-                session_ui.timeline_figure(timeline.to_frame(max_rows=session_ui.MAX_POINTS),
-                                           timeline.labels, config, timeline.alerts_frame()),
-                key=f"live_chart_{redraws}")
-            redraws += 1
+            if time.monotonic() - charted >= CHART_S:
+                chart.plotly_chart(
+                    session_ui.timeline_figure(timeline.to_frame(max_rows=session_ui.MAX_POINTS),
+                                               timeline.labels, config, timeline.alerts_frame()),
+                    key=f"live_chart_{redraws}")
+                redraws, charted = redraws + 1, time.monotonic()
         if session.error:
             error_box.error(f"A frame could not be processed: {session.error}")
         time.sleep(REFRESH_S)

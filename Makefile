@@ -27,8 +27,13 @@ $(VENV)/.dev-deps: requirements-dev.txt requirements.txt constraints.txt | $(PY)
 deps: $(VENV)/.deps
 dev-deps: $(VENV)/.dev-deps
 
+# Two malloc arenas instead of glibc's 8 per core: with the default, a long Live session's
+# threads leave freed memory stranded in their own arenas and the server's memory creeps up
+# (benchmarks/live_soak.py, README). Only an environment variable set at start-up does this.
+MALLOC_ARENA_MAX ?= 2
+
 run: deps
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	MALLOC_ARENA_MAX=$(MALLOC_ARENA_MAX) $(PY) -m streamlit run app.py --server.port $(PORT)
 
 # Browser tests need Debian's chromium; install it when missing and apt-get is usable, else they skip.
 chromium:

@@ -11,7 +11,11 @@ heap). At the end it prints the growth of each from the first sample (taken once
 flowing) to the last, and over the second half of the run (which leaves out warm-up); the
 10 % target concerns the server.
 
-    python benchmarks/live_soak.py [--minutes 10] [--interval 30]
+    python benchmarks/live_soak.py [--minutes 10] [--interval 30] [--malloc-arena-max 2]
+
+The server runs with ``MALLOC_ARENA_MAX=2`` as ``make run`` starts it (``--malloc-arena-max
+default`` for glibc's own 8 arenas per core, under which the server's memory creeps up in a
+sawtooth: memory freed in one thread's arena is not reused by another's).
 
 The model is the shipped one when ``artifacts/pretrained/model.keras`` exists, else an
 untrained network of the same architecture (memory does not depend on the weights).
@@ -99,6 +103,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--interval", type=float, default=30.0, help="seconds between samples")
+    ap.add_argument("--malloc-arena-max", default="2",
+                    help="MALLOC_ARENA_MAX for the server, as `make run` sets it; 'default' = "
+                    "glibc's own (8 per core)")
     args = ap.parse_args()
     if not Path(CHROMIUM).is_file():
         raise SystemExit(f"no Chromium at {CHROMIUM}; apt-get install chromium (never "
@@ -113,6 +120,9 @@ def main() -> int:
         env = dict(os.environ, FER_ICE_SERVERS="[]", TF_CPP_MIN_LOG_LEVEL="2",
                    FER_RUNS_DIR=str(tmp / "runs"))
         env.pop("FER_HOSTED_DEMO", None)
+        env.pop("MALLOC_ARENA_MAX", None)
+        if args.malloc_arena_max != "default":
+            env["MALLOC_ARENA_MAX"] = args.malloc_arena_max
         if not pretrained.available():
             print("(artifacts/pretrained/model.keras is missing: streaming with an untrained "
                   "network of the same architecture)")
@@ -120,7 +130,8 @@ def main() -> int:
             env["FER_ARTIFACTS_DIR"] = str(tmp / "artifacts")
         clip = write_y4m(tmp / "clip.y4m", clip_frames(30))
         proc, url = start_server(env, tmp / "server.log", timeout=120)
-        print(f"server pid {proc.pid} at {url}; RSS at start {rss_mb(proc.pid):.0f} MB; "
+        print(f"server pid {proc.pid} at {url}; MALLOC_ARENA_MAX {args.malloc_arena_max}; "
+              f"RSS at start {rss_mb(proc.pid):.0f} MB; "
               f"load average {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
         samples: list[tuple[float, float, int | None, float, float]] = []
         try:

@@ -27,9 +27,9 @@ $(VENV)/.dev-deps: requirements-dev.txt requirements.txt constraints.txt | $(PY)
 deps: $(VENV)/.deps
 dev-deps: $(VENV)/.dev-deps
 
-# Two malloc arenas instead of glibc's 8 per core: with the default, a long Live session's
-# threads leave freed memory stranded in their own arenas and the server's memory creeps up
-# (benchmarks/live_soak.py, README). Only an environment variable set at start-up does this.
+# Two malloc arenas instead of glibc's 8 per core: with the default, the server's memory crept
+# up over a long Live session (+10.4 % in 30 min; with 2: +2.6 %; benchmarks/live_soak.py,
+# README). It must be in the environment at start-up: set from inside the app it did not help.
 MALLOC_ARENA_MAX ?= 2
 
 run: deps

@@ -14,8 +14,8 @@ flowing) to the last, and over the second half of the run (which leaves out warm
     python benchmarks/live_soak.py [--minutes 10] [--interval 30] [--malloc-arena-max 2]
 
 The server runs with ``MALLOC_ARENA_MAX=2`` as ``make run`` starts it (``--malloc-arena-max
-default`` for glibc's own 8 arenas per core, under which the server's memory creeps up in a
-sawtooth: memory freed in one thread's arena is not reused by another's).
+default`` for glibc's own 8 arenas per core, under which the server's memory crept up in a
+sawtooth, most likely because memory freed in one thread's arena is not reused by another's).
 
 The model is the shipped one when ``artifacts/pretrained/model.keras`` exists, else an
 untrained network of the same architecture (memory does not depend on the weights).

@@ -439,3 +439,36 @@ def test_benchmark_paired_accuracy_counts_images():
     assert paired["difference"] == pytest.approx(0.15)
     assert 0 < paired["difference_low"] < 0.15 < paired["difference_high"]
     assert paired["mcnemar_p"] == pytest.approx(2 * 0.5 ** 15)
+
+
+def test_training_resumes_where_it_stopped_without_xla(tmp_path):
+    """Two epochs in one go and one epoch + a resumed one give the same network.
+
+    The checkpoint carries weights, optimiser state and schedule; the per-epoch seeds
+    make the batches and their augmentation the same. Neither graph uses XLA (slower
+    on this CPU; see benchmarks/pretrain_speed.py).
+    """
+    from fer_engine.pretrained_training import STATE, train
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (40, 48, 48, 1), dtype=np.uint8)
+    y = np.arange(40) % 7
+    Xv, yv = X[:14], y[:14]
+
+    def run(work: str, stop_after=None):
+        cfg = _config(tmp_path / work, tmp_path, epochs=2)
+        cfg.batch_size, cfg.mixed_precision = 16, "off"
+        return train(cfg, X, y, Xv, yv, log=lambda _: None, stop_after=stop_after)
+
+    straight, state = run("straight")
+    assert state["epoch"] == 2 and not straight.jit_compile
+    first, state = run("split", stop_after=1)
+    assert state["epoch"] == 1
+    resumed, state = run("split")
+    assert state["epoch"] == 2 and [h["epoch"] for h in state["history"]] == [1, 2]
+    assert not resumed.jit_compile
+    assert json.loads((tmp_path / "split" / "work" / STATE).read_text())["epoch"] == 2
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # and training moved the weights at all
+    assert not np.allclose(first.get_weights()[0], resumed.get_weights()[0])

@@ -254,7 +254,8 @@ def train(
             augment = _augmenter(cfg, cfg.seed * 1000 + epoch)
             t0 = time.time()
             hist = model.fit(
-                _dataset(cfg, X_train, y_train, epoch, augment), epochs=1, verbose=0
+                _dataset(cfg, X_train, y_train, epoch, augment), epochs=1, verbose=0,
+                shuffle=False,  # the dataset is shuffled by (seed, epoch); silences a warning
             ).history
             p = predict_batched(model, X_val_f)
             pf = predict_batched(model, X_val_f[:, :, ::-1])

@@ -19,7 +19,7 @@ epoch. Each epoch's data order, augmentation and dropout masks are seeded by
 (seed, epoch), so a resumed run computes the same network as an uninterrupted one
 (on the same machine; tests/test_model_card.py checks it). The augmentation runs in
 one tf.data call at a time: in parallel its random stream was shared out in whatever
-order the calls came, and it costs about 15 ms of a 400 ms step.
+order the calls came, and it costs little (15-27 ms of a 350-700 ms step, measured).
 
 Mixed bfloat16 precision is used on CPUs with AMX/AVX512-BF16 (about twice as fast
 here); the exported model is float32 with batch norms folded.
@@ -239,9 +239,10 @@ def train(
                 opt,
                 keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
                 metrics=["accuracy"],
-                # No XLA: on this CPU Keras' "auto" (XLA) trained at 86-95 images/s against
-                # 145-180 without it with bf16, where TensorFlow's own kernels use oneDNN
-                # (benchmarks/pretrain_speed.py). A checkpoint reloads without XLA anyway.
+                # No XLA: with Keras' "auto" (XLA) this CPU trained at 45 and 68 images/s
+                # against 86 and 133 without it (bf16, two interleaved rounds of
+                # benchmarks/pretrain_speed.py; TensorFlow's own kernels use oneDNN).
+                # A checkpoint reloads without XLA anyway.
                 jit_compile=False,
             )
             log(f"new training: {model.count_params():,} parameters, bf16={use_bf16}")

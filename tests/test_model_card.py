@@ -445,8 +445,9 @@ def test_training_resumes_where_it_stopped_without_xla(tmp_path):
     """Two epochs in one go and one epoch + a resumed one give the same network.
 
     The checkpoint carries weights, optimiser state and schedule; the per-epoch seeds
-    make the batches and their augmentation the same. Neither graph uses XLA (slower
-    on this CPU; see benchmarks/pretrain_speed.py).
+    make the batches, their augmentation and the dropout masks the same (a parallel
+    augmentation map, or dropout counters restarting at 0, failed this). Neither graph
+    uses XLA (slower on this CPU; see benchmarks/pretrain_speed.py).
     """
     from fer_engine.pretrained_training import STATE, train
 

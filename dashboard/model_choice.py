@@ -13,6 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from fer_engine.errors import UserFacingError
+from fer_engine.model_card import plain_summary
 from fer_engine.models import load_model, pretrained
 from fer_engine.runs import list_runs
 
@@ -89,4 +90,8 @@ def choose(key: str):
     except UserFacingError as exc:
         st.error(str(exc))
         st.stop()
+    if source == PRETRAINED:
+        summary = plain_summary(pretrained.model_card())
+        if summary:
+            st.caption(summary)
     return model, source, labels.get(source, source)

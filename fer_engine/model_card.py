@@ -536,6 +536,32 @@ def bar_check(card: dict) -> list[str]:
     return out
 
 
+def plain_summary(card: dict) -> str | None:
+    """How good the model is, in words for someone who does not read model cards (the
+    Classify and Live pages show it under the model picker). ``None`` without an evaluation."""
+    ev = card.get("evaluation") or {}
+    per_class = ev.get("per_class") or []
+    if ev.get("accuracy") is None or not per_class:
+        return None
+    def pct(v: float) -> str:
+        return f"{100 * v:.1f} %"
+
+    by_recall = sorted(per_class, key=lambda c: c["recall"])
+    worst, best = by_recall[0], by_recall[-1]
+    common = max(per_class, key=lambda c: c["support"])
+    dataset = (card.get("data") or {}).get("dataset", "its test")
+    return (
+        f"How good is it? On {ev['n_scored']:,} faces of {dataset}'s {ev['split']} split it "
+        f"named the right emotion for {pct(ev['accuracy'])} (95 % interval "
+        f"{pct(ev['accuracy_low'])} to {pct(ev['accuracy_high'])}; always answering "
+        f"'{common['label']}' would score {pct(common['support'] / ev['n_scored'])}). "
+        f"It recognises {best['label']} best ({pct(best['recall'])} of those faces) and "
+        f"{worst['label']} worst ({pct(worst['recall'])}). These faces were also used to tune "
+        "it, so the figure is optimistic, and photos unlike them (other ages, skin tones, "
+        "lighting, cameras) may fare worse: read the probabilities as a hint, not a diagnosis."
+    )
+
+
 def _summary_md(ev: dict, bar: list[str] = ()) -> list[str]:
     return [
         "## Summary", "",

@@ -550,13 +550,22 @@ def plain_summary(card: dict) -> str | None:
     worst, best = by_recall[0], by_recall[-1]
     common = max(per_class, key=lambda c: c["support"])
     dataset = (card.get("data") or {}).get("dataset", "its test")
+    # the study's clinical measure (positive predictive value) for the emotions Live alerts on
+    said = [(c["label"], pct(c["precision"])) for lab in emotions.CLINICAL_EMOTIONS
+            for c in per_class if c["label"] == lab and c.get("precision") is not None]
+    ppv = "".join(
+        f"When it answers '{lab}' it is right {p} of the time" if i == 0
+        else f"; when it answers '{lab}', {p}" for i, (lab, p) in enumerate(said)
+    ) + (". " if said else "")
     return (
         f"How good is it? On {ev['n_scored']:,} faces of {dataset}'s {ev['split']} split it "
         f"named the right emotion for {pct(ev['accuracy'])} (95 % interval "
         f"{pct(ev['accuracy_low'])} to {pct(ev['accuracy_high'])}; always answering "
         f"'{common['label']}' would score {pct(common['support'] / ev['n_scored'])}). "
         f"It recognises {best['label']} best ({pct(best['recall'])} of those faces) and "
-        f"{worst['label']} worst ({pct(worst['recall'])}). These faces were also used to tune "
+        f"{worst['label']} worst ({pct(worst['recall'])}). "
+        + ppv
+        + "These faces were also used to tune "
         "it, so the figure is optimistic, and photos unlike them (other ages, skin tones, "
         "lighting, cameras) may fare worse: read the probabilities as a hint, not a diagnosis."
     )

@@ -473,3 +473,20 @@ def test_training_resumes_where_it_stopped_without_xla(tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     # and training moved the weights at all
     assert not np.allclose(first.get_weights()[0], resumed.get_weights()[0])
+
+
+def test_plain_summary_names_the_clinical_emotions_precision():
+    from fer_engine.model_card import plain_summary
+
+    rows = (("anger", 0.5, 0.55, 40), ("fear", 0.25, 0.4, 40), ("happy", 0.8, 0.7, 120))
+    card = {"evaluation": {
+        "split": "test", "n_scored": 200, "accuracy": 0.6, "accuracy_low": 0.5,
+        "accuracy_high": 0.7,
+        "per_class": [{"label": lab, "recall": r, "precision": p, "support": n}
+                      for lab, r, p, n in rows]}}
+    text = plain_summary(card)
+    assert "always answering 'happy' would score 60.0 %" in text
+    assert "happy best (80.0 % of those faces) and fear worst (25.0 %)" in text
+    assert ("When it answers 'fear' it is right 40.0 % of the time; when it answers 'anger', "
+            "55.0 %.") in text
+    assert plain_summary({}) is None and plain_summary({"evaluation": {"accuracy": 0.6}}) is None

@@ -62,13 +62,15 @@ def test_page_says_photos_stay_in_memory(app):
 
 def test_shipped_model_says_how_good_it_is_in_plain_words(tmp_path, monkeypatch):
     """Under the picker, from the model card: accuracy with its interval, the score of
-    always naming the commonest emotion, the best and worst emotion; none without a card."""
+    always naming the commonest emotion, the best and worst emotion, how often its 'fear'
+    (and 'anger', absent here) is right; none without a card."""
     root = tmp_path / "artifacts"
     standin_model().save(root / "pretrained", stem="model")
     (root / "runs").mkdir()
     assert "How good is it?" not in texts(open_page(PAGE, root, monkeypatch).caption)
-    per_class = [{"label": lab, "recall": r, "support": n}
-                 for lab, r, n in (("happy", 0.9, 80), ("fear", 0.3, 50), ("sad", 0.5, 70))]
+    per_class = [{"label": lab, "recall": r, "precision": p, "support": n}
+                 for lab, r, p, n in (("happy", 0.9, 0.8, 80), ("fear", 0.3, 0.45, 50),
+                                      ("sad", 0.5, 0.6, 70))]
     card = {"data": {"dataset": "FER2013"}, "evaluation": {
         "split": "public_test", "n_scored": 200, "accuracy": 0.6, "accuracy_low": 0.53,
         "accuracy_high": 0.67, "per_class": per_class}}
@@ -77,7 +79,7 @@ def test_shipped_model_says_how_good_it_is_in_plain_words(tmp_path, monkeypatch)
     assert ("On 200 faces of FER2013's public_test split it named the right emotion for "
             "60.0 % (95 % interval 53.0 % to 67.0 %; always answering 'happy' would score "
             "40.0 %). It recognises happy best (90.0 % of those faces) and fear worst "
-            "(30.0 %).") in note
+            "(30.0 %). When it answers 'fear' it is right 45.0 % of the time.") in note
     assert "optimistic" in note and "not a diagnosis" in note
 
 

@@ -43,7 +43,12 @@ def measure(policy: str, jit: bool, batches: int) -> float:
     import numpy as np
 
     from fer_engine.models import fervgg
-    from fer_engine.pretrained_training import PretrainConfig, _augmenter, _dataset
+    from fer_engine.pretrained_training import (
+        PretrainConfig,
+        _augmenter,
+        _dataset,
+        compile_for_training,
+    )
 
     keras.mixed_precision.set_global_policy(policy)
     cfg = PretrainConfig()
@@ -53,12 +58,7 @@ def measure(policy: str, jit: bool, batches: int) -> float:
     y = rng.integers(0, len(cfg.labels), n)
     keras.utils.set_random_seed(0)
     model = fervgg.build(len(cfg.labels), **cfg.arch())
-    model.compile(
-        keras.optimizers.SGD(cfg.learning_rate, momentum=cfg.momentum, nesterov=True,
-                             weight_decay=cfg.weight_decay),
-        keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-        metrics=["accuracy"], jit_compile=jit,
-    )
+    compile_for_training(model, cfg, cfg.learning_rate, xla=jit)
     augment = _augmenter(cfg, 0)
     warm = cfg.batch_size * 10
     model.fit(_dataset(cfg, X[:warm], y[:warm], 0, augment), verbose=0)

@@ -537,12 +537,14 @@ def bar_check(card: dict) -> list[str]:
 
 
 def plain_summary(card: dict) -> str | None:
-    """How good the model is, in words for someone who does not read model cards (the
-    Classify and Live pages show it under the model picker). ``None`` without an evaluation."""
+    """How good the model is, in words for someone who does not read model cards (shown
+    under the model picker of the Classify, Live and Session pages). ``None`` without an
+    evaluation."""
     ev = card.get("evaluation") or {}
     per_class = ev.get("per_class") or []
     if ev.get("accuracy") is None or not per_class:
         return None
+
     def pct(v: float) -> str:
         return f"{100 * v:.1f} %"
 
@@ -553,21 +555,21 @@ def plain_summary(card: dict) -> str | None:
     # the study's clinical measure (positive predictive value) for the emotions Live alerts on
     said = [(c["label"], pct(c["precision"])) for lab in emotions.CLINICAL_EMOTIONS
             for c in per_class if c["label"] == lab and c.get("precision") is not None]
-    ppv = "".join(
-        f"When it answers '{lab}' it is right {p} of the time" if i == 0
-        else f"; when it answers '{lab}', {p}" for i, (lab, p) in enumerate(said)
-    ) + (". " if said else "")
+    ppv = ""
+    if said:
+        (label, share), rest = said[0], said[1:]
+        ppv = (f"When it answers '{label}' it is right {share} of the time"
+               + "".join(f"; when it answers '{lab}', {p}" for lab, p in rest) + ". ")
     return (
         f"How good is it? On {ev['n_scored']:,} faces of {dataset}'s {ev['split']} split it "
         f"named the right emotion for {pct(ev['accuracy'])} (95 % interval "
         f"{pct(ev['accuracy_low'])} to {pct(ev['accuracy_high'])}; always answering "
         f"'{common['label']}' would score {pct(common['support'] / ev['n_scored'])}). "
         f"It recognises {best['label']} best ({pct(best['recall'])} of those faces) and "
-        f"{worst['label']} worst ({pct(worst['recall'])}). "
-        + ppv
-        + "These faces were also used to tune "
-        "it, so the figure is optimistic, and photos unlike them (other ages, skin tones, "
-        "lighting, cameras) may fare worse: read the probabilities as a hint, not a diagnosis."
+        f"{worst['label']} worst ({pct(worst['recall'])}). {ppv}These faces were also used "
+        "to tune it, so the figure is optimistic, and photos unlike them (other ages, skin "
+        "tones, lighting, cameras) may fare worse: read the probabilities as a hint, not a "
+        "diagnosis."
     )
 
 

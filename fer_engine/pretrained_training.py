@@ -151,6 +151,22 @@ def _restart_dropout_streams(model, epoch: int) -> None:
             var.assign(np.array([seed, epoch << 20], dtype=var.dtype))
 
 
+def compile_for_training(model, cfg: PretrainConfig, learning_rate, *, xla: bool = False):
+    """The recipe's optimiser and loss. ``xla`` stays off: with Keras' "auto" (XLA) this
+    CPU trained at 45 and 68 images/s against 86 and 133 without it (bf16, two interleaved
+    rounds of benchmarks/pretrain_speed.py; TensorFlow's own kernels use oneDNN); a
+    checkpoint reloads without XLA anyway."""
+    import keras
+
+    model.compile(
+        keras.optimizers.SGD(learning_rate, momentum=cfg.momentum, nesterov=True,
+                             weight_decay=cfg.weight_decay),
+        keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+        metrics=["accuracy"],
+        jit_compile=xla,
+    )
+
+
 def _atomic_save(model, state: dict, work: Path) -> None:
     tmp = work / f".{CHECKPOINT}.tmp.keras"
     model.save(tmp)
@@ -209,7 +225,7 @@ def train(
                     f"({', '.join(changed)}); use another --work-dir or delete it to start afresh."
                 )
             model = keras.models.load_model(work / CHECKPOINT)
-            model.jit_compile = False  # see the compile() call below
+            model.jit_compile = False  # see compile_for_training
             if old_cfg["epochs"] != cfg.epochs:
                 if cfg.epochs <= state["epoch"]:
                     raise ModelError(
@@ -231,20 +247,7 @@ def train(
             keras.utils.set_random_seed(cfg.seed)
             model = fervgg.build(len(cfg.labels), **cfg.arch())
             steps = int(np.ceil(len(X_train) / cfg.batch_size))
-            opt = keras.optimizers.SGD(
-                _schedule(cfg, steps), momentum=cfg.momentum, nesterov=True,
-                weight_decay=cfg.weight_decay,
-            )
-            model.compile(
-                opt,
-                keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-                metrics=["accuracy"],
-                # No XLA: with Keras' "auto" (XLA) this CPU trained at 45 and 68 images/s
-                # against 86 and 133 without it (bf16, two interleaved rounds of
-                # benchmarks/pretrain_speed.py; TensorFlow's own kernels use oneDNN).
-                # A checkpoint reloads without XLA anyway.
-                jit_compile=False,
-            )
+            compile_for_training(model, cfg, _schedule(cfg, steps))
             log(f"new training: {model.count_params():,} parameters, bf16={use_bf16}")
         X_val_f = X_val.astype(np.float32) / 255.0
         done_here = 0

@@ -24,6 +24,21 @@ FLAGS = [
 FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
 
+def wait_idle(page, quiet_s: float = 0.5, timeout_s: float = 90.0) -> None:
+    """Wait until the Streamlit script has not been running (no status widget) for ``quiet_s``
+    seconds on end, polled every 0.1 s. One action can set off several reruns in a row (the
+    Live page's STOP does): a button clicked between them belongs to a run that the next
+    one replaces, and a download button's file id is revoked with it."""
+    busy = "() => !!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+    start = quiet_from = time.monotonic()
+    while time.monotonic() - quiet_from < quiet_s:
+        if time.monotonic() - start > timeout_s:
+            raise TimeoutError(f"the page was still running after {timeout_s:.0f} s")
+        if page.evaluate(busy):
+            quiet_from = time.monotonic()
+        page.wait_for_timeout(100)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

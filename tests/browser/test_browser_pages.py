@@ -7,6 +7,7 @@ import re
 
 import pytest
 from pages_support import small_dataset, zip_folder
+from streamlit_server import wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -17,9 +18,7 @@ PAGES = {"Home": ("", "research dashboard"), "Dataset": ("Dataset", "Validation"
 def settle(page, text: str, timeout: float = 90_000) -> None:
     """Wait until ``text`` is shown and the script has stopped running."""
     page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
-    page.wait_for_timeout(500)
+    wait_idle(page, timeout_s=timeout / 1000)
 
 
 def assert_no_errors(page) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit_server import FAKE_CAMERA, FLAGS
+from streamlit_server import FAKE_CAMERA, FLAGS, wait_idle
 from live_clips import LABELS, astronaut, clip_frames, jpeg_bytes, standin_model, write_y4m
 
 pytestmark = pytest.mark.browser
@@ -106,6 +106,8 @@ def green_box(png: bytes) -> tuple[int, tuple[float, float]]:
 
 def test_live_stream_comes_back_with_box_and_label_and_the_timeline_grows(
         camera_browser, server, shots):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     # the clip itself has no pixel of the box colour, so any found come from the pipeline
     assert max(green_box(jpeg_bytes(f, 95))[0] for f in clip_frames(30)[::5]) == 0
     context, page = open_page(camera_browser, server, "Live")
@@ -138,12 +140,20 @@ def test_live_stream_comes_back_with_box_and_label_and_the_timeline_grows(
                      "the timeline growing after the redraw loop restarted")
         component.get_by_role("button", name="STOP").click()
         page.get_by_text("Last session").wait_for()
+        # STOP sets off two reruns about a second apart (seen in the server's log); each
+        # registers the download anew and revokes the last one: click once the page is quiet
+        component.get_by_role("button", name="START").wait_for()
+        wait_idle(page, quiet_s=3)
         download = page.get_by_role("button", name=re.compile("Download the timeline"))
         frames = page.locator('[data-testid="stMetric"]').filter(has_text="Frames analysed")
         n_frames = int(re.search(r"(\d+)\s*$", frames.inner_text()).group(1))
         assert n_frames >= later
-        with page.expect_download() as got:  # the CSV is written when the button is clicked
-            download.click()
+        try:
+            with page.expect_download(timeout=60_000) as got:  # the CSV is written on click
+                download.click()
+        except PlaywrightTimeout:
+            pytest.fail("no download came; the server's log ends:\n"
+                        + server["log"].read_text()[-3000:])
         rows = Path(got.value.path()).read_text().splitlines()
         assert rows[0].startswith("t_s,frame,faces,track,emotion,p_") and len(rows) - 1 >= n_frames
         # after STOP the redraw timer stops with the fragment: nothing reruns, nothing fails

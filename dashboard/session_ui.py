@@ -114,6 +114,8 @@ def session_summary(timeline: Timeline, config: LiveConfig, *, key: str,
                    "These are a model's guesses from facial appearance, not a measurement of "
                    "what a person feels.")
     alert_table(timeline)
-    # a callable: the CSV (seconds for an hour-long session) is written only when clicked
+    # a callable: the CSV (seconds for an hour-long session) is written only when clicked;
+    # no rerun on click (a rerun would register the callable anew and revoke the clicked one)
     st.download_button("Download the timeline (CSV)", timeline.to_csv, file_name=file_name,
-                       mime="text/csv", key=f"{key}_csv", icon=":material/download:")
+                       mime="text/csv", key=f"{key}_csv", icon=":material/download:",
+                       on_click="ignore")

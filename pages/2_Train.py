@@ -243,7 +243,8 @@ if c2.button("Prepare a zip download", key="train_zip"):
 ready = st.session_state.get("run_zip")
 if ready and ready[0] == run_id and Path(ready[1]).is_file():
     c2.download_button("Download the zip", data=loaders.file_bytes(ready[1]),
-                       file_name=Path(ready[1]).name, mime="application/zip", key="train_zip_dl")
+                       file_name=Path(ready[1]).name, mime="application/zip", key="train_zip_dl",
+                       on_click="ignore")
 can_delete = not settings.hosted_demo or path in mine_paths
 with c3:
     confirm = st.checkbox("Yes, delete this run", key=f"confirm_delete_{run_id}",

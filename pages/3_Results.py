@@ -214,7 +214,7 @@ def run_section(s: dict, path: str, i: int) -> None:
     if pred_file.is_file():
         st.download_button("Predictions (CSV)", loaders.file_bytes(pred_file),
                            file_name=f"{s['run_id']}-predictions.csv", mime="text/csv",
-                           key=f"dl_pred_{i}")
+                           key=f"dl_pred_{i}", on_click="ignore")
 
 
 sections = report["runs"]
@@ -265,6 +265,8 @@ st.caption("The study report holds every table and chart of this page, with meth
 key = (tuple(selected), (), int(n_boot))
 c1, c2 = st.columns(2)
 c1.download_button("Study report (HTML)", loaders.report_file(*key, "html"),
-                   file_name="fer-study-report.html", mime="text/html", key="dl_html")
+                   file_name="fer-study-report.html", mime="text/html", key="dl_html",
+                   on_click="ignore")
 c2.download_button("Metrics (JSON)", loaders.report_file(*key, "json"),
-                   file_name="fer-metrics.json", mime="application/json", key="dl_json")
+                   file_name="fer-metrics.json", mime="application/json", key="dl_json",
+                   on_click="ignore")

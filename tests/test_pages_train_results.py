@@ -59,7 +59,7 @@ def test_train_one_epoch_then_see_it_in_the_run_list_and_on_results(app, tmp_pat
     # zip download and the Results page (200 resamples: quicker, same code path)
     app.session_state["results_n_boot"] = 200
     app.button(key="train_zip").click().run()
-    assert app.download_button(key="train_zip_dl")
+    assert app.download_button(key="train_zip_dl").proto.ignore_rerun  # no rerun on click
     app.button(key="train_open").click().run()
     assert not app.exception, app.exception
     assert app.title[0].value == "Results"
@@ -74,7 +74,8 @@ def test_train_one_epoch_then_see_it_in_the_run_list_and_on_results(app, tmp_pat
     app.switch_page("pages/3_Results.py")  # AppTest re-runs the page it was told, not st.switch_page's
     app.slider(key="ppv_prev_0").set_value(0.05).run()
     assert "if it made up 5.0% of the faces" in texts(app.caption)
-    assert len(app.get("download_button")) == 3  # predictions CSV, HTML report, metrics JSON
+    downloads = app.get("download_button")  # predictions CSV, HTML report, metrics JSON
+    assert len(downloads) == 3 and all(d.proto.ignore_rerun for d in downloads)
 
     # delete it from the run list (needs the confirmation tick)
     app.switch_page("pages/2_Train.py").run()

@@ -68,7 +68,8 @@ def test_clip_is_analysed_with_a_frame_step_and_deleted(app, clip, temp_files):
     assert len(app.get("plotly_chart")) == 1
     assert "No alert in this session." in texts(app.success)
     assert "4 of 20 frames analysed (every 5.)" in texts(app.caption)
-    assert app.get("download_button")
+    [csv_button] = app.get("download_button")
+    assert csv_button.proto.ignore_rerun and csv_button.proto.deferred_file_id  # on click only
     [copy] = temp_files  # one temporary copy was made, and it is gone
     assert copy.name.startswith("fer-session-") and not copy.exists()
     csv = app.session_state["session_result"]["result"].timeline.to_csv()

@@ -88,6 +88,8 @@ def run_section(s: dict, path: str, i: int) -> None:
         "resamples). The second is the honest one when each person has several images: a range "
         "of plausible values for a new group of people, not a guarantee."
     )
+    if s["overall_warning"]:
+        st.warning(s["overall_warning"], icon=":material/group:")
 
     st.markdown("#### Metrics per emotion")
     pc = s["per_class"]

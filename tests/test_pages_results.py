@@ -8,6 +8,7 @@ import pytest
 from pages_support import new_app, shared_cache, texts
 
 from fer_engine.analytics.synthetic import (
+    default_participants,
     loso_folds,
     synthetic_config,
     synthetic_predictions,
@@ -59,6 +60,25 @@ def test_one_run_with_the_leakage_contrast_of_its_paper_run(app):
     other = groups[(groups["grouping"] == "country_group") & (groups["group"] == "Other")].iloc[0]
     assert other["people"] == 2 and other["images"] == 16 and "Small groups" in texts(at.warning)
     assert len(at.get("plotly_chart")) >= 8  # 7 per run + the leakage contrast
+    assert "test images come from" not in texts(at.warning)  # 19 people: no such warning
+
+
+def test_a_run_tested_on_few_people_says_so_next_to_its_accuracy(tmp_path, monkeypatch):
+    pred = synthetic_predictions(accuracy=0.5, seed=4, participants=default_participants()[:3])
+    run_id = "20260101-000300-cnn-loso-dddd"
+    path = write_run_folder(tmp_path / "runs" / run_id, pred, synthetic_config(run_id=run_id),
+                            loso_folds(pred))
+    monkeypatch.setenv("FER_CACHE_DIR", str(shared_cache()))
+    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.delenv("FER_HOSTED_DEMO", raising=False)
+    at = new_app()
+    at.session_state["results_n_boot"] = 200
+    at.session_state["results_runs"] = [str(path)]
+    at.switch_page("pages/3_Results.py").run()
+    assert not at.exception, at.exception
+    assert "24 test images of 3 people" in texts(at.markdown)
+    assert ("The test images come from only 3 people: the accuracy can swing widely"
+            in texts(at.warning))
 
 
 def test_two_runs_on_the_same_images_are_compared(app):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from html import escape as html_escape
 from html.parser import HTMLParser
 
 import numpy as np
@@ -307,6 +308,26 @@ def test_probe_flag_without_models_gives_a_note(runs):
     assert any("Identity probe not run" in n for n in rep["runs"][0]["notes"])
 
 
+def test_a_test_set_of_few_people_is_warned_about(runs, report):
+    run = as_eval_run(runs["small"])
+    t = run.predictions.drop(columns=["correct"])
+    people = sorted(t["participant"].unique())
+    for n, start in ((1, "All test images come from 1 person"),
+                     (3, "The test images come from only 3 people")):
+        few = t[t["participant"].isin(people[:n])]
+        rep = build_report(EvalRun.from_table(few, run.config), n_boot=20)
+        section = rep["runs"][0]
+        assert section["overall"].n_participants == n
+        assert section["overall_warning"].startswith(start)
+        assert f"WARNING: {section['overall_warning']}" in render(rep, "text")
+        assert html_escape(section["overall_warning"]) in render(rep, "html")
+        assert json.loads(render(rep, "json"))["runs"][0]["overall_warning"].startswith(start)
+    # 6 and 19 people: no warning
+    assert build_report(runs["small"], n_boot=10)["runs"][0]["overall_warning"] == ""
+    assert report["runs"][0]["overall_warning"] == ""
+    assert "WARNING: " not in render(report, "text")
+
+
 def test_unknown_participants_are_not_called_leaky(runs):
     run = as_eval_run(runs["small"])
     config = dict(run.config)
@@ -317,6 +338,9 @@ def test_unknown_participants_are_not_called_leaky(runs):
     section = rep["runs"][0]
     assert not section["leaky"] and section["banner"] is None and rep["banners"] == []
     assert any("does not record who is in each image" in n for n in section["notes"])
+    # who is who is unknown: the note above says so, no few-people warning on top
+    few = build_report(EvalRun.from_table(t.head(3), config), n_boot=10)["runs"][0]
+    assert few["overall"].n_participants == 1 and few["overall_warning"] == ""
 
 
 def test_accepts_the_training_side_run_object(runs):

@@ -59,6 +59,15 @@ def test_small_sample_warning_text():
     assert sg.small_sample_warning(3, min_participants=3) == ""
 
 
+def test_overall_people_warning_text():
+    one = sg.overall_people_warning(1)
+    assert one.startswith("All test images come from 1 person") and "no width" in one
+    assert sg.overall_people_warning(3).startswith("The test images come from only 3 people")
+    assert "leave-one-subject-out" in one and "leave-one-subject-out" in sg.overall_people_warning(4)
+    assert sg.overall_people_warning(5) == sg.overall_people_warning(19) == ""
+    assert sg.overall_people_warning(2, min_participants=2) == ""
+
+
 def test_subgroup_counts_accuracy_and_intervals():
     t = people_table(SPEC)
     res = sg.subgroup_metrics(t, LABELS, ["country_group"], reference="RU", n_boot=300, seed=0)

@@ -97,6 +97,10 @@ def build_run_section(
         "synthetic_banner": SYNTHETIC_BANNER if run.synthetic else None,
         "labels": labels,
         "overall": overall,
+        # who is who unknown (each image has its own id): the note above covers it
+        "overall_warning": ""
+        if run.participants_unknown
+        else sg.overall_people_warning(overall.n_participants, min_participants),
         "per_class": m.per_class_metrics(t, labels),
         "confusion": {
             "counts": m.confusion_counts(t, labels),
@@ -323,6 +327,7 @@ def _text_section(s: dict[str, Any]) -> list[str]:
             f"{_ci(o.accuracy_low, o.accuracy_high)}; participant bootstrap 95% "
             f"{_ci(o.accuracy_boot_low, o.accuracy_boot_high)}, {o.n_boot} resamples)"
         ),
+        *([f"  WARNING: {s['overall_warning']}"] if s["overall_warning"] else []),
         (
             f"  chance {_pct(o.chance_accuracy)}, always-the-most-frequent-class "
             f"{_pct(o.majority_accuracy)}"
@@ -548,6 +553,8 @@ def _html_section(s: dict[str, Any], fig_html: _FigureWriter, index: int) -> lis
         '<p class="caption">The Wilson interval treats images as independent; the participant '
         "bootstrap redraws whole people and is the more honest of the two at this sample size.</p>"
     )
+    if s["overall_warning"]:
+        out.append(f'<p class="warn" role="alert">⚠ {_esc(s["overall_warning"])}</p>')
     out.append("<h3>Per class</h3>")
     out.append(fig_html(figures.per_class_bars(s["per_class"])))
     out.append(

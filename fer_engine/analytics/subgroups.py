@@ -74,6 +74,20 @@ def small_sample_warning(n_participants: int, min_participants: int = MIN_PARTIC
     return f"Only {n_participants} people: this number can swing widely; do not compare it."
 
 
+def overall_people_warning(n_participants: int, min_participants: int = MIN_PARTICIPANTS) -> str:
+    """A sentence for a non-programmer about a whole test set of few people, or ""."""
+    if n_participants >= min_participants:
+        return ""
+    advice = " Test on more people: leave-one-subject-out tests everyone."
+    if n_participants == 1:
+        return ("All test images come from 1 person: the accuracy describes one individual, and "
+                "resampling people cannot measure its uncertainty (every resample is that "
+                "person, so that interval has no width)." + advice)
+    return (f"The test images come from only {n_participants} people: the accuracy can swing "
+            f"widely with who was tested, and an interval from resampling {n_participants} "
+            "people is itself rough." + advice)
+
+
 def grouping_name(columns) -> str:
     return " × ".join(columns)
 

@@ -22,6 +22,7 @@ from scipy.stats import binomtest
 
 from fer_engine.analytics.inputs import EvalRun, PredictionsError
 from fer_engine.analytics.metrics import N_BOOT
+from fer_engine.analytics.subgroups import MIN_PARTICIPANTS
 from fer_engine.analytics.stats import (
     CONFIDENCE,
     bootstrap_weights,
@@ -144,16 +145,23 @@ def paired_comparison(
 
 
 def _paired_sentence(r: PairedComparison) -> str:
-    verdict = (
-        "the interval includes 0, so these images do not show which is more accurate"
-        if not (r.diff_low > 0 or r.diff_high < 0) or not np.isfinite(r.diff_low)
-        else f"{r.name_a if r.diff > 0 else r.name_b} is more accurate on these images"
-    )
+    if r.n_participants < 2:  # every resample is that person: an interval with no width
+        interval = "no interval: resampling one person gives none"
+        verdict = "one person's images do not show which is more accurate for people in general"
+    else:
+        interval = f"95% interval {r.diff_low:+.1%} to {r.diff_high:+.1%}"
+        verdict = (
+            "the interval includes 0, so these images do not show which is more accurate"
+            if not (r.diff_low > 0 or r.diff_high < 0) or not np.isfinite(r.diff_low)
+            else f"{r.name_a if r.diff > 0 else r.name_b} is more accurate on these images"
+        )
+    few = (f" With only {r.n_participants} people the interval is rough."
+           if 2 <= r.n_participants < MIN_PARTICIPANTS else "")
+    people = "1 person" if r.n_participants == 1 else f"{r.n_participants} people"
     return (
-        f"On the {r.n_shared} images of {r.n_participants} people both runs scored, {r.name_a} is "
+        f"On the {r.n_shared} images of {people} both runs scored, {r.name_a} is "
         f"right on {r.accuracy_a:.1%} and {r.name_b} on {r.accuracy_b:.1%} (difference "
-        f"{r.diff:+.1%}, 95% interval {r.diff_low:+.1%} to {r.diff_high:+.1%}, McNemar p = "
-        f"{r.mcnemar_p:.3g}); {verdict}."
+        f"{r.diff:+.1%}, {interval}, McNemar p = {r.mcnemar_p:.3g}); {verdict}.{few}"
     )
 
 

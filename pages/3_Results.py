@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import loaders, state, widgets
 from fer_engine import emotions
 from fer_engine.analytics import figures
+from fer_engine.analytics.subgroups import n_people
 from fer_engine.errors import UserFacingError
 from fer_engine.runs import list_runs
 
@@ -66,17 +67,13 @@ def ci(low, high) -> str:
     return "—" if lo == hi == "—" else f"{lo} – {hi}"
 
 
-def people(n: int) -> str:
-    return f"{n} person" if n == 1 else f"{n} people"
-
-
 def run_section(s: dict, path: str, i: int) -> None:
     if s["synthetic"]:
         widgets.synthetic_banner()
     if s["leaky"]:
         widgets.leaky_banner()
     o = s["overall"]
-    st.markdown(f"**{s['title']}**: {o.n_samples} test images of {people(o.n_participants)}.")
+    st.markdown(f"**{s['title']}**: {o.n_samples} test images of {n_people(o.n_participants)}.")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Accuracy", pct(o.accuracy))
     c2.metric("Balanced accuracy", pct(o.balanced_accuracy))

@@ -22,7 +22,7 @@ from scipy.stats import binomtest
 
 from fer_engine.analytics.inputs import EvalRun, PredictionsError
 from fer_engine.analytics.metrics import N_BOOT
-from fer_engine.analytics.subgroups import MIN_PARTICIPANTS
+from fer_engine.analytics.subgroups import MIN_PARTICIPANTS, n_people
 from fer_engine.analytics.stats import (
     CONFIDENCE,
     bootstrap_weights,
@@ -157,9 +157,8 @@ def _paired_sentence(r: PairedComparison) -> str:
         )
     few = (f" With only {r.n_participants} people the interval is rough."
            if 2 <= r.n_participants < MIN_PARTICIPANTS else "")
-    people = "1 person" if r.n_participants == 1 else f"{r.n_participants} people"
     return (
-        f"On the {r.n_shared} images of {people} both runs scored, {r.name_a} is "
+        f"On the {r.n_shared} images of {n_people(r.n_participants)} both runs scored, {r.name_a} is "
         f"right on {r.accuracy_a:.1%} and {r.name_b} on {r.accuracy_b:.1%} (difference "
         f"{r.diff:+.1%}, {interval}, McNemar p = {r.mcnemar_p:.3g}); {verdict}.{few}"
     )

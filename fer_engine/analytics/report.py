@@ -321,7 +321,7 @@ def _text_section(s: dict[str, Any]) -> list[str]:
         out.append("NOTE: " + s["synthetic_banner"])
     out += [
         "",
-        f"Overall: {o.n_samples} images of {o.n_participants} people.",
+        f"Overall: {o.n_samples} images of {sg.n_people(o.n_participants)}.",
         (
             f"  accuracy {_pct(o.accuracy)} (Wilson 95% "
             f"{_ci(o.accuracy_low, o.accuracy_high)}; participant bootstrap 95% "
@@ -542,7 +542,8 @@ def _html_section(s: dict[str, Any], fig_html: _FigureWriter, index: int) -> lis
         out.append(f'<p class="synthetic">{_esc(s["synthetic_banner"])}</p>')
     out.append("<h3>Overall</h3>")
     out.append(
-        f"<p>{o.n_samples} images of {o.n_participants} people. Accuracy <b>{_pct(o.accuracy)}</b> "
+        f"<p>{o.n_samples} images of {sg.n_people(o.n_participants)}. Accuracy "
+        f"<b>{_pct(o.accuracy)}</b> "
         f"(Wilson 95% {_ci(o.accuracy_low, o.accuracy_high)}; participant bootstrap 95% "
         f"{_ci(o.accuracy_boot_low, o.accuracy_boot_high)}). Chance {_pct(o.chance_accuracy)}. "
         f"Balanced accuracy {_pct(o.balanced_accuracy)}, macro-F1 {_pct(o.macro_f1)}, macro "

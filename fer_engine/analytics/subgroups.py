@@ -63,6 +63,11 @@ UNKNOWN: str = "unknown"
 SEPARATOR: str = " · "
 
 
+def n_people(n: int) -> str:
+    """``"1 person"``, ``"3 people"``."""
+    return f"{n} person" if n == 1 else f"{n} people"
+
+
 def small_sample_warning(n_participants: int, min_participants: int = MIN_PARTICIPANTS) -> str:
     """A sentence for a non-programmer, or "" when the group is large enough."""
     if n_participants >= min_participants:

@@ -320,7 +320,8 @@ def test_a_test_set_of_few_people_is_warned_about(runs, report):
         assert section["overall"].n_participants == n
         assert section["overall_warning"].startswith(start)
         assert f"WARNING: {section['overall_warning']}" in render(rep, "text")
-        assert f"{len(few)} images of {'1 person' if n == 1 else '3 people'}." in render(rep, "text")
+        people_text = "1 person" if n == 1 else "3 people"
+        assert f"{len(few)} images of {people_text}." in render(rep, "text")
         assert html_escape(section["overall_warning"]) in render(rep, "html")
         assert json.loads(render(rep, "json"))["runs"][0]["overall_warning"].startswith(start)
     # 6 and 19 people: no warning

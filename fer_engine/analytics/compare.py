@@ -22,7 +22,6 @@ from scipy.stats import binomtest
 
 from fer_engine.analytics.inputs import EvalRun, PredictionsError
 from fer_engine.analytics.metrics import N_BOOT
-from fer_engine.analytics.subgroups import MIN_PARTICIPANTS, n_people
 from fer_engine.analytics.stats import (
     CONFIDENCE,
     bootstrap_weights,
@@ -31,6 +30,7 @@ from fer_engine.analytics.stats import (
     ratio,
     wilson_interval,
 )
+from fer_engine.analytics.subgroups import MIN_PARTICIPANTS, n_people
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -158,9 +158,9 @@ def _paired_sentence(r: PairedComparison) -> str:
     few = (f" With only {r.n_participants} people the interval is rough."
            if 2 <= r.n_participants < MIN_PARTICIPANTS else "")
     return (
-        f"On the {r.n_shared} images of {n_people(r.n_participants)} both runs scored, {r.name_a} is "
-        f"right on {r.accuracy_a:.1%} and {r.name_b} on {r.accuracy_b:.1%} (difference "
-        f"{r.diff:+.1%}, {interval}, McNemar p = {r.mcnemar_p:.3g}); {verdict}.{few}"
+        f"On the {r.n_shared} images of {n_people(r.n_participants)} both runs scored, "
+        f"{r.name_a} is right on {r.accuracy_a:.1%} and {r.name_b} on {r.accuracy_b:.1%} "
+        f"(difference {r.diff:+.1%}, {interval}, McNemar p = {r.mcnemar_p:.3g}); {verdict}.{few}"
     )
 
 

@@ -26,6 +26,19 @@ def write_run(runs, run_id, model, protocol, accuracy, seed, created):
     return write_run_folder(runs / run_id, pred, config, loso_folds(pred), history)
 
 
+def results_page(monkeypatch, runs, shown: str):
+    """The Results page over the run folders in ``runs``, showing the run at ``shown``."""
+    monkeypatch.setenv("FER_CACHE_DIR", str(shared_cache()))
+    monkeypatch.setenv("FER_RUNS_DIR", str(runs))
+    monkeypatch.delenv("FER_HOSTED_DEMO", raising=False)
+    at = new_app()
+    at.session_state["results_n_boot"] = 200
+    at.session_state["results_runs"] = [shown]
+    at.switch_page("pages/3_Results.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     runs = tmp_path / "runs"
@@ -35,14 +48,7 @@ def app(tmp_path, monkeypatch):
                     "2026-01-01T00:01:00")
     paper = write_run(runs, "20260101-000200-cnn-paper-cccc", "cnn", "paper", 0.90, 3,
                       "2026-01-01T00:02:00")
-    monkeypatch.setenv("FER_CACHE_DIR", str(shared_cache()))
-    monkeypatch.setenv("FER_RUNS_DIR", str(runs))
-    monkeypatch.delenv("FER_HOSTED_DEMO", raising=False)
-    at = new_app()
-    at.session_state["results_n_boot"] = 200
-    at.session_state["results_runs"] = [str(cnn)]
-    at.switch_page("pages/3_Results.py").run()
-    assert not at.exception, at.exception
+    at = results_page(monkeypatch, runs, str(cnn))
     return at, {"cnn": str(cnn), "svm": str(svm), "paper": str(paper)}
 
 
@@ -68,14 +74,7 @@ def test_a_run_tested_on_few_people_says_so_next_to_its_accuracy(tmp_path, monke
     run_id = "20260101-000300-cnn-loso-dddd"
     path = write_run_folder(tmp_path / "runs" / run_id, pred, synthetic_config(run_id=run_id),
                             loso_folds(pred))
-    monkeypatch.setenv("FER_CACHE_DIR", str(shared_cache()))
-    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.delenv("FER_HOSTED_DEMO", raising=False)
-    at = new_app()
-    at.session_state["results_n_boot"] = 200
-    at.session_state["results_runs"] = [str(path)]
-    at.switch_page("pages/3_Results.py").run()
-    assert not at.exception, at.exception
+    at = results_page(monkeypatch, tmp_path / "runs", str(path))
     assert "24 test images of 3 people" in texts(at.markdown)
     assert ("The test images come from only 3 people: the accuracy can swing widely"
             in texts(at.warning))

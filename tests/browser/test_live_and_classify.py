@@ -140,7 +140,7 @@ def test_live_stream_comes_back_with_box_and_label_and_the_timeline_grows(
                      "the timeline growing after the redraw loop restarted")
         component.get_by_role("button", name="STOP").click()
         page.get_by_text("Last session").wait_for()
-        # STOP sets off two reruns about a second apart (seen in the server's log); each
+        # STOP sets off two reruns about a second apart (a temporary print showed it); each
         # registers the download anew and revokes the last one: click once the page is quiet
         component.get_by_role("button", name="START").wait_for()
         wait_idle(page, quiet_s=3)

@@ -98,6 +98,11 @@ def test_subgroup_counts_accuracy_and_intervals():
     assert math.isnan(g.loc["RU", "p_value"]) and g.loc["RU", "p_method"] == "reference"
     # small-sample warnings
     assert g.loc["Other", "small_sample"] and g.loc["Other", "warning"].startswith("Only 1 person")
+    # the chart labels each bar with its people and images, warning sign on small groups
+    from fer_engine.analytics.figures import subgroup_bars
+
+    labels = set(subgroup_bars(res.groups).data[0].text)
+    assert labels == {"⚠ 3 people / 12 images", "⚠ 1 person / 4 images"}
     assert (
         g.loc["RU", "warning"] == "Only 3 people: this number can swing widely; do not compare it."
     )

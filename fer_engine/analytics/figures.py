@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from fer_engine import emotions
+from fer_engine.analytics.subgroups import n_people
 
 _BLUE, _ORANGE, _GREEN, _GREY, _RED = "#1f77b4", "#ff7f0e", "#2ca02c", "#9e9e9e", "#d62728"
 
@@ -138,7 +139,7 @@ def subgroup_bars(
     g = groups.iloc[::-1].reset_index(drop=True)
     y = [f"{row.grouping}: {row.group}" for row in g.itertuples()]
     text = [
-        ("⚠ " if row.small_sample else "") + f"{row.n_participants} people / {row.n_images} images"
+        ("⚠ " if row.small_sample else "") + f"{n_people(row.n_participants)} / {row.n_images} images"
         for row in g.itertuples()
     ]
     colours = [_GREY if s else _BLUE for s in g["small_sample"]]

@@ -139,7 +139,8 @@ def subgroup_bars(
     g = groups.iloc[::-1].reset_index(drop=True)
     y = [f"{row.grouping}: {row.group}" for row in g.itertuples()]
     text = [
-        ("⚠ " if row.small_sample else "") + f"{n_people(row.n_participants)} / {row.n_images} images"
+        ("⚠ " if row.small_sample else "")
+        + f"{n_people(row.n_participants)} / {row.n_images} images"
         for row in g.itertuples()
     ]
     colours = [_GREY if s else _BLUE for s in g["small_sample"]]

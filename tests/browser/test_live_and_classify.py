@@ -185,7 +185,8 @@ def test_classify_upload_shows_boxes_bars_and_overlays(camera_browser, server, s
         page.get_by_text("Method agreement", exact=False).wait_for()
         assert page.locator('[data-testid="stImage"] img').count() >= 5  # photo + 4 overlays
         # every picture decoded, not just its element present (else the screenshot shows holes)
-        page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stImage"] img')]
+        page.wait_for_function("""() =>
+            [...document.querySelectorAll('[data-testid="stImage"] img')]
             .every(i => i.complete && i.naturalWidth > 0)""", timeout=30_000)
         assert page.locator('[data-testid="stException"]').count() == 0
         page.screenshot(path=str(shots / "classify_overlays.png"), full_page=True)

@@ -32,12 +32,6 @@ STATE_FILE = "training_state.json"
 BENCHMARK_FILE = "benchmark.json"
 CARD_VERSION = 1
 
-#: Command-line options of ``train-pretrained`` and the config fields they set.
-_CLI_OPTIONS = (
-    ("work_dir", "--work-dir"), ("out_dir", "--out"), ("batch_size", "--batch-size"),
-    ("learning_rate", "--learning-rate"), ("seed", "--seed"), ("widths", "--widths"),
-    ("repeats", "--repeats"), ("mixed_precision", "--mixed-precision"),
-)
 
 LIMITS = (
     "FER2013 was collected by web image search: mostly white adults, few children and older "
@@ -194,18 +188,18 @@ def training_command(config: dict) -> dict:
     """
     from dataclasses import asdict
 
-    from fer_engine.pretrained_training import PretrainConfig
+    from fer_engine.pretrained_training import CLI_OPTIONS, LOCATION_SETTINGS, PretrainConfig
 
     default = json.loads(json.dumps(asdict(PretrainConfig()), default=list))
     parts = ["nice -n 5 .venv/bin/python -m fer_engine train-pretrained",
              f"--data {config.get('data', default['data'])}", f"--epochs {config.get('epochs')}"]
-    for key, flag in _CLI_OPTIONS:
+    for key, flag in CLI_OPTIONS:
         value = config.get(key, default[key])
-        if value != default[key]:
+        if value != default[key] and key not in LOCATION_SETTINGS:
             text = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
             parts.append(f"{flag} {text}")
     parts.append("--export")
-    on_cli = {"data", "epochs", *(k for k, _ in _CLI_OPTIONS)}
+    on_cli = {"data", "epochs", *(k for k, _ in CLI_OPTIONS)}
     other = {k: v for k, v in config.items()
              if k not in on_cli and k in default and v != default[k]}
     return {"command": " ".join(parts), "not_on_command_line": other}

@@ -14,8 +14,12 @@ A resumed run may change ``--epochs``: the cosine schedule is re-scaled from the
 step and the change recorded in the state (and the card).
 
 Every epoch ends with an atomic checkpoint (model + optimizer state + history) in
-the work folder; running the same command again resumes after the last completed
-epoch. Each epoch's data order, augmentation and dropout masks are seeded by
+the work folder, outside the repository (``~/.cache/fer_engine/pretrain`` unless
+``FER_PRETRAIN_DIR`` or ``--work-dir`` says otherwise), and with a compact copy in the
+repository (``artifacts/pretrained/training/``: weights and optimiser slots in float16,
+about 8 MB, overwritten in place) that a fresh checkout can resume from. Running the same
+command again resumes after the last completed epoch of whichever of the two is further
+along, and says which. Each epoch's data order, augmentation and dropout masks are seeded by
 (seed, epoch), so a resumed run computes the same network as an uninterrupted one
 (on the same machine; tests/test_model_card.py checks it). The augmentation runs in
 one tf.data call at a time: in parallel its random stream was shared out in whatever
@@ -41,12 +45,35 @@ import numpy as np
 
 from fer_engine.emotions import FER2013_EMOTIONS
 from fer_engine.errors import DatasetError, ModelError
+from fer_engine.paths import pretrained_dir
 
 CHECKPOINT = "checkpoint.keras"
 STATE = "state.json"
-#: Settings a checkpoint may be resumed under with another value: where the checkpoint and the
+#: The compact checkpoint kept in the repository (beside its own STATE).
+COMPACT = "checkpoint.npz"
+#: Settings a checkpoint may be resumed under with another value: where the checkpoints and the
 #: export live, and the schedule length (a new --epochs re-scales the schedule, recorded).
-NOT_TRAINING_SETTINGS = ("epochs", "work_dir", "out_dir")
+NOT_TRAINING_SETTINGS = ("epochs", "work_dir", "out_dir", "repo_checkpoint")
+
+
+#: Settings with a ``train-pretrained`` option: (config field, flag). Tuples are comma lists.
+CLI_OPTIONS = (
+    ("work_dir", "--work-dir"), ("out_dir", "--out"), ("repo_checkpoint", "--repo-checkpoint"),
+    ("batch_size", "--batch-size"), ("learning_rate", "--learning-rate"), ("seed", "--seed"),
+    ("widths", "--widths"), ("repeats", "--repeats"), ("dense", "--dense"),
+    ("dropout", "--dropout"), ("weight_decay", "--weight-decay"),
+    ("label_smoothing", "--label-smoothing"), ("rotation_deg", "--rotation-deg"),
+    ("shift", "--shift"), ("zoom", "--zoom"), ("erasing", "--erasing"),
+    ("mixed_precision", "--mixed-precision"),
+)
+#: Settings that say where files go, not how the network is trained.
+LOCATION_SETTINGS = ("work_dir", "out_dir", "repo_checkpoint")
+
+
+def default_work_dir() -> str:
+    """The working checkpoint's folder, outside the work tree so a new checkout keeps it."""
+    return os.environ.get("FER_PRETRAIN_DIR") or str(
+        Path.home() / ".cache" / "fer_engine" / "pretrain")
 
 
 @dataclass
@@ -56,8 +83,10 @@ class PretrainConfig:
     data: str = "../shared/datasets/fer2013"
     train_split: str = "train"
     val_split: str = "public_test"
-    work_dir: str = ".cache/pretrain"
+    work_dir: str = field(default_factory=default_work_dir)
     out_dir: str = "artifacts/pretrained"
+    #: The compact resumable checkpoint committed with the repository ("" = none).
+    repo_checkpoint: str = field(default_factory=lambda: str(pretrained_dir() / "training"))
     epochs: int = 60
     batch_size: int = 64
     learning_rate: float = 0.02
@@ -173,9 +202,89 @@ def _atomic_save(model, state: dict, work: Path) -> None:
     tmp = work / f".{CHECKPOINT}.tmp.keras"
     model.save(tmp)
     os.replace(tmp, work / CHECKPOINT)
-    tmp_state = work / f".{STATE}.tmp"
+    _write_state(state, work)
+
+
+def _write_state(state: dict, folder: Path) -> None:
+    tmp_state = folder / f".{STATE}.tmp"
     tmp_state.write_text(json.dumps(state, indent=1))
-    os.replace(tmp_state, work / STATE)
+    os.replace(tmp_state, folder / STATE)
+
+
+def _read_state(folder: Path, checkpoint: str) -> dict | None:
+    """The state of a checkpoint in ``folder``, or None when there is no complete one."""
+    if not ((folder / checkpoint).exists() and (folder / STATE).exists()):
+        return None
+    try:
+        return json.loads((folder / STATE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def save_compact(model, state: dict, folder: Path) -> Path:
+    """Write the compact resumable checkpoint: trainable weights and optimiser slots in
+    float16, the rest (batch-norm statistics, step counter) as they are, and the state.
+
+    Variables are keyed by their place and name (:func:`_compact_keys`; Keras numbers the
+    paths of a second model in one process, so paths do not repeat), which
+    :func:`load_compact` maps back onto a freshly built model. The file is replaced atomically.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    trainable = {id(v) for v in model.trainable_variables}
+    arrays = {}
+    for key, v in _compact_keys(model):
+        a = np.asarray(v.value)
+        small = id(v) in trainable or (key.startswith("optimizer/") and a.dtype.kind == "f" and a.ndim)
+        arrays[key] = a.astype(np.float16) if small else a
+    tmp = folder / f".{COMPACT}.tmp.npz"
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    os.replace(tmp, folder / COMPACT)
+    _write_state(state, folder)
+    return folder / COMPACT
+
+
+def _compact_keys(model) -> list:
+    """``(key, variable)`` of every model and optimiser variable: "model/0007/gamma"."""
+    return ([(f"model/{i:04d}/{v.name}", v) for i, v in enumerate(model.variables)]
+            + [(f"optimizer/{i:04d}/{v.name}", v) for i, v in enumerate(model.optimizer.variables)])
+
+
+def load_compact(model, folder: Path) -> None:
+    """Fill a compiled model built from the same config with a :func:`save_compact` file."""
+    with np.load(Path(folder) / COMPACT) as data:
+        arrays = {k: data[k] for k in data.files}
+    model.optimizer.build(model.trainable_variables)
+    targets = _compact_keys(model)
+    missing = [k for k, v in targets if k not in arrays or arrays[k].shape != tuple(v.shape)]
+    if missing or len(arrays) != len(targets):
+        raise ModelError(
+            f"The compact checkpoint in {folder} does not fit this network "
+            f"({len(missing)} of its {len(targets)} variables missing or of another shape); it was made with "
+            "another architecture."
+        )
+    for key, var in targets:
+        var.assign(arrays[key].astype(var.dtype))
+
+
+def _resume_source(cfg: PretrainConfig, work: Path):
+    """``(kind, folder, state)`` of the furthest-along checkpoint, or None for a new run.
+
+    The working checkpoint (full precision) wins a tie with the compact one."""
+    found = []
+    state = _read_state(work, CHECKPOINT)
+    if state is not None:
+        found.append((state["epoch"], 1, "working checkpoint", work, state))
+    if cfg.repo_checkpoint:
+        repo = Path(cfg.repo_checkpoint)
+        state = _read_state(repo, COMPACT)
+        if state is not None:
+            found.append((state["epoch"], 0, "compact checkpoint in the repository", repo, state))
+    if not found:
+        return None
+    _, _, kind, folder, state = max(found, key=lambda f: (f[0], f[1]))
+    return kind, folder, state
 
 
 def predict_batched(model, X: np.ndarray, batch: int = 512, flip: bool = False) -> np.ndarray:
@@ -215,19 +324,27 @@ def train(
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if use_bf16 else "float32")
     try:
         state = {"epoch": 0, "history": [], "seconds": 0.0, "config": _jsonable(asdict(cfg))}
-        if (work / CHECKPOINT).exists() and (work / STATE).exists():
-            state = json.loads((work / STATE).read_text())
+        steps = int(np.ceil(len(X_train) / cfg.batch_size))
+        source = _resume_source(cfg, work)
+        if source is not None:
+            kind, folder, state = source
             new_cfg = _jsonable(asdict(cfg))
             old_cfg = state["config"]
             changed = sorted(k for k in set(old_cfg) | set(new_cfg)
                              if k not in NOT_TRAINING_SETTINGS and old_cfg.get(k) != new_cfg.get(k))
             if changed:
                 raise ModelError(
-                    f"The checkpoint in {work} was made with different settings "
+                    f"The {kind} in {folder} was made with different settings "
                     f"({', '.join(changed)}); use another --work-dir or delete it to start afresh."
                 )
-            model = keras.models.load_model(work / CHECKPOINT)
-            model.jit_compile = False  # see compile_for_training
+            if folder == work:
+                model = keras.models.load_model(work / CHECKPOINT)
+                model.jit_compile = False  # see compile_for_training
+            else:
+                old = PretrainConfig(**{**asdict(cfg), "epochs": old_cfg["epochs"]})
+                model = fervgg.build(len(cfg.labels), **cfg.arch())
+                compile_for_training(model, cfg, _schedule(old, steps))
+                load_compact(model, folder)
             if old_cfg["epochs"] != cfg.epochs:
                 if cfg.epochs <= state["epoch"]:
                     raise ModelError(
@@ -236,7 +353,6 @@ def train(
                     )
                 # A new length re-scales the cosine schedule from the current step on;
                 # the change is recorded so the model card can say so.
-                steps = int(np.ceil(len(X_train) / cfg.batch_size))
                 model.optimizer.learning_rate = _schedule(cfg, steps)
                 state.setdefault("schedule_changes", []).append(
                     {"after_epoch": state["epoch"], "epochs_from": old_cfg["epochs"],
@@ -244,11 +360,11 @@ def train(
                 )
                 state["config"] = new_cfg
                 log(f"schedule length changed from {old_cfg['epochs']} to {cfg.epochs} epochs")
-            log(f"resuming after epoch {state['epoch']} of {cfg.epochs} from {work / CHECKPOINT}")
+            log(f"resuming after epoch {state['epoch']} of {cfg.epochs} from the {kind} "
+                f"({folder})")
         else:
             keras.utils.set_random_seed(cfg.seed)
             model = fervgg.build(len(cfg.labels), **cfg.arch())
-            steps = int(np.ceil(len(X_train) / cfg.batch_size))
             compile_for_training(model, cfg, _schedule(cfg, steps))
             log(f"new training: {model.count_params():,} parameters, bf16={use_bf16}")
         X_val_f = X_val.astype(np.float32) / 255.0
@@ -278,6 +394,8 @@ def train(
             state["epoch"] = epoch + 1
             state["seconds"] = float(state["seconds"]) + row["seconds"]
             _atomic_save(model, state, work)
+            if cfg.repo_checkpoint:
+                save_compact(model, state, Path(cfg.repo_checkpoint))
             log(
                 f"epoch {row['epoch']}/{cfg.epochs}  loss {row['loss']:.4f}  "
                 f"train acc {row['accuracy']:.4f}  {cfg.val_split} acc {row['val_accuracy']:.4f} "

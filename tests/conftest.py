@@ -13,6 +13,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# A training of the shipped model started by a test never touches the real working checkpoint.
+os.environ["FER_PRETRAIN_DIR"] = str(Path(__file__).resolve().parents[1] / "test-output" / "pretrain")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FER_SHARED_DATASETS", REPO.parent / "shared" / "datasets"))

@@ -65,7 +65,8 @@ def _config(tmp: Path, data: Path, epochs: int = 3):
     from fer_engine.pretrained_training import PretrainConfig
 
     return PretrainConfig(data=str(data), work_dir=str(tmp / "work"), out_dir=str(tmp / "model"),
-                          epochs=epochs, widths=(4,), repeats=(1,), dense=8)
+                          repo_checkpoint=str(tmp / "training"), epochs=epochs, widths=(4,),
+                          repeats=(1,), dense=8)
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +169,8 @@ def test_card_describes_data_training_and_limits(written):
     assert tr["hours"] == pytest.approx(7506 / 3600, abs=0.01) and tr["seed"] == 0
     assert tr["curve"]["best_epoch"] == 2 and tr["curve"]["final"]["epoch"] == 3
     assert "--epochs 3" in tr["command"] and "--widths 4" in tr["command"]
-    assert tr["command"].endswith("--export") and tr["not_on_command_line"] == {"dense": 8}
+    assert "--dense 8" in tr["command"] and "--work-dir" not in tr["command"]
+    assert tr["command"].endswith("--export") and tr["not_on_command_line"] == {}
     assert ("The run was started with --epochs 5. After epoch 1 it was shortened to 3 epochs "
             "(resumed with --epochs 3)") in md
     assert "## Known limits" in md and "not an unbiased estimate" in md and "no contempt" in md
@@ -282,6 +284,7 @@ def test_train_pretrained_export_writes_the_card(fer_like, tmp_path, monkeypatch
                     "--mixed-precision": "off", **dict(zip(changes[::2], changes[1::2]))}
         return cli.main(["train-pretrained", "--data", str(fer_like), "--work-dir",
                          str(tmp_path / "work"), "--out", str(tmp_path / out), "--export",
+                         "--repo-checkpoint", str(tmp_path / "training"),
                          *[x for kv in settings.items() for x in kv]])
 
     assert train_pretrained("out") == 0
@@ -473,6 +476,76 @@ def test_training_resumes_where_it_stopped_without_xla(tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     # and training moved the weights at all
     assert not np.allclose(first.get_weights()[0], resumed.get_weights()[0])
+
+
+def test_training_command_lists_settings_it_has_no_option_for():
+    from dataclasses import asdict
+
+    from fer_engine.model_card import training_command
+    from fer_engine.pretrained_training import PretrainConfig
+
+    config = json.loads(json.dumps(asdict(PretrainConfig(momentum=0.8, erasing=0.25)),
+                                   default=list))
+    tr = training_command(config)
+    assert "--erasing 0.25" in tr["command"] and tr["not_on_command_line"] == {"momentum": 0.8}
+
+
+def test_a_fresh_checkout_resumes_from_the_committed_compact_checkpoint(tmp_path):
+    """The working checkpoint is lost (a new machine); the compact one in the repository
+    (float16 weights and optimiser slots) carries the run on from the epoch it reached, and
+    the result is the uninterrupted run's network up to float16 rounding."""
+    from fer_engine.pretrained_training import COMPACT, STATE, train
+
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 256, (40, 48, 48, 1), dtype=np.uint8)
+    y = np.arange(40) % 7
+    Xv, yv = X[:14], y[:14]
+    logs: list[str] = []
+
+    def run(name: str, work: str, stop_after=None):
+        cfg = _config(tmp_path / work, tmp_path, epochs=2)
+        cfg.batch_size, cfg.mixed_precision = 16, "off"
+        cfg.repo_checkpoint = str(tmp_path / name / "training")
+        return train(cfg, X, y, Xv, yv, log=logs.append, stop_after=stop_after)
+
+    straight, _ = run("straight", "straight-work")
+    first, state = run("repo", "old-machine", stop_after=1)
+    compact = tmp_path / "repo" / "training"
+    assert state["epoch"] == 1 and (compact / COMPACT).exists()
+    assert json.loads((compact / STATE).read_text())["epoch"] == 1
+    assert (compact / COMPACT).stat().st_size < 0.6 * sum(w.nbytes for w in first.get_weights()) * 2
+    logs.clear()
+    resumed, state = run("repo", "new-machine")  # an empty working folder
+    assert any("resuming after epoch 1 of 2 from the compact checkpoint" in m for m in logs)
+    assert state["epoch"] == 2 and [h["epoch"] for h in state["history"]] == [1, 2]
+    assert json.loads((compact / STATE).read_text())["epoch"] == 2
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0.02, atol=2e-3)
+    assert not np.allclose(first.get_weights()[0], resumed.get_weights()[0], atol=1e-4)
+    # The working checkpoint, further along now, wins over an older compact copy.
+    logs.clear()
+    cfg_more = _config(tmp_path / "new-machine", tmp_path, epochs=3)
+    cfg_more.batch_size, cfg_more.mixed_precision = 16, "off"
+    cfg_more.repo_checkpoint = str(tmp_path / "elsewhere")
+    train(cfg_more, X, y, Xv, yv, log=logs.append, stop_after=1)
+    assert any("resuming after epoch 2 of 3 from the working checkpoint" in m for m in logs)
+
+
+def test_a_compact_checkpoint_of_another_network_is_refused(tmp_path):
+    from fer_engine.errors import ModelError
+    from fer_engine.pretrained_training import train
+
+    X = np.zeros((16, 48, 48, 1), np.uint8)
+    y = np.arange(16) % 7
+    cfg = _config(tmp_path / "a", tmp_path, epochs=2)
+    cfg.batch_size, cfg.mixed_precision = 16, "off"
+    cfg.repo_checkpoint = str(tmp_path / "training")
+    train(cfg, X, y, X, y, log=lambda _: None, stop_after=1)
+    other = _config(tmp_path / "b", tmp_path, epochs=2)
+    other.batch_size, other.mixed_precision, other.widths = 16, "off", (6,)
+    other.repo_checkpoint = cfg.repo_checkpoint
+    with pytest.raises(ModelError, match="made with different settings \\(widths\\)"):
+        train(other, X, y, X, y, log=lambda _: None, stop_after=1)
 
 
 def test_plain_summary_names_the_clinical_emotions_precision():

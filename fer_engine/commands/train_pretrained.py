@@ -11,19 +11,25 @@ from dataclasses import fields
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from fer_engine.pretrained_training import PretrainConfig
+    from fer_engine.pretrained_training import CLI_OPTIONS, PretrainConfig
 
     d = PretrainConfig()
     p.add_argument("--data", default=d.data, help="FER2013 class-folder root with train/ and public_test/")
-    p.add_argument("--work-dir", default=d.work_dir, help="checkpoints (resumable)")
-    p.add_argument("--out", dest="out_dir", default=d.out_dir, help="where the exported model and card go")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--learning-rate", type=float, default=d.learning_rate)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--widths", type=lambda s: tuple(int(v) for v in s.split(",")), default=d.widths)
-    p.add_argument("--repeats", type=lambda s: tuple(int(v) for v in s.split(",")), default=d.repeats)
-    p.add_argument("--mixed-precision", choices=["auto", "bf16", "off"], default=d.mixed_precision)
+    p.add_argument("--epochs", type=int, default=d.epochs,
+                   help="length of the cosine schedule (a resumed run may change it)")
+    helps = {
+        "work_dir": "working checkpoint, resumable (outside the repository)",
+        "out_dir": "where the exported model and card go",
+        "repo_checkpoint": "compact resumable checkpoint kept in the repository ('' for none)",
+        "mixed_precision": "auto | bf16 | off",
+    }
+    for name, flag in CLI_OPTIONS:
+        value = getattr(d, name)
+        kind = type(value[0]) if isinstance(value, tuple) else type(value)
+        convert = (lambda s, k=kind: tuple(k(v) for v in s.split(","))) if isinstance(value, tuple) \
+            else kind
+        p.add_argument(flag, dest=name, type=convert, default=value,
+                       help=helps.get(name, f"default {value}"))
     p.add_argument("--stop-after", type=int, default=None,
                    help="stop after this many epochs in this invocation (resume later)")
     p.add_argument("--export", action="store_true",

@@ -3,7 +3,7 @@
 Target: under 5 ms per face at batch 1, excluding face detection. The call measured is
 ``FERModel.predict_proba`` (normalisation included; a ``tf.function`` with a fixed input
 signature, or the model's LiteRT twin when it has one, as the shipped model does:
-``--model pretrained``), which is what ``fer_engine.predict.predict_images`` calls per
+``--model pretrained``), which is what ``fer_engine.inference.predict.predict_images`` calls per
 batch of faces.
 For contrast it also times one Keras ``model.predict`` call (never used per face) and
 the whole ``predict_images`` pipeline on a real photo (decode + detection + model).
@@ -36,7 +36,7 @@ def main() -> int:
     from fer_engine.emotions import FER2013_EMOTIONS
     from fer_engine.models import create, load_model
     from fer_engine.models.lite import served_by
-    from fer_engine.predict import predict_images
+    from fer_engine.inference.predict import predict_images
 
     model = load_model(args.model) if args.model else create("cnn", FER2013_EMOTIONS)
     rng = np.random.default_rng(0)

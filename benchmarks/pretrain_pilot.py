@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", choices=sorted(VARIANTS), default=None)
     args = ap.parse_args(argv)
 
-    from fer_engine import pretrained_training as pt
+    from fer_engine.pretrained import training as pt
 
     base = pt.PretrainConfig(data=args.data, epochs=args.epochs, repo_checkpoint="")
     X, y, Xv, yv, _ = pt.load_fer2013(base, log=lambda _: None)

@@ -4,7 +4,7 @@ Why `train-pretrained` compiles with ``jit_compile=False``: Keras' default ("aut
 turns XLA on, and on this CPU XLA's kernels were slower than TensorFlow's own, which
 use oneDNN (and its bfloat16 instructions). Each setting runs in a fresh process: the
 shipped recipe's network, optimiser, loss, batch size and augmentation pipeline
-(``fer_engine.pretrained_training``), on random 48x48 pixels (speed does not depend on
+(``fer_engine.pretrained.training``), on random 48x48 pixels (speed does not depend on
 the pictures), one warm-up pass of 10 batches, then ``--batches`` timed batches.
 
     python benchmarks/pretrain_speed.py [--batches 150] [--rounds 2]
@@ -43,7 +43,7 @@ def measure(policy: str, jit: bool, batches: int) -> float:
     import numpy as np
 
     from fer_engine.models import fervgg
-    from fer_engine.pretrained_training import (
+    from fer_engine.pretrained.training import (
         PretrainConfig,
         _augmenter,
         _dataset,

@@ -129,7 +129,7 @@ def paired_accuracy(p_first: np.ndarray, p_second: np.ndarray, truth, labels) ->
 
 def results_json(rows: dict, labels, *, split: str, n_images: int, model: str,
                  fer_model: str, paired: dict | None = None) -> dict:
-    """The printed table as the JSON the model card reads (:mod:`fer_engine.model_card`).
+    """The printed table as the JSON the model card reads (:mod:`fer_engine.pretrained.card`).
 
     ``rows``: {model name: {"accuracy", "macro-F1", "recall <label>"..., "ms/face batch 1",
     "ms/face batch 64", "parameters"}} as measured by :func:`main`. Proportions in [0, 1],

@@ -6,7 +6,7 @@ synthetic dataset, 1,000 bootstrap resamples.
 Which run is timed, in order:
   --run PATH            that run folder;
   otherwise             the newest complete cnn/loso run on synthetic data in the runs folder
-                        (fer_engine.runs.list_runs);
+                        (fer_engine.experiments.runs.list_runs);
   --train               if there is none, train one first (run_experiment, cnn, loso, default
                         synthetic data; a few minutes on 2 cores) and time that;
   otherwise             a synthetic predictions table of 152 rows x 19 participants written as
@@ -37,7 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def find_run() -> Path | None:
-    from fer_engine.runs import list_runs
+    from fer_engine.experiments.runs import list_runs
 
     runs = list_runs()
     if runs.empty:
@@ -78,7 +78,7 @@ def main() -> int:
         run = find_run()
         source = "newest cnn/loso run in the runs folder"
     if run is None and args.train:
-        from fer_engine.training import run_experiment
+        from fer_engine.experiments.training import run_experiment
 
         t = time.perf_counter()
         run = run_experiment(None, model="cnn", protocol="loso")

@@ -38,8 +38,8 @@ def main() -> int:
     from fer_engine.data.synthetic import default_dataset_path
     from fer_engine.models import create
     from fer_engine.preprocess import prepare_dataset
-    from fer_engine.runs import load_run
-    from fer_engine.training import run_experiment
+    from fer_engine.experiments.runs import load_run
+    from fer_engine.experiments.training import run_experiment
 
     t0 = time.perf_counter()
     dataset = load_dataset(default_dataset_path())

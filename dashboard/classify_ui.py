@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from fer_engine.classify import ImageResult, classify_image, explain_face, faithfulness
+from fer_engine.inference.classify import ImageResult, classify_image, explain_face, faithfulness
 
 #: Seconds a photo's results stay in the in-memory cache.
 TTL = 30 * 60
@@ -21,7 +21,7 @@ TTL = 30 * 60
 @st.cache_data(max_entries=16, ttl=TTL, show_spinner=False)
 def classify(model_key: str, data: bytes, name: str, detect: bool, small_faces: bool,
              _model) -> ImageResult:
-    """:func:`fer_engine.classify.classify_image` of uploaded bytes (in memory)."""
+    """:func:`fer_engine.inference.classify.classify_image` of uploaded bytes (in memory)."""
     return classify_image(_model, data, name=name, detect=detect, small_faces=small_faces)
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import streamlit as st
 
 from fer_engine.errors import UserFacingError
-from fer_engine.model_card import plain_summary
+from fer_engine.pretrained.card import plain_summary
 from fer_engine.models import load_model, pretrained
-from fer_engine.runs import list_runs
+from fer_engine.experiments.runs import list_runs
 
 PRETRAINED = "pretrained"
 STATE_KEY = "model_source"

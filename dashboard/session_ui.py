@@ -1,6 +1,6 @@
 """Widgets and charts shared by the Live and the recorded-Session pages.
 
-Layout only: the numbers come from :mod:`fer_engine.live` (``LiveConfig``, ``Timeline``).
+Layout only: the numbers come from :mod:`fer_engine.inference.live` (``LiveConfig``, ``Timeline``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from fer_engine import emotions
-from fer_engine.live import LiveConfig, Timeline
+from fer_engine.inference.live import LiveConfig, Timeline
 
 #: Points drawn per line at most: the pages pass ``Timeline.to_frame(max_rows=MAX_POINTS)``
 #: (longer sessions are thinned for display only; the CSV has every frame).

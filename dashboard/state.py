@@ -19,7 +19,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_engine import jobs, upload
+from fer_engine.data import upload
+from fer_engine.experiments import jobs
 from fer_engine.settings import Settings, load_settings
 
 DEFAULTS = {

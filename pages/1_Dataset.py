@@ -9,7 +9,7 @@ from fer_engine import emotions
 from fer_engine.data.summary import LAYOUT_DESCRIPTIONS, SMALL_N, emotion_counts, group_counts
 from fer_engine.errors import DatasetError, UserFacingError
 from fer_engine.settings import is_allowed_path
-from fer_engine.upload import extract_zip, limits_for_upload, remove_upload
+from fer_engine.data.upload import extract_zip, limits_for_upload, remove_upload
 
 SOURCES = {
     "synthetic": "Synthetic demo data",

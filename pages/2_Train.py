@@ -8,9 +8,9 @@ import streamlit as st
 
 from dashboard import charts, loaders, state, widgets
 from fer_engine.errors import UserFacingError
-from fer_engine.jobs import JobSpec, apply_caps
+from fer_engine.experiments.jobs import JobSpec, apply_caps
 from fer_engine.models import DEFAULT_AUGMENTATION, FULL_AUGMENTATION
-from fer_engine.runs import delete_run, list_runs, zip_run
+from fer_engine.experiments.runs import delete_run, list_runs, zip_run
 
 MODELS = {
     "cnn": "Small CNN: 48×48 grey faces, trained from scratch (fast)",

@@ -12,7 +12,7 @@ from fer_engine import emotions
 from fer_engine.analytics import figures
 from fer_engine.analytics.subgroups import n_people
 from fer_engine.errors import UserFacingError
-from fer_engine.runs import list_runs
+from fer_engine.experiments.runs import list_runs
 
 state.init()
 settings = state.settings()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import classify_ui, model_choice
-from fer_engine.classify import (
+from fer_engine.inference.classify import (
     DEFAULT_METHODS,
     METHOD_NAMES,
     annotate,

@@ -2,7 +2,7 @@
 a growing timeline, fear/anger alerts, optional Grad-CAM, session CSV.
 
 Frames are processed in streamlit-webrtc's worker thread (``video_frame_callback`` with
-``async_processing=True``) by a :class:`fer_engine.live.LiveSession`; summaries come back
+``async_processing=True``) by a :class:`fer_engine.inference.live.LiveSession`; summaries come back
 through its queue and this script (the Streamlit thread) drains them into the timeline.
 No ``st.*`` call happens inside the callback.
 """
@@ -17,7 +17,7 @@ import streamlit as st
 from dashboard import model_choice, session_ui, webrtc_relay  # first: loads pylibsrtp safely
 from streamlit_webrtc import WebRtcMode, webrtc_streamer  # noqa: I001
 from fer_engine.explain import warm_up
-from fer_engine.live import LiveSession, Timeline
+from fer_engine.inference.live import LiveSession, Timeline
 from fer_engine.settings import load_settings
 
 #: Seconds between redraws of the status line while streaming.

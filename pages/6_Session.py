@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import model_choice, session_ui
 from fer_engine.errors import UserFacingError
 from fer_engine.settings import load_settings
-from fer_engine.video import analyse_video_bytes
+from fer_engine.inference.video import analyse_video_bytes
 
 st.title("Recorded session")
 st.markdown(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from live_clips import FakeModel, astronaut, blank_frame, jpeg_bytes, png_bytes, webcam_frame
 
-from fer_engine.classify import (
+from fer_engine.inference.classify import (
     BOX_RGB,
     DEFAULT_METHODS,
     SMALL_FACE_PX,

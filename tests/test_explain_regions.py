@@ -36,7 +36,7 @@ PEOPLE = pd.DataFrame({
 def run_path(tmp_path_factory):
     from fer_engine.data import load_dataset
     from fer_engine.data.synthetic import generate
-    from fer_engine.training import run_experiment
+    from fer_engine.experiments.training import run_experiment
 
     base = tmp_path_factory.mktemp("regions")
     with pytest.MonkeyPatch.context() as mp:
@@ -52,7 +52,7 @@ def result(run_path):
 
 
 def test_per_image_shares_sum_to_one_and_use_the_run_margin(result, run_path):
-    from fer_engine.runs import load_run
+    from fer_engine.experiments.runs import load_run
 
     per = result.per_image
     pred = load_run(run_path).predictions

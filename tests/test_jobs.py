@@ -1,4 +1,4 @@
-"""fer_engine.jobs: background training in a subprocess, without Streamlit.
+"""fer_engine.experiments.jobs: background training in a subprocess, without Streamlit.
 
 Real trainings (cnn, random init, 4 synthetic participants, 1-2 epochs): each pays one
 TensorFlow import in its subprocess.
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from fer_engine import jobs
+from fer_engine.experiments import jobs
 from fer_engine.data import load_dataset, synthetic
-from fer_engine.jobs import JobBusyError, JobManager, JobSpec
-from fer_engine.runs import list_runs, load_run
+from fer_engine.experiments.jobs import JobBusyError, JobManager, JobSpec
+from fer_engine.experiments.runs import list_runs, load_run
 from fer_engine.settings import load_settings
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from live_clips import LABELS, FakeModel, blank_frame, clip_frames, onehot, webcam_frame
 
-from fer_engine.live import (
+from fer_engine.inference.live import (
     ALERT_COLOUR,
     BOX_COLOUR,
     EMA,

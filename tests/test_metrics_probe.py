@@ -69,7 +69,7 @@ def test_run_features_from_a_real_hog_svm_run(tmp_path, monkeypatch):
     from fer_engine.analytics.probe import run_features
     from fer_engine.data.synthetic import generate
     from fer_engine.errors import ModelError
-    from fer_engine.training import run_experiment
+    from fer_engine.experiments.training import run_experiment
 
     data = generate(tmp_path / "data", participants=3, seed=0)
     path = run_experiment(

@@ -62,7 +62,7 @@ def fer_like(tmp_path_factory):
 
 
 def _config(tmp: Path, data: Path, epochs: int = 3):
-    from fer_engine.pretrained_training import PretrainConfig
+    from fer_engine.pretrained.training import PretrainConfig
 
     return PretrainConfig(data=str(data), work_dir=str(tmp / "work"), out_dir=str(tmp / "model"),
                           repo_checkpoint=str(tmp / "training"), epochs=epochs, widths=(4,),
@@ -73,7 +73,7 @@ def _config(tmp: Path, data: Path, epochs: int = 3):
 def model_dir(tmp_path_factory, fer_like):
     """The tiny model exported like the shipped one, with a hand-made training state."""
     from fer_engine.models import fervgg
-    from fer_engine.pretrained_training import STATE, PretrainConfig, export
+    from fer_engine.pretrained.training import STATE, PretrainConfig, export
 
     tmp = tmp_path_factory.mktemp("pretrain")
     cfg = _config(tmp, fer_like)
@@ -193,7 +193,7 @@ def _benchmark_module():
 
 
 def test_benchmark_section_from_benchmark_json(model_dir, fer_like, tmp_path):
-    from fer_engine.model_card import BENCHMARK_FILE, build_card, render_markdown
+    from fer_engine.pretrained.card import BENCHMARK_FILE, build_card, render_markdown
 
     labels = list(FER2013_EMOTIONS)
 
@@ -236,9 +236,9 @@ def test_flip_tta_uses_the_mirrored_images(model_dir, tmp_path):
     (PNG, so mirroring the file mirrors the pixels exactly)."""
     import cv2
 
-    from fer_engine.model_card import _FlipAlongside, build_card
+    from fer_engine.pretrained.card import _FlipAlongside, build_card
     from fer_engine.models import load_model
-    from fer_engine.predict import predict_images
+    from fer_engine.inference.predict import predict_images
 
     files = _write_split(tmp_path / "png", "public_test", 2, 5, "png")
     for f in files:
@@ -309,7 +309,7 @@ def test_train_pretrained_export_writes_the_card(fer_like, tmp_path, monkeypatch
 
 
 def test_bar_check_says_where_the_model_stands():
-    from fer_engine.model_card import bar_check
+    from fer_engine.pretrained.card import bar_check
 
     ev = {"split": "public_test", "accuracy": 0.63, "accuracy_high": 0.65}
     bench = {"models": [
@@ -341,7 +341,7 @@ def test_bar_check_says_where_the_model_stands():
 def test_card_describes_and_measures_the_served_function(model_dir, fer_like, tmp_path):
     """With a ten-view (shift + flip) int8 twin the card's accuracy is the twin's (what predict serves), the
     Keras graph alone is reported beside it, and no separate flip figure is made up."""
-    from fer_engine.model_card import build_card, render_markdown
+    from fer_engine.pretrained.card import build_card, render_markdown
     from fer_engine.models import lite
 
     folder = tmp_path / "model"
@@ -349,7 +349,7 @@ def test_card_describes_and_measures_the_served_function(model_dir, fer_like, tm
     (folder / "benchmark.json").unlink(missing_ok=True)
     from fer_engine.models import load_model
 
-    from fer_engine.classify import explanation_note
+    from fer_engine.inference.classify import explanation_note
 
     for f in lite.twin_paths(folder / "model.keras"):
         f.unlink(missing_ok=True)
@@ -452,7 +452,7 @@ def test_training_resumes_where_it_stopped_without_xla(tmp_path):
     augmentation map, or dropout counters restarting at 0, failed this). Neither graph
     uses XLA (slower on this CPU; see benchmarks/pretrain_speed.py).
     """
-    from fer_engine.pretrained_training import STATE, train
+    from fer_engine.pretrained.training import STATE, train
 
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (40, 48, 48, 1), dtype=np.uint8)
@@ -481,8 +481,8 @@ def test_training_resumes_where_it_stopped_without_xla(tmp_path):
 def test_training_command_lists_settings_it_has_no_option_for():
     from dataclasses import asdict
 
-    from fer_engine.model_card import training_command
-    from fer_engine.pretrained_training import PretrainConfig
+    from fer_engine.pretrained.card import training_command
+    from fer_engine.pretrained.training import PretrainConfig
 
     config = json.loads(json.dumps(asdict(PretrainConfig(momentum=0.8, erasing=0.25)),
                                    default=list))
@@ -494,7 +494,7 @@ def test_a_fresh_checkout_resumes_from_the_committed_compact_checkpoint(tmp_path
     """The working checkpoint is lost (a new machine); the compact one in the repository
     (float16 weights and optimiser slots) carries the run on from the epoch it reached, and
     the result is the uninterrupted run's network up to float16 rounding."""
-    from fer_engine.pretrained_training import COMPACT, STATE, train
+    from fer_engine.pretrained.training import COMPACT, STATE, train
 
     rng = np.random.default_rng(1)
     X = rng.integers(0, 256, (40, 48, 48, 1), dtype=np.uint8)
@@ -533,7 +533,7 @@ def test_a_fresh_checkout_resumes_from_the_committed_compact_checkpoint(tmp_path
 
 def test_a_compact_checkpoint_of_another_network_is_refused(tmp_path):
     from fer_engine.errors import ModelError
-    from fer_engine.pretrained_training import train
+    from fer_engine.pretrained.training import train
 
     X = np.zeros((16, 48, 48, 1), np.uint8)
     y = np.arange(16) % 7
@@ -549,7 +549,7 @@ def test_a_compact_checkpoint_of_another_network_is_refused(tmp_path):
 
 
 def test_plain_summary_names_the_clinical_emotions_precision():
-    from fer_engine.model_card import plain_summary
+    from fer_engine.pretrained.card import plain_summary
 
     rows = (("anger", 0.5, 0.55, 40), ("fear", 0.25, 0.4, 40), ("happy", 0.8, 0.7, 120))
     card = {"evaluation": {

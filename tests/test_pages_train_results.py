@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from pages_support import new_app, run_until, shared_cache, texts
 
-from fer_engine import jobs
-from fer_engine.runs import list_runs
+from fer_engine.experiments import jobs
+from fer_engine.experiments.runs import list_runs
 
 
 @pytest.fixture

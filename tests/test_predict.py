@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("keras")
 
-from fer_engine.predict import columns_for, predict_images  # noqa: E402
+from fer_engine.inference.predict import columns_for, predict_images  # noqa: E402
 
 LABELS = ("anger", "fear", "happy", "neutral")
 PROBS = [f"p_{lab}" for lab in LABELS]

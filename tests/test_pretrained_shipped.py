@@ -17,7 +17,7 @@ from fer_engine import cli
 from fer_engine.emotions import FER2013_EMOTIONS
 from fer_engine.models import pretrained
 from fer_engine.paths import pretrained_dir
-from fer_engine.predict import predict_images
+from fer_engine.inference.predict import predict_images
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 
 from fer_engine.emotions import EMOTIONS
 from fer_engine.errors import DatasetError
-from fer_engine.protocols import (
+from fer_engine.experiments.protocols import (
     Fold,
     LeakageError,
     check_no_leakage,

@@ -346,7 +346,7 @@ def test_unknown_participants_are_not_called_leaky(runs):
 
 
 def test_accepts_the_training_side_run_object(runs):
-    from fer_engine.runs import load_run
+    from fer_engine.experiments.runs import load_run
 
     run = as_eval_run(load_run(runs["small"]))
     assert run.run_id == "small" and run.path == runs["small"]

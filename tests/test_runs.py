@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_engine.runs import (
+from fer_engine.experiments.runs import (
     RUN_ID_PATTERN,
     RunWriter,
     list_runs,

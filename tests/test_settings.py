@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fer_engine import jobs
+from fer_engine.experiments import jobs
 from fer_engine.settings import is_allowed_path, load_settings
 
 ENV = (

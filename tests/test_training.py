@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("keras")
 
 from fer_engine.errors import TrainingCancelled  # noqa: E402
-from fer_engine.runs import delete_run, list_runs, load_run, zip_run  # noqa: E402
-from fer_engine.training import run_experiment  # noqa: E402
+from fer_engine.experiments.runs import delete_run, list_runs, load_run, zip_run  # noqa: E402
+from fer_engine.experiments.training import run_experiment  # noqa: E402
 
 LABELS = ("anger", "happy", "sad", "surprise")
 DEMOGRAPHICS = ["gender", "age", "country", "country_group", "age_group"]

@@ -1,4 +1,4 @@
-"""fer_engine.upload: safe unpacking of an uploaded dataset archive."""
+"""fer_engine.data.upload: safe unpacking of an uploaded dataset archive."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fer_engine import upload
-from fer_engine.upload import UploadError, ZipLimits, extract_zip
+from fer_engine.data import upload
+from fer_engine.data.upload import UploadError, ZipLimits, extract_zip
 
 
 def make_zip(entries: dict[str, bytes], **kw) -> bytes:

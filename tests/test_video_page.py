@@ -41,7 +41,7 @@ def temp_files(monkeypatch) -> list[Path]:
         made.append(Path(path))
         return fd, path
 
-    monkeypatch.setattr("fer_engine.video.tempfile.mkstemp", recording)
+    monkeypatch.setattr("fer_engine.inference.video.tempfile.mkstemp", recording)
     return made
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from fer_engine.paths import pretrained_dir
-    from fer_engine.pretrained_training import PretrainConfig
+    from fer_engine.pretrained.training import PretrainConfig
 
     p.add_argument("--data", default=PretrainConfig().data,
                    help="FER2013 class-folder root holding public_test/ "
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     from fer_engine.cli import CLIError
-    from fer_engine.model_card import write_card
+    from fer_engine.pretrained.card import write_card
 
     benchmark = None
     if args.benchmark:

@@ -27,7 +27,7 @@ def run(args) -> int:
     # when a run holds one traced function per fold model; it is expected, not a problem.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     from fer_engine.models import load_model
-    from fer_engine.predict import predict_images, summarise
+    from fer_engine.inference.predict import predict_images, summarise
 
     fold = args.fold
     if fold is not None and fold != "all":

@@ -8,7 +8,7 @@ import os
 import sys
 
 from fer_engine.models import MODEL_NAMES
-from fer_engine.protocols import PROTOCOLS
+from fer_engine.experiments.protocols import PROTOCOLS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -86,8 +86,8 @@ def run(args) -> int:
     # TensorFlow's "N out of the last N calls ... triggered tf.function retracing" warning fires
     # when a run holds one traced function per fold model; it is expected, not a problem.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    from fer_engine.runs import load_run
-    from fer_engine.training import run_experiment
+    from fer_engine.experiments.runs import load_run
+    from fer_engine.experiments.training import run_experiment
 
     options = {}
     if args.unfreeze:

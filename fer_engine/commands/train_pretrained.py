@@ -11,7 +11,7 @@ from dataclasses import fields
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from fer_engine.pretrained_training import CLI_OPTIONS, PretrainConfig
+    from fer_engine.pretrained.training import CLI_OPTIONS, PretrainConfig
 
     d = PretrainConfig()
     p.add_argument("--data", default=d.data, help="FER2013 class-folder root with train/ and public_test/")
@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fer_engine import pretrained_training as pt
+    from fer_engine.pretrained import training as pt
 
     names = {f.name for f in fields(pt.PretrainConfig)}
     cfg = pt.PretrainConfig(**{k: v for k, v in vars(args).items() if k in names})
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
         path = pt.export(model, cfg, state, cfg.out_dir)
         print(f"exported {path}")
-        from fer_engine.model_card import write_card
+        from fer_engine.pretrained.card import write_card
 
         json_path, md_path = write_card(cfg.out_dir, cfg.data, cfg.val_split, data_info=info)
         print(f"wrote the model card {md_path} and {json_path}")

@@ -1,7 +1,7 @@
 """Frame pipeline for live and recorded video: detect, classify, smooth, alert, draw.
 
 No Streamlit here: the Live page hands frames from streamlit-webrtc's callback thread
-to a :class:`LiveSession`, and :mod:`fer_engine.video` runs the same
+to a :class:`LiveSession`, and :mod:`fer_engine.inference.video` runs the same
 :class:`FramePipeline` over a recorded file.
 
 Per frame (:meth:`FramePipeline.process`), frames are (H, W, 3) uint8 **BGR** as OpenCV

@@ -1,6 +1,6 @@
 """Training of the shipped FER2013 model: long, resumable, checkpointed every epoch.
 
-This is not one of the study protocols (those live in :mod:`fer_engine.training`):
+This is not one of the study protocols (those live in :mod:`fer_engine.experiments.training`):
 it trains :mod:`fer_engine.models.fervgg` on FER2013's ``train`` split with the
 dataset's own ``public_test`` split for monitoring, and exports the result with
 its model card to ``artifacts/pretrained/``.

@@ -42,8 +42,8 @@ from fer_engine.errors import DatasetError
 from fer_engine.models import FULL_AUGMENTATION, create
 from fer_engine.models.base import START_FROM_EPOCH, resolve_augmentation
 from fer_engine.models.base import ProgressEvent, TrainConfig, check_cancel
-from fer_engine.protocols import PROTOCOLS, make_plan
-from fer_engine.runs import (
+from fer_engine.experiments.protocols import PROTOCOLS, make_plan
+from fer_engine.experiments.runs import (
     HISTORY_COLUMNS,
     RunWriter,
     new_run_id,

@@ -1,7 +1,7 @@
 """The model card of the shipped FER2013 model (``model_card.json`` + ``MODEL_CARD.md``).
 
 :func:`build_card` evaluates the exported model in ``model_dir`` on FER2013's
-``public_test`` split through :func:`fer_engine.predict.predict_images` with detection
+``public_test`` split through :func:`fer_engine.inference.predict.predict_images` with detection
 off, i.e. exactly what
 
     python -m fer_engine predict --model pretrained --no-detect --csv out.csv <data>/public_test
@@ -99,7 +99,7 @@ def _repo_licence() -> dict:
 def training_data_counts(data_root, train_split: str = "train", val_split: str = "public_test"):
     """Counts of the training data, recomputed from the dataset's duplicate groups.
 
-    The same rule as :func:`fer_engine.pretrained_training.load_fer2013`: training images
+    The same rule as :func:`fer_engine.pretrained.training.load_fer2013`: training images
     byte-identical to a ``val_split`` image are left out. Returns None when ``data_root``
     has no ``train_split`` folder. Keys: ``n_train_total``, ``n_train_excluded_as_copies_of_val``,
     ``n_train``, ``n_val``, ``train_per_class``, ``duplicate_groups``,
@@ -188,7 +188,7 @@ def training_command(config: dict) -> dict:
     """
     from dataclasses import asdict
 
-    from fer_engine.pretrained_training import CLI_OPTIONS, LOCATION_SETTINGS, PretrainConfig
+    from fer_engine.pretrained.training import CLI_OPTIONS, LOCATION_SETTINGS, PretrainConfig
 
     default = json.loads(json.dumps(asdict(PretrainConfig()), default=list))
     parts = ["nice -n 5 .venv/bin/python -m fer_engine train-pretrained",
@@ -232,7 +232,7 @@ def _training(state: dict | None) -> dict | None:
         curve = {"best_epoch": best["epoch"], "best_val_accuracy": best["val_accuracy"],
                  "best_val_accuracy_flip_tta": best.get("val_accuracy_flip_tta"),
                  "final": hist[-1], "exported_epoch": hist[-1]["epoch"]}
-    from fer_engine.pretrained_training import cpu_has_bf16
+    from fer_engine.pretrained.training import cpu_has_bf16
 
     return {
         **training_command(cfg),
@@ -272,7 +272,7 @@ def _evaluate(model: FERModel, folder: Path, flip_tta: bool) -> tuple[dict, pd.S
         per_class_metrics,
     )
     from fer_engine.analytics.stats import wilson_interval
-    from fer_engine.predict import predict_images
+    from fer_engine.inference.predict import predict_images
 
     labels = list(model.labels)
     runner = _FlipAlongside(model) if flip_tta else model
@@ -343,7 +343,7 @@ def build_card(model_dir, data_root, split: str = "public_test", benchmark: dict
     ``model_dir``: folder with ``model.keras`` + ``meta.json`` (+ ``training_state.json``,
     ``benchmark.json``). ``data_root``: FER2013 class-folder root holding ``<split>/``
     (and ``train/`` for the training-data counts, unless ``data_info`` gives them, as
-    :func:`fer_engine.pretrained_training.load_fer2013` returns). Raises
+    :func:`fer_engine.pretrained.training.load_fer2013` returns). Raises
     :class:`ModelError` / :class:`DatasetError` when the model or data is missing.
     """
     from fer_engine import __version__

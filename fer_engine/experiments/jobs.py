@@ -4,8 +4,8 @@ A :class:`JobManager` lives in the server process (one per runs folder, from
 :func:`get_manager`), so a job survives page changes and browser reloads: any page, in any
 browser tab, asks the manager for the job's :class:`JobStatus`.
 
-Each job runs :func:`fer_engine.training.run_experiment` in a **subprocess**
-(``python -m fer_engine.jobs <job folder>``), not in a thread of the server:
+Each job runs :func:`fer_engine.experiments.training.run_experiment` in a **subprocess**
+(``python -m fer_engine.experiments.jobs <job folder>``), not in a thread of the server:
 
 - TensorFlow state (graphs, memory, thread pools) never accumulates in the web server;
   memory is returned to the system when a training ends;
@@ -60,7 +60,7 @@ class JobBusyError(UserFacingError):
 
 @dataclass
 class JobSpec:
-    """What to train: the arguments of :func:`fer_engine.training.run_experiment`.
+    """What to train: the arguments of :func:`fer_engine.experiments.training.run_experiment`.
 
     ``data``: a dataset folder (None: the default synthetic demo dataset). ``augment``: True,
     False or a dict of augmentation factors. ``max_participants``: train on the first N
@@ -433,7 +433,7 @@ class JobManager:
         try:
             with open(job.folder / "worker.log", "wb") as log:
                 job.proc = subprocess.Popen(
-                    [self.python, "-m", "fer_engine.jobs", str(job.folder)],
+                    [self.python, "-m", "fer_engine.experiments.jobs", str(job.folder)],
                     cwd=str(REPO_ROOT), env=env, stdin=subprocess.DEVNULL, stdout=log,
                     stderr=subprocess.STDOUT,
                 )
@@ -603,7 +603,7 @@ def run_worker(folder) -> int:
     from fer_engine.errors import TrainingCancelled
 
     try:
-        from fer_engine.training import resolve_dataset, run_experiment
+        from fer_engine.experiments.training import resolve_dataset, run_experiment
 
         dataset = resolve_dataset(spec.data)
         if spec.max_participants:

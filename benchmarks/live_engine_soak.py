@@ -1,10 +1,10 @@
 """Memory of the engine's live path alone: no Streamlit, no WebRTC, no browser.
 
 Feeds a 640x480 clip of a real face (scikit-image's astronaut) frame after frame, as fast as
-the machine goes, through the same :class:`fer_engine.inference.live.LiveSession` the Live page uses,
-drains its summaries into a :class:`fer_engine.inference.live.Timeline` and builds the thinned table the
-page charts (``to_frame(max_rows=1500)``) every 1,500 frames, printing this process's resident
-memory. Compared with ``live_soak.py`` (the whole server with a browser) it tells whether
+the machine goes, through the same :class:`fer_engine.inference.live.LiveSession` the Live page
+uses, drains its summaries into a :class:`fer_engine.inference.timeline.Timeline` and builds the
+thinned table the page charts (``to_frame(max_rows=1500)``) every 1,500 frames, printing this
+process's resident memory. Compared with ``live_soak.py`` (the whole server with a browser) it tells whether
 memory growth there comes from the engine or from the web stack around it.
 
     python benchmarks/live_engine_soak.py [--frames 15000]
@@ -35,7 +35,8 @@ def main() -> int:
     import cv2
     from live_clips import clip_frames, standin_model
 
-    from fer_engine.inference.live import LiveSession, Timeline
+    from fer_engine.inference.live import LiveSession
+    from fer_engine.inference.timeline import Timeline
     from fer_engine.models import pretrained
 
     model = pretrained.load_pretrained() if pretrained.available() else standin_model()

@@ -1,10 +1,10 @@
 """Frames per second of the live pipeline on a recorded 640x480 clip of a real face.
 
 Runs :func:`fer_engine.inference.video.analyse_video` (decode with OpenCV, then the same
-:class:`fer_engine.inference.live.FramePipeline` the Live page uses: detection on a shrunk copy,
+:class:`fer_engine.inference.pipeline.FramePipeline` the Live page uses: detection on a shrunk copy,
 one batched model call per frame, smoothing, alerts, drawing) over a clip made from
 scikit-image's astronaut photo, and prints frames per second and mean milliseconds per
-stage for a few settings. Target (issue 8): at least 15 frames per second at 640x480 on
+stage for a few settings. Target: at least 15 frames per second at 640x480 on
 two CPU cores with detection and classification.
 
 The model is the shipped one when ``artifacts/pretrained/model.keras`` exists, else an
@@ -32,7 +32,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from live_clips import clip_frames, standin_model, write_video  # noqa: E402
 
-from fer_engine.inference.live import LiveConfig  # noqa: E402
+from fer_engine.inference.pipeline import LiveConfig  # noqa: E402
 from fer_engine.inference.video import analyse_video  # noqa: E402
 
 VARIANTS = [

@@ -1,6 +1,7 @@
 """Widgets and charts shared by the Live and the recorded-Session pages.
 
-Layout only: the numbers come from :mod:`fer_engine.inference.live` (``LiveConfig``, ``Timeline``).
+Layout only: the numbers come from :mod:`fer_engine.inference.pipeline` (``LiveConfig``) and
+:mod:`fer_engine.inference.timeline` (``Timeline``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from fer_engine import emotions
-from fer_engine.inference.live import LiveConfig, Timeline
+from fer_engine.inference.pipeline import LiveConfig
+from fer_engine.inference.timeline import Timeline
 
 #: Points drawn per line at most: the pages pass ``Timeline.to_frame(max_rows=MAX_POINTS)``
 #: (longer sessions are thinned for display only; the CSV has every frame).

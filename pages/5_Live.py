@@ -17,7 +17,8 @@ import streamlit as st
 from dashboard import model_choice, session_ui, webrtc_relay  # first: loads pylibsrtp safely
 from streamlit_webrtc import WebRtcMode, webrtc_streamer  # noqa: I001
 from fer_engine.explain import warm_up
-from fer_engine.inference.live import LiveSession, Timeline
+from fer_engine.inference.live import LiveSession
+from fer_engine.inference.timeline import Timeline
 from fer_engine.settings import load_settings
 
 #: Seconds between redraws of the status line while streaming.

@@ -11,19 +11,18 @@ import numpy as np
 import pytest
 from live_clips import LABELS, FakeModel, blank_frame, clip_frames, onehot, webcam_frame
 
-from fer_engine.inference.live import (
+from fer_engine.inference.alerts import AlertMonitor
+from fer_engine.inference.live import LiveSession
+from fer_engine.inference.pipeline import (
     ALERT_COLOUR,
     BOX_COLOUR,
-    EMA,
-    AlertMonitor,
     FaceResult,
     FramePipeline,
     FrameSummary,
     LiveConfig,
-    LiveSession,
-    Timeline,
-    ema_weight,
 )
+from fer_engine.inference.timeline import Timeline
+from fer_engine.inference.tracking import EMA, ema_weight
 
 
 class Clock:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from live_clips import FakeModel, blank_frame, clip_frames, onehot, write_video
 
-from fer_engine.inference.live import BOX_COLOUR, LiveConfig
+from fer_engine.inference.pipeline import BOX_COLOUR, LiveConfig
 from fer_engine.inference.video import VideoError, analyse_video, analyse_video_bytes, probe_video
 
 FPS = 10.0

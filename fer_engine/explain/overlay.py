@@ -1,11 +1,11 @@
-"""Colour maps and overlays: an input-coordinate map shown on the original photo."""
+"""Colour maps and overlays: an input-coordinate map shown on the original photo or video frame."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from fer_engine.preprocess import denormalise
+from fer_engine.preprocess import FaceBox, denormalise
 
 #: Colour map names accepted by :func:`colourise` (OpenCV's).
 CMAPS = {
@@ -44,8 +44,6 @@ def _as_box(crop_box):
     """A FaceBox, or an (x, y, w, h) tuple turned into one."""
     if hasattr(crop_box, "x2"):
         return crop_box
-    from fer_engine.preprocess import FaceBox
-
     x, y, w, h = (int(v) for v in crop_box)
     return FaceBox(x, y, w, h)
 
@@ -88,3 +86,24 @@ def overlay_on_input(
     if px.ndim == 2:
         px = np.repeat(px[..., None], 3, axis=2)
     return _blend(px, np.asarray(map_2d, dtype=np.float32), cmap, alpha)
+
+
+def paint_map(bgr: np.ndarray, map_2d: np.ndarray, crop: FaceBox, alpha: float) -> None:
+    """Blend a heat-map (values in [0, 1], input coordinates) over the crop box of a BGR
+    frame, in place; only the part of the box inside the frame is touched.
+
+    ``crop``: a ``FaceBox`` in frame pixels. The same placement as :func:`overlay` (the
+    map resized bilinearly to the crop box, jet colours), done in uint8 with OpenCV for
+    video rates (the live and recorded-video pipeline).
+    """
+    h, w = bgr.shape[:2]
+    x0, y0 = max(crop.x, 0), max(crop.y, 0)
+    x1, y1 = min(crop.x2, w), min(crop.y2, h)
+    if x1 <= x0 or y1 <= y0:
+        return
+    m = cv2.resize(np.asarray(map_2d, np.float32), (crop.w, crop.h), interpolation=cv2.INTER_LINEAR)
+    m = m[y0 - crop.y : y1 - crop.y, x0 - crop.x : x1 - crop.x]
+    colour = cv2.applyColorMap(np.round(np.clip(m, 0.0, 1.0) * 255).astype(np.uint8),
+                               cv2.COLORMAP_JET)  # BGR
+    bgr[y0:y1, x0:x1] = cv2.addWeighted(bgr[y0:y1, x0:x1], 1.0 - alpha, colour, alpha, 0.0)
+

@@ -1,9 +1,9 @@
 """Recorded-session analysis: the live pipeline over the frames of a video file.
 
 :func:`analyse_video` decodes an MP4, WebM or AVI file with OpenCV, runs
-:class:`fer_engine.inference.live.FramePipeline` on every ``frame_step``-th frame (the frames in
+:class:`fer_engine.inference.pipeline.FramePipeline` on every ``frame_step``-th frame (the frames in
 between are skipped without decoding) with the frame's *video* time, and returns the
-same :class:`fer_engine.inference.live.Timeline`, alert episodes and CSV as a live session.
+same :class:`fer_engine.inference.timeline.Timeline`, alert episodes and CSV as a live session.
 
 OpenCV reads videos from a path only, so :func:`analyse_video_bytes` writes an upload
 to a temporary file, analyses it and deletes the file before returning (also when the
@@ -23,7 +23,9 @@ import cv2
 import numpy as np
 
 from fer_engine.errors import UserFacingError
-from fer_engine.inference.live import AlertEvent, FramePipeline, LiveConfig, Timeline
+from fer_engine.inference.alerts import AlertEvent
+from fer_engine.inference.pipeline import FramePipeline, LiveConfig
+from fer_engine.inference.timeline import Timeline
 
 #: File endings accepted for recorded sessions.
 VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".webm", ".avi")

@@ -12,7 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from fer_engine.inference.classify import ImageResult, classify_image, explain_face, faithfulness
+from fer_engine.explain import explain_face, face_faithfulness
+from fer_engine.inference.classify import ImageResult, classify_image
 
 #: Seconds a photo's results stay in the in-memory cache.
 TTL = 30 * 60
@@ -31,7 +32,7 @@ def explain(model_key: str, data: bytes, detect: bool, small_faces: bool, face: 
     """Maps (48x48 or the model's input size) per method and the faithfulness figures."""
     f = _result.faces[face]
     exps = explain_face(_model, f, methods)
-    faith = faithfulness(_model, f, exps)
+    faith = face_faithfulness(_model, f, exps)
     return {"maps": {m: e.map for m, e in exps.items()},
             "target": _model.labels[next(iter(exps.values())).target],
             "seconds": {m: e.timings.get("total", 0.0) for m, e in exps.items()},

@@ -5,19 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import classify_ui, model_choice
-from fer_engine.inference.classify import (
-    DEFAULT_METHODS,
-    METHOD_NAMES,
-    annotate,
-    explanation_note,
-    overlay_panel,
-)
 from fer_engine.errors import UserFacingError
-from fer_engine.explain import CMAPS
+from fer_engine.explain import CMAPS, DEFAULT_METHODS, METHOD_NAMES, explanation_note, overlay_panel
+from fer_engine.inference.classify import annotate
 from fer_engine.models import pretrained
 from fer_engine.settings import load_settings
 
 TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
+#: Labels of the two detection settings, also named in the advice after a note.
+CROPPED_LABEL = "The photos are cropped faces"
+SMALL_LABEL = "Look for small faces"
 
 st.title("Classify photos")
 st.info(
@@ -32,10 +29,10 @@ key = model_choice.model_key(source)
 st.caption(f"Emotions of this model: {', '.join(model.labels)}.")
 
 o1, o2, o3 = st.columns(3)
-cropped = o1.checkbox("The photos are cropped faces", key="classify_cropped",
+cropped = o1.checkbox(CROPPED_LABEL, key="classify_cropped",
                       help="Skip face detection and classify the centre square of each photo "
                       "(for photos that already show one face filling the frame).")
-small = o2.checkbox("Look for small faces (slower)", key="classify_small",
+small = o2.checkbox(f"{SMALL_LABEL} (slower)", key="classify_small",
                     disabled=cropped, help="Search faces down to 3 % of the photo's shorter side "
                     "instead of 10 %.")
 use_camera = o3.toggle("Use the camera", key="classify_camera",
@@ -50,6 +47,18 @@ if use_camera:
     shot = st.camera_input("Take a photo", key="classify_shot")
     if shot is not None:
         items.append(("camera photo", shot.getvalue()))
+
+
+def advice(kind: str) -> str:
+    """What to change on this page after an engine note of ``kind`` (empty: nothing)."""
+    if kind == "no_face":
+        return ((f" If the faces are small, tick '{SMALL_LABEL}'." if not small else "")
+                + f" If the photo already is a cropped face, tick '{CROPPED_LABEL}'.")
+    if kind == "large_photo" and not small:
+        return f" If a face was missed, ticking '{SMALL_LABEL}' also finds smaller faces."
+    return ""
+
+
 if not items:
     st.caption("Upload one or more photos, or take one with the camera, to see the faces found "
                "and the model's probabilities for each.")
@@ -68,8 +77,8 @@ for n_item, (name, data) in enumerate(items):
     except UserFacingError as exc:
         st.error(str(exc), icon=":material/broken_image:")
         continue
-    for level, text in result.notes:
-        (st.warning if level == "warning" else st.info)(text)
+    for note in result.notes:
+        (st.warning if note.level == "warning" else st.info)(note.text + advice(note.kind))
     left, right = st.columns([3, 2])
     h, w = result.rgb.shape[:2]
     left.image(annotate(result), caption=f"{name}: {w} x {h} pixels, "

@@ -9,17 +9,9 @@ import numpy as np
 import pytest
 from live_clips import FakeModel, astronaut, blank_frame, jpeg_bytes, png_bytes, webcam_frame
 
-from fer_engine.inference.classify import (
-    BOX_RGB,
-    DEFAULT_METHODS,
-    SMALL_FACE_PX,
-    annotate,
-    classify_image,
-    explain_face,
-    faithfulness,
-    overlay_panel,
-)
 from fer_engine.errors import ImageError
+from fer_engine.explain import DEFAULT_METHODS, explain_face, face_faithfulness, overlay_panel
+from fer_engine.inference.classify import BOX_RGB, SMALL_FACE_PX, annotate, classify_image
 
 
 def two_faces() -> np.ndarray:
@@ -57,23 +49,24 @@ def test_several_faces_are_numbered_and_batched():
     assert len(res.faces) == 2 and model.calls == [2]
     assert res.faces[0].box.x < 320 <= res.faces[1].box.x or \
         res.faces[1].box.x < 320 <= res.faces[0].box.x
-    assert [lvl for lvl, _ in res.notes] == ["info"]
-    assert "2 faces found in 'pair.png'" in res.notes[0][1]
+    assert [(n.level, n.kind) for n in res.notes] == [("info", "several_faces")]
+    assert "2 faces found in 'pair.png'" in res.notes[0].text
     assert list(res.table()["face"]) == [1, 2]
 
 
 def test_max_faces_caps_and_says_so():
     res = classify_image(FakeModel(), two_faces(), max_faces=1)
-    assert len(res.faces) == 1 and "the 1 largest are classified" in res.notes[0][1]
+    assert len(res.faces) == 1 and "the 1 largest are classified" in res.notes[0].text
 
 
 def test_no_face_gives_advice_and_no_model_call():
     model = FakeModel()
     res = classify_image(model, png_bytes(blank_frame()), name="wall.png")
     assert res.faces == [] and model.calls == []
-    [(level, text)] = res.notes
-    assert level == "warning" and "No face was found in 'wall.png'" in text
-    assert "Look for small faces" in text and "cropped faces" in text
+    [(level, text, kind)] = res.notes
+    assert (level, kind) == ("warning", "no_face")
+    assert "No face was found in 'wall.png'" in text and "looking at the camera" in text
+    assert "tick" not in text  # the page names its own settings (test_pages_classify)
 
 
 def test_tiny_faces_found_with_the_small_face_search_and_flagged():
@@ -82,7 +75,8 @@ def test_tiny_faces_found_with_the_small_face_search_and_flagged():
     small = classify_image(FakeModel(), tile, small_faces=True)
     assert len(small.faces) > len(normal.faces)
     assert len(small.faces) == 6 and all(f.small for f in small.faces)
-    levels = dict((lvl, t) for lvl, t in small.notes)
+    assert [n.kind for n in small.notes] == ["several_faces", "small_faces"]
+    levels = dict((lvl, t) for lvl, t, _ in small.notes)
     assert "6 faces found" in levels["info"]
     assert f"below {SMALL_FACE_PX} pixels" in levels["warning"]
     assert "caution" in levels["warning"]
@@ -92,12 +86,14 @@ def test_huge_photo_is_explained_and_shown_scaled_down():
     big = cv2.resize(astronaut(), (4000, 4000), interpolation=cv2.INTER_LINEAR)
     res = classify_image(FakeModel(), big, name="big.png")
     assert len(res.faces) == 1 and res.faces[0].box.w > 500
-    [(level, text)] = res.notes
-    assert level == "info" and "4000 x 4000 pixels, 16 megapixels" in text
+    [(level, text, kind)] = res.notes
+    assert (level, kind) == ("info", "large_photo")
+    assert "4000 x 4000 pixels, 16 megapixels" in text
     # faces of 10 % of the shorter side: 64 px in the 640 copy = 400 px of the photo
-    assert "smaller than about 400 pixels" in text and "Look for small faces" in text
+    assert "smaller than about 400 pixels" in text and "crop the photo around it" in text
+    assert "tick" not in text  # the page names its own settings (test_pages_classify)
     res = classify_image(FakeModel(), big, small_faces=True)
-    assert "smaller than about 150 pixels" in res.notes[0][1]  # the cascade's 24 px x 6.25
+    assert "smaller than about 150 pixels" in res.notes[0].text  # the cascade's 24 px x 6.25
     assert annotate(res).shape == (1280, 1280, 3)
 
 
@@ -106,7 +102,7 @@ def test_cropped_face_mode_uses_the_centre_square():
     res = classify_image(FakeModel(), png_bytes(crop), detect=False)
     assert res.status == "whole" and len(res.faces) == 1
     assert res.faces[0].box.as_tuple() == (0, 0, 48, 48)
-    assert "detection is off" in res.notes[0][1]
+    assert res.notes[0].kind == "detection_off" and "detection is off" in res.notes[0].text
 
 
 @pytest.mark.parametrize("data,match", [
@@ -145,7 +141,7 @@ def test_explanations_overlays_and_faithfulness_lines(standin):
     assert np.abs(panel.astype(int) - plain.astype(int)).mean() > 5  # the map is visible
     # alpha 0 shows the original photo around the face (not the 48x48 gray input)
     assert plain.std(axis=2).mean() > 5  # colour: it is the original RGB photo
-    f = faithfulness(standin, face, exps, steps=10)
+    f = face_faithfulness(standin, face, exps, steps=10)
     assert set(f.deletion) == set(DEFAULT_METHODS) == set(f.insertion)
     assert all(0.0 <= v <= 1.0 for v in [*f.deletion.values(), *f.insertion.values()])
     assert f.agreement.shape == (4, 4) and np.allclose(np.diag(f.agreement), 1.0)

@@ -349,7 +349,7 @@ def test_card_describes_and_measures_the_served_function(model_dir, fer_like, tm
     (folder / "benchmark.json").unlink(missing_ok=True)
     from fer_engine.models import load_model
 
-    from fer_engine.inference.classify import explanation_note
+    from fer_engine.explain import explanation_note
 
     for f in lite.twin_paths(folder / "model.keras"):
         f.unlink(missing_ok=True)

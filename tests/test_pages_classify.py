@@ -140,6 +140,9 @@ def test_bad_files_each_get_a_message_and_the_good_one_still_works(app):
     assert "'broken.jpg' is damaged" in errors
     assert "'notes.png' is not an image" in errors
     assert "No face was found in 'wall.png'" in texts(app.warning)
+    # the page adds which of its settings to try
+    assert "tick 'Look for small faces'" in texts(app.warning)
+    assert "tick 'The photos are cropped faces'" in texts(app.warning)
     assert charts(app) == 1  # the good photo is classified all the same
     assert len(app.subheader) == 4
 
@@ -159,6 +162,9 @@ def test_huge_photo_is_classified_and_shown_scaled_down(app):
     upload(app, ("huge.jpg", jpeg_bytes(big, 80), "image/jpeg"))
     assert charts(app) >= 1  # (the Haar detector adds a false positive at this size)
     assert "Large photo (3000 x 3000 pixels, 9 megapixels)" in texts(app.info)
+    assert "ticking 'Look for small faces'" in texts(app.info)
+    app.checkbox(key="classify_small").check().run()
+    assert "Large photo" in texts(app.info) and "Look for small faces" not in texts(app.info)
 
 
 def test_cropped_face_mode(app):

@@ -436,3 +436,26 @@ def scale_map(nonneg: np.ndarray) -> np.ndarray:
     m = np.maximum(m, 0.0)
     top = float(m.max()) if m.size else 0.0
     return (m / top).astype(np.float32) if top > 0 else m.astype(np.float32)
+
+
+def explanation_note(model, agreement: float | None = None) -> str | None:
+    """For a model served by a LiteRT twin: one paragraph saying that the maps come from its
+    float32 Keras graph, not from the function that gave the probabilities (``None`` for a
+    model without a twin: there the maps explain the served function itself).
+    ``agreement``: the model card's share of test images on which the two name the same
+    emotion, quoted when known."""
+    runner = getattr(model, "lite", None)
+    if runner is None:
+        return None
+    served = runner.info.get("function", "a LiteRT twin")
+    quant = runner.info.get("quantisation")
+    text = (f"The probabilities above come from the served function ({served}"
+            + (f"; {quant}" if quant else "") + "). Gradient maps need the float32 Keras "
+            "graph, so the maps below and their faithfulness figures are computed on that "
+            "graph (one pass, no mirror image), always for the emotion the served function "
+            "chose.")
+    if agreement is not None:
+        text += (f" On the model card's test images the graph names the same emotion as the "
+                 f"served function {agreement:.1%} of the time.")
+    return text
+

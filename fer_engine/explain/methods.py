@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Sequence
 from itertools import product
 
 import cv2
@@ -55,6 +56,20 @@ from fer_engine.preprocess import denormalise, normalise
 METHODS = ("saliency", "smoothgrad", "gradcam", "gradcam++", "scorecam", "ig", "occlusion")
 #: Methods with a compiled ``implementation="fast"``.
 FAST_METHODS = ("saliency", "gradcam")
+#: Methods :func:`explain_face` runs by default.
+DEFAULT_METHODS: tuple[str, ...] = ("gradcam", "ig", "smoothgrad", "occlusion")
+#: Display name of each method.
+METHOD_NAMES: dict[str, str] = {
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "scorecam": "Score-CAM",
+    "ig": "Integrated Gradients",
+    "saliency": "Saliency",
+    "smoothgrad": "SmoothGrad",
+    "occlusion": "Occlusion",
+}
+#: Short display name of each method, for figures listed in one line.
+SHORT_NAMES: dict[str, str] = {**METHOD_NAMES, "ig": "IG"}
 _CAM_METHODS = ("gradcam", "gradcam++", "scorecam")
 
 _OPTIONS = {
@@ -598,6 +613,27 @@ def explain_batch(
         for x, t in zip(xs, idx)
     ]
     return np.stack(maps) if maps else np.zeros((0,) + xs.shape[1:3], np.float32)
+
+
+# ---------------------------------------------------------------- one classified face
+
+
+def face_input(face, spec) -> np.ndarray:
+    """The normalised model input of a classified face (``face.pixels``: the model input
+    before normalisation, (size, size, channels) uint8): (size, size, channels) float32."""
+    return normalise(face.pixels, spec).astype(np.float32)
+
+
+def explain_face(model, face, methods: Sequence[str] = DEFAULT_METHODS, *,
+                 target=None) -> dict[str, Explanation]:
+    """``{method: Explanation}`` for one classified face (``.pixels``, ``.probabilities``,
+    as :class:`fer_engine.inference.classify.Face`), all explaining the same class
+    (default the predicted one). Raises :class:`fer_engine.errors.ModelError` for models
+    without gradients (HOG+SVM) or ensembles."""
+    x = face_input(face, model.input_spec)
+    if target is None:
+        target = int(np.argmax(face.probabilities))
+    return {m: explain(model, x, m, target=target) for m in methods}
 
 
 def warm_up(

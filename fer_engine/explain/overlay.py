@@ -88,6 +88,31 @@ def overlay_on_input(
     return _blend(px, np.asarray(map_2d, dtype=np.float32), cmap, alpha)
 
 
+def overlay_panel(result, face, map_2d: np.ndarray, *, alpha: float = 0.45, cmap: str = "jet",
+                  context: float = 0.35, max_side: int = 360) -> np.ndarray:
+    """The map over the original photo around one classified face: (h, w, 3) uint8 RGB.
+
+    ``result``: the photo's result (``.rgb``, as
+    :class:`fer_engine.inference.classify.ImageResult`), ``face``: one of its faces
+    (``.crop``, the square the model input was cut from). The region shown is the crop
+    box enlarged by ``context`` (fraction of its side) on each side, clipped to the
+    photo; the map is placed through the crop box exactly as the model input was cut
+    (:func:`overlay`) and the panel shrunk or enlarged so its longest side is ``max_side``.
+    """
+    h, w = result.rgb.shape[:2]
+    c = face.crop
+    pad = int(round(c.w * context))
+    x0, y0 = max(0, c.x - pad), max(0, c.y - pad)
+    x1, y1 = min(w, c.x2 + pad), min(h, c.y2 + pad)
+    region = result.rgb[y0:y1, x0:x1]
+    local = FaceBox(c.x - x0, c.y - y0, c.w, c.h)
+    panel = overlay(region, map_2d, local, cmap=cmap, alpha=alpha)
+    ph, pw = panel.shape[:2]
+    scale = max_side / max(ph, pw)
+    size = (max(1, round(pw * scale)), max(1, round(ph * scale)))
+    return cv2.resize(panel, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
 def paint_map(bgr: np.ndarray, map_2d: np.ndarray, crop: FaceBox, alpha: float) -> None:
     """Blend a heat-map (values in [0, 1], input coordinates) over the crop box of a BGR
     frame, in place; only the part of the box inside the frame is touched.

@@ -4,8 +4,8 @@ Feeds a 640x480 clip of a real face (scikit-image's astronaut) frame after frame
 the machine goes, through the same :class:`fer_engine.inference.live.LiveSession` the Live page
 uses, drains its summaries into a :class:`fer_engine.inference.timeline.Timeline` and builds the
 thinned table the page charts (``to_frame(max_rows=1500)``) every 1,500 frames, printing this
-process's resident memory. Compared with ``live_soak.py`` (the whole server with a browser) it tells whether
-memory growth there comes from the engine or from the web stack around it.
+process's resident memory. Compared with ``live_soak.py`` (the whole server with a browser) it
+tells whether memory growth there comes from the engine or from the web stack around it.
 
     python benchmarks/live_engine_soak.py [--frames 15000]
 

@@ -22,9 +22,9 @@ class Timeline:
     fill it from one thread (the page drains the session's queue into it).
 
     Rows are kept in column arrays (float32 probabilities, labels as small codes), about
-    100 bytes per frame with the arrays' spare room: an hour at 15 frames/s is under 10 MB. :meth:`rate`, :meth:`stats`
-    and ``to_frame(max_rows=...)`` cost the same however long the session has run, so a
-    page can redraw them every second.
+    100 bytes per frame with the arrays' spare room: an hour at 15 frames/s is under 10 MB.
+    :meth:`rate`, :meth:`stats` and ``to_frame(max_rows=...)`` cost the same however long
+    the session has run, so a page can redraw them every second.
     """
 
     def __init__(self, labels: Sequence[str], *, stream: int = 0) -> None:

@@ -31,6 +31,7 @@ Further demographic columns from a metadata file or manifest are kept as they ar
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,19 @@ GROUP_COLUMNS: tuple[str, ...] = ("country_group", "age_group", "gender")
 
 #: Age cut of the first study: under 31 vs 31 and over.
 AGE_CUT: int = 31
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(value) -> tuple:
+    """Sort key putting ids in natural order: ``'2'`` before ``'10'``, ``'p2'`` before ``'p10'``.
+
+    The id as text, cut into runs of digits (compared as numbers) and the text between
+    them (compared as text): ``sorted(ids, key=natural_key)``. Ids equal but for leading
+    zeros (``'01'``, ``'1'``) tie, so they keep their order.
+    """
+    parts = _DIGITS.split(str(value))
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ import pandas as pd
 
 from fer_engine import emotions as emo
 from fer_engine.data import metadata as md
-from fer_engine.data.dataset import BASE_COLUMNS, Dataset, ValidationIssue
+from fer_engine.data.dataset import BASE_COLUMNS, Dataset, ValidationIssue, natural_key
 from fer_engine.data.files import (
     CHECK_MODES,
     FileEntry,
@@ -371,7 +371,7 @@ def _load_tapakah68(layout: Layout, metadata: Path | None, report: _Report):
     table = pd.DataFrame(cols)
     if meta is not None:
         keys = set(sets_found)
-        no_meta = sorted(keys - set(meta.index), key=_natural)
+        no_meta = sorted(keys - set(meta.index), key=natural_key)
         if no_meta:
             names = [set_names[k] for k in no_meta]
             report.warn(
@@ -381,7 +381,7 @@ def _load_tapakah68(layout: Layout, metadata: Path | None, report: _Report):
                 f"{' ...' if len(names) > _MAX_LISTED else ''}.",
                 [os.path.join(layout.images, n) for n in names],
             )
-        no_images = sorted(set(meta.index) - keys, key=_natural)
+        no_images = sorted(set(meta.index) - keys, key=natural_key)
         if no_images:
             report.warn(
                 "metadata_without_images",
@@ -393,10 +393,6 @@ def _load_tapakah68(layout: Layout, metadata: Path | None, report: _Report):
         if len(table):
             table = table.join(meta, on="_key")
     return table.drop(columns=["_key"], errors="ignore"), files, extra
-
-
-def _natural(key: str):
-    return (0, int(key), "") if key.isdigit() else (1, 0, key)
 
 
 # --------------------------------------------------------------------------- class folders

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -43,6 +42,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fer_engine.data.dataset import natural_key
 from fer_engine.errors import UserFacingError
 
 STATES = ("queued", "running", "finished", "failed", "cancelled")
@@ -136,10 +136,6 @@ def apply_caps(spec: JobSpec, settings) -> tuple[JobSpec, list[str]]:
     return replace(spec, **changes), notes
 
 
-def _natural_key(value: str):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(value))]
-
-
 def limit_participants(dataset, n: int):
     """The dataset restricted to its first ``n`` participants (natural order of the ids).
 
@@ -148,7 +144,7 @@ def limit_participants(dataset, n: int):
     """
     import hashlib
 
-    ids = sorted(dataset.table["participant"].astype(str).unique(), key=_natural_key)
+    ids = sorted(dataset.table["participant"].astype(str).unique(), key=natural_key)
     if n is None or len(ids) <= int(n):
         return dataset
     keep = set(ids[: int(n)])

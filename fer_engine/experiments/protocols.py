@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from fer_engine.data.dataset import natural_key
 from fer_engine.errors import DatasetError
 
 PROTOCOLS: tuple[str, ...] = ("loso", "group-kfold", "holdout", "paper", "official")
@@ -122,12 +123,6 @@ class Plan:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def natural_key(pid: str):
-    """Sort key putting participant '2' before '10'."""
-    s = str(pid)
-    return (0, int(s), "") if s.isdigit() else (1, 0, s)
 
 
 def _participants(samples: pd.DataFrame, idx: np.ndarray) -> list[str]:

@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import loaders, state, widgets
 from fer_engine import emotions
 from fer_engine.analytics import figures
+from fer_engine.analytics.compare import leaky_partner
 from fer_engine.analytics.subgroups import n_people
 from fer_engine.errors import UserFacingError
 from fer_engine.experiments.runs import list_runs
@@ -232,10 +233,10 @@ contrasts = list(comparisons["leakage"])
 for s, path in zip(sections, selected):  # a paper run of the same model that was not picked
     if s["leaky"]:
         continue
-    leaky = runs[(runs["model"] == s["model"]) & runs["leaky"] & ~runs["path"].isin(selected)]
-    if len(leaky) and not any(c.independent_run == s["run_id"] for c in contrasts):
+    partner = leaky_partner(runs, s["model"], exclude=selected)
+    if partner is not None and not any(c.independent_run == s["run_id"] for c in contrasts):
         try:
-            contrasts.append(loaders.leakage(path, leaky["path"].iloc[0], int(n_boot)))
+            contrasts.append(loaders.leakage(path, partner, int(n_boot)))
         except UserFacingError as exc:
             st.caption(str(exc))
 if comparisons["paired"] or contrasts or comparisons["notes"]:

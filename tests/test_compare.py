@@ -8,6 +8,7 @@ import pytest
 from fer_engine.analytics.compare import (
     compare_runs,
     leakage_contrast,
+    leaky_partner,
     mcnemar_exact,
     paired_comparison,
 )
@@ -135,3 +136,25 @@ def test_compare_runs_picks_the_right_comparison():
     assert {c.independent_run for c in out["leakage"]} == {"loso", "z"}
     assert sum("share no image" in n for n in out["notes"]) == 2
     assert sum("models differ" in n for n in out["notes"]) == 1
+
+
+def test_leaky_partner_is_the_newest_leaky_run_of_the_same_model_not_shown():
+    listing = pd.DataFrame(
+        [  # newest first, as list_runs gives them
+            ("r6", "cnn", False, "/runs/r6"),
+            ("r5", "resnet50", True, "/runs/r5"),
+            ("r4", "cnn", True, "/runs/r4"),
+            ("r3", "cnn", True, "/runs/r3"),
+            ("r2", "cnn", False, "/runs/r2"),
+            ("r1", "vgg16", False, "/runs/r1"),
+        ],
+        columns=["run_id", "model", "leaky", "path"],
+    )
+    assert leaky_partner(listing, "cnn") == "/runs/r4"
+    assert leaky_partner(listing, "cnn", exclude=["/runs/r6", "/runs/r4"]) == "/runs/r3"
+    assert leaky_partner(listing, "cnn", exclude=("/runs/r4", "/runs/r3")) is None
+    assert leaky_partner(listing, "resnet50") == "/runs/r5"
+    assert leaky_partner(listing, "vgg16") is None  # only an independent run of that model
+    assert leaky_partner(listing, "fervgg") is None
+    assert leaky_partner(listing.iloc[:0], "cnn") is None
+

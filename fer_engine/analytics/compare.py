@@ -9,7 +9,8 @@
 - :func:`leakage_contrast`: the same model under a participant-independent protocol and
   under the leaky ``paper`` protocol. The two usually score different images, so both
   accuracies are shown side by side with their own intervals and the gap; when they do
-  share images a paired comparison on those is added.
+  share images a paired comparison on those is added. :func:`leaky_partner` finds the
+  leaky run to set beside a participant-independent one in a listing of runs.
 """
 
 from __future__ import annotations
@@ -302,3 +303,15 @@ def compare_runs(runs: list[EvalRun], n_boot: int = N_BOOT, seed: int = 0) -> di
             except UserFacingError as exc:
                 notes.append(str(exc))
     return {"paired": paired, "leakage": leakage, "notes": notes}
+
+
+def leaky_partner(runs: pd.DataFrame, model: str, exclude=()) -> str | None:
+    """The leaky run to contrast with a participant-independent run of ``model``.
+
+    ``runs``: a listing of runs with ``model``, ``leaky`` and ``path`` columns, as
+    :func:`fer_engine.experiments.runs.list_runs` gives it (newest first); ``exclude``:
+    paths not to pick (runs already shown). Returns the ``path`` of the first leaky run of
+    the same model that is not excluded, or None when there is none.
+    """
+    found = runs[(runs["model"] == model) & runs["leaky"] & ~runs["path"].isin(list(exclude))]
+    return found["path"].iloc[0] if len(found) else None

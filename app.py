@@ -64,7 +64,7 @@ This dashboard trains and evaluates facial emotion recognition (FER) models **ho
         st.markdown("#### Active model")
         description, _ = widgets.active_model()
         st.markdown(f"**{description}**")
-        if "LEAKY" in description:
+        if widgets.active_model_is_leaky():
             widgets.leaky_banner()
     if state.settings().hosted_demo:
         st.info(

@@ -1,8 +1,8 @@
 """The model picker of the Classify, Live and Session pages, and the cached model loader.
 
 Default: the shipped pretrained FER2013 model. Any finished run can be chosen instead
-(its last fold's model). The choice is kept in ``st.session_state["model_source"]``
-(``"pretrained"`` or a run folder) so the three pages share it.
+(its last fold's model). The choice is the session's active model
+(:func:`dashboard.state.active_model`), which the Train and Results pages set too.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard import state
 from fer_engine.errors import UserFacingError
 from fer_engine.pretrained.card import plain_summary
 from fer_engine.models import load_model, pretrained
 from fer_engine.experiments.runs import list_runs
 
-PRETRAINED = "pretrained"
-STATE_KEY = "model_source"
+PRETRAINED = state.PRETRAINED
 
 
 def _stamp(source: str) -> str:
@@ -67,14 +67,14 @@ def choose(key: str):
         labels[PRETRAINED] += " - missing in this copy"
     for row in runs.itertuples():
         labels[str(row.path)] = _run_label(row)
-    current = st.session_state.get(STATE_KEY, PRETRAINED)
+    current = state.active_model() or PRETRAINED
     index = options.index(current) if current in options else 0
     source = st.selectbox(
         "Model", options, index=index, key=key, format_func=lambda s: labels.get(s, s),
         help="The shipped model was trained on FER2013 (48x48 gray faces, seven emotions). "
         "A run trained on the Train page can be used instead (its last fold's model).",
     )
-    st.session_state[STATE_KEY] = source
+    state.set_active_model(source)
     if source == PRETRAINED and not pretrained.available():
         more = ("Choose one of the finished runs in the list above instead."
                 if len(options) > 1 else "No finished run exists yet either: train one on the "

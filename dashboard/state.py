@@ -1,21 +1,34 @@
-"""Session state shared by the pages: settings, the active dataset and model, training jobs.
+"""Session state shared by the pages: the only module that reads or writes ``st.session_state``
+for the app's own state. Pages and the other ``dashboard`` modules go through the typed
+accessors below; every page calls :func:`init` first.
 
-Keys in ``st.session_state`` (other pages may read them):
+Keys in ``st.session_state``:
 
-==================  ==========================================================================
-``dataset_path``    folder of the active dataset; None = the default synthetic demo data
-``dataset_source``  ``synthetic``, ``folder`` or ``upload``
-``dataset_label``   how the active dataset is named on every page
-``dataset_synthetic`` True when the active dataset is synthetic demo data
-``upload_dir``      the folder this session's uploaded zip was unpacked to (removed on replacement)
-``active_run``      run folder of the active model (set on Train/Results; None = none chosen)
-``my_jobs``         training jobs started from this browser session (ids, newest last)
-==================  ==========================================================================
+======================  ====================================================================
+``dataset_path``        folder of the active dataset; None = the default synthetic demo data
+``dataset_source``      ``synthetic``, ``folder`` or ``upload``
+``upload_dir``          the folder this session's uploaded zip was unpacked to (removed on
+                        replacement)
+``upload_file_id``      the uploaded file the Dataset page last handled, and
+``upload_error``        why it could not be used (None when it could)
+``active_model``        the model every page uses: :data:`PRETRAINED`, a run folder, or None
+                        (none chosen yet: the shipped model where it exists)
+``my_jobs``             training jobs started from this browser session (ids, newest last)
+``job_was_active``      the job the Train page follows was running at its last redraw
+``activated_jobs``      finished jobs whose run was made the active model once already
+``run_zip``             ``(run id, zip file)`` prepared on the Train page for download
+``results_runs``        runs the Results page opens with (set when leaving the Train page)
+``results_pick``        the Results page's run selection (its multiselect's widget key)
+``live``                the Live page's :class:`LiveState`
+``session_result``      the Session page's last :class:`RecordedSession`
+======================  ====================================================================
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -23,13 +36,67 @@ from fer_engine.data import upload
 from fer_engine.experiments import jobs
 from fer_engine.settings import Settings, load_settings
 
-DEFAULTS = {
-    "dataset_path": None,
-    "dataset_source": "synthetic",
-    "upload_dir": None,
-    "active_run": None,
-    "my_jobs": [],
+if TYPE_CHECKING:
+    from fer_engine.inference.live import LiveSession
+    from fer_engine.inference.pipeline import FrameSummary, LiveConfig
+    from fer_engine.inference.timeline import Timeline
+    from fer_engine.inference.video import SessionAnalysis
+
+#: The shipped pretrained model as a model source (the other sources are run folders).
+PRETRAINED = "pretrained"
+
+DATASET_PATH = "dataset_path"
+DATASET_SOURCE = "dataset_source"
+UPLOAD_DIR = "upload_dir"
+UPLOAD_FILE_ID = "upload_file_id"
+UPLOAD_ERROR = "upload_error"
+ACTIVE_MODEL = "active_model"
+MY_JOBS = "my_jobs"
+JOB_WAS_ACTIVE = "job_was_active"
+ACTIVATED_JOBS = "activated_jobs"
+RUN_ZIP = "run_zip"
+RESULTS_RUNS = "results_runs"
+RESULTS_PICK = "results_pick"
+LIVE = "live"
+SESSION_RESULT = "session_result"
+
+DEFAULTS: dict[str, Any] = {
+    DATASET_PATH: None,
+    DATASET_SOURCE: "synthetic",
+    UPLOAD_DIR: None,
+    UPLOAD_FILE_ID: None,
+    UPLOAD_ERROR: None,
+    ACTIVE_MODEL: None,
+    MY_JOBS: [],
+    JOB_WAS_ACTIVE: False,
+    ACTIVATED_JOBS: [],
+    RUN_ZIP: None,
+    RESULTS_RUNS: [],
+    SESSION_RESULT: None,
 }
+
+
+@dataclass
+class LiveState:
+    """What the Live page keeps between reruns: the frame pipeline of this browser session,
+    the timeline of the current or last stream, the settings it was recorded with and the
+    newest frame summary."""
+
+    session: LiveSession | None = None
+    timeline: Timeline | None = None
+    config_used: LiveConfig | None = None
+    last: FrameSummary | None = None
+
+
+@dataclass
+class RecordedSession:
+    """The Session page's last analysis: the video's name, the result, the settings and the
+    model description it was made with."""
+
+    name: str
+    result: SessionAnalysis
+    config: LiveConfig
+    model: str
 
 
 @st.cache_resource
@@ -55,18 +122,67 @@ def settings() -> Settings:
     return load_settings(st.secrets)
 
 
+# -- the active dataset ---------------------------------------------------------------------
+def dataset_path() -> str | None:
+    """Folder of the active dataset; None for the default synthetic demo data."""
+    return st.session_state.get(DATASET_PATH)
+
+
+def dataset_source() -> str:
+    """Where the active dataset came from: ``synthetic``, ``upload`` or ``folder``."""
+    return st.session_state.get(DATASET_SOURCE, "synthetic")
+
+
 def set_dataset(path: str | None, source: str) -> None:
     """Make ``path`` the active dataset; a previous upload of this session is removed."""
-    old = st.session_state.get("upload_dir")
+    old = st.session_state.get(UPLOAD_DIR)
     if old and (source != "upload" or str(Path(path)) != str(Path(old))):
         upload.remove_upload(old)
-        st.session_state["upload_dir"] = None
+        st.session_state[UPLOAD_DIR] = None
     if source == "upload":
-        st.session_state["upload_dir"] = path
-    st.session_state["dataset_path"] = path
-    st.session_state["dataset_source"] = source
+        st.session_state[UPLOAD_DIR] = path
+    st.session_state[DATASET_PATH] = path
+    st.session_state[DATASET_SOURCE] = source
 
 
+def is_new_upload(file_id: str) -> bool:
+    """True the first time the Dataset page sees the uploaded file ``file_id`` (then it
+    remembers it and forgets the previous upload's error)."""
+    if st.session_state.get(UPLOAD_FILE_ID) == file_id:
+        return False
+    st.session_state[UPLOAD_FILE_ID] = file_id
+    st.session_state[UPLOAD_ERROR] = None
+    return True
+
+
+def upload_error() -> str | None:
+    """Why the last uploaded file could not be used (None when it could)."""
+    return st.session_state.get(UPLOAD_ERROR)
+
+
+def set_upload_error(message: str | None) -> None:
+    st.session_state[UPLOAD_ERROR] = message
+
+
+# -- the active model -----------------------------------------------------------------------
+def active_model() -> str | None:
+    """The model every page uses: :data:`PRETRAINED`, a run folder, or None when none was
+    chosen yet (the pages then fall back to the shipped model)."""
+    return st.session_state.get(ACTIVE_MODEL)
+
+
+def set_active_model(source: str | None) -> None:
+    """Make ``source`` (:data:`PRETRAINED`, a run folder or None) the active model."""
+    st.session_state[ACTIVE_MODEL] = None if source is None else str(source)
+
+
+def forget_model(run_path: str) -> None:
+    """A run folder was deleted: it is no longer the active model."""
+    if active_model() == str(run_path):
+        set_active_model(None)
+
+
+# -- training jobs --------------------------------------------------------------------------
 def job_manager() -> jobs.JobManager:
     """The server-wide training job manager (one job at a time; the hosted demo queues)."""
     s = settings()
@@ -75,15 +191,15 @@ def job_manager() -> jobs.JobManager:
 
 def remember_job(job_id: str) -> None:
     """Record a job as this session's (also in the URL, so a browser reload finds it)."""
-    mine = list(st.session_state.get("my_jobs", []))
+    mine = list(st.session_state.get(MY_JOBS, []))
     mine.append(job_id)
-    st.session_state["my_jobs"] = mine
+    st.session_state[MY_JOBS] = mine
     st.query_params["job"] = job_id
 
 
 def my_job_ids() -> list[str]:
     """This session's jobs, plus the one named in the URL (after a browser reload)."""
-    mine = list(st.session_state.get("my_jobs", []))
+    mine = list(st.session_state.get(MY_JOBS, []))
     from_url = st.query_params.get("job")
     if from_url and from_url not in mine:
         mine.append(from_url)
@@ -104,3 +220,75 @@ def shown_job() -> jobs.JobStatus | None:
         if active:
             return active[-1]
     return None
+
+
+def job_was_active() -> bool:
+    """The followed job was queued or running when the Train page last drew it."""
+    return bool(st.session_state.get(JOB_WAS_ACTIVE, False))
+
+
+def set_job_was_active(active: bool) -> None:
+    st.session_state[JOB_WAS_ACTIVE] = bool(active)
+
+
+def activate_finished_job(job_id: str, run_path: str) -> bool:
+    """Make a finished job's run the active model, once per job (the user may pick another
+    model later); True when it did so now."""
+    activated = list(st.session_state.get(ACTIVATED_JOBS, []))
+    if job_id in activated:
+        return False
+    st.session_state[ACTIVATED_JOBS] = activated + [job_id]
+    set_active_model(run_path)
+    return True
+
+
+def prepared_zip() -> tuple[str, str] | None:
+    """``(run id, zip file)`` of the run zip prepared for download, if any."""
+    return st.session_state.get(RUN_ZIP)
+
+
+def set_prepared_zip(run_id: str, path: str) -> None:
+    st.session_state[RUN_ZIP] = (run_id, str(path))
+
+
+# -- the Results page -----------------------------------------------------------------------
+def results_runs() -> list[str]:
+    """Run folders the Results page opens with (chosen on the Train page)."""
+    return list(st.session_state.get(RESULTS_RUNS) or [])
+
+
+def open_on_results(run_paths: list[str]) -> None:
+    """Show ``run_paths`` on the Results page (replacing its current selection)."""
+    st.session_state[RESULTS_RUNS] = [str(p) for p in run_paths]
+    st.session_state.pop(RESULTS_PICK, None)
+
+
+def prepare_results_pick(available: list[str]) -> None:
+    """Before the Results page draws its run picker (widget key :data:`RESULTS_PICK`): the
+    first time, the runs chosen on the Train page, else the active model's run, else the
+    newest run; later, the user's pick without runs deleted meanwhile."""
+    if RESULTS_PICK in st.session_state:
+        st.session_state[RESULTS_PICK] = [
+            p for p in st.session_state[RESULTS_PICK] if p in available]
+        return
+    wanted = [p for p in results_runs() if p in available]
+    if not wanted and active_model() in available:
+        wanted = [active_model()]
+    st.session_state[RESULTS_PICK] = wanted or list(available[:1])
+
+
+# -- the Live and Session pages -------------------------------------------------------------
+def live() -> LiveState:
+    """The Live page's state of this browser session (created on first use)."""
+    if not isinstance(st.session_state.get(LIVE), LiveState):
+        st.session_state[LIVE] = LiveState()
+    return st.session_state[LIVE]
+
+
+def recorded_session() -> RecordedSession | None:
+    """The Session page's last analysis, if any."""
+    return st.session_state.get(SESSION_RESULT)
+
+
+def set_recorded_session(saved: RecordedSession | None) -> None:
+    st.session_state[SESSION_RESULT] = saved

@@ -1,4 +1,5 @@
-"""Small widgets shared by pages: banners and the sidebar status."""
+"""Small widgets shared by pages: the synthetic-data and LEAKY banners (worded by
+:mod:`fer_engine.format`) and the sidebar status."""
 
 from __future__ import annotations
 
@@ -6,28 +7,24 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_engine.data.summary import SYNTHETIC_NOTE
-
 from dashboard import state
-
-LEAKY_NOTE = (
-    "LEAKY protocol: the same people are in training and test, so its numbers measure how well "
-    "the model recognises people it has already seen, not emotions of a new person. Use it only "
-    "as a contrast to a participant-independent run."
-)
+from fer_engine import format as fmt
 
 
 def synthetic_banner() -> None:
-    st.warning(f"**Synthetic demo data.** {SYNTHETIC_NOTE}", icon=":material/science:")
+    """The warning that the data are synthetic demo faces."""
+    st.warning(fmt.SYNTHETIC_BANNER, icon=":material/science:")
 
 
-def leaky_banner() -> None:
-    st.error(LEAKY_NOTE, icon=":material/warning:")
+def leaky_banner(text: str | None = None) -> None:
+    """The LEAKY evaluation warning: ``text`` (one naming a run, e.g. a report's banner) or
+    the general one."""
+    st.error(text or fmt.leaky_banner(), icon=":material/warning:")
 
 
 def active_model() -> tuple[str, str | None]:
     """(description, run folder or ``"pretrained"`` or None) of the model the session uses."""
-    run = st.session_state.get("active_run")
+    run = state.active_model()
     if run and Path(run).is_dir():
         import json
 
@@ -48,17 +45,29 @@ def active_model() -> tuple[str, str | None]:
     return "none yet: train one on the Train page", None
 
 
+def active_model_is_leaky() -> bool:
+    """True when the active model is a run evaluated under a LEAKY protocol."""
+    source = state.active_model()
+    if not source or source == state.PRETRAINED:
+        return False
+    from fer_engine.errors import UserFacingError
+    from fer_engine.experiments.runs import load_run
+
+    try:
+        return load_run(source).leaky
+    except UserFacingError:
+        return False
+
+
 def active_dataset() -> tuple[str, bool]:
     """(name, synthetic?) of the session's active dataset (loaded through the shared cache)."""
-    from dashboard import loaders
+    from dashboard import cache
     from fer_engine.errors import UserFacingError
 
     try:
-        ds = loaders.dataset(st.session_state.get("dataset_path"))
+        ds = cache.dataset(state.dataset_path())
     except UserFacingError:
         return "the chosen dataset cannot be loaded (see the Dataset page)", False
-    st.session_state["dataset_label"] = ds.name
-    st.session_state["dataset_synthetic"] = ds.synthetic
     return ds.name, ds.synthetic
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, loaders, state, widgets
+from dashboard import cache, charts, state, widgets
 from fer_engine import emotions
 from fer_engine.data.summary import LAYOUT_DESCRIPTIONS, SMALL_N, emotion_counts, group_counts
 from fer_engine.errors import DatasetError, UserFacingError
@@ -24,7 +24,7 @@ st.title("Dataset")
 
 # -- choose the source -------------------------------------------------------------------
 choices = ["synthetic", "upload"] + (["folder"] if settings.server_folders_allowed else [])
-current = st.session_state["dataset_source"]
+current = state.dataset_source()
 source = st.radio(
     "Where the images come from",
     choices,
@@ -62,9 +62,7 @@ elif source == "upload":
         "other data."
     )
     uploaded = st.file_uploader("Dataset archive (.zip)", type=["zip"], key="zip_upload")
-    if uploaded is not None and st.session_state.get("upload_file_id") != uploaded.file_id:
-        st.session_state["upload_file_id"] = uploaded.file_id
-        st.session_state["upload_error"] = None
+    if uploaded is not None and state.is_new_upload(uploaded.file_id):
         folder = None
         try:
             if uploaded.size > settings.max_upload_bytes:
@@ -74,16 +72,16 @@ elif source == "upload":
                 )
             with st.spinner("Checking and unpacking the archive..."):
                 folder = extract_zip(uploaded, limits=limits_for_upload(settings.max_upload_bytes))
-                loaders.dataset(str(folder))  # validate before switching
+                cache.dataset(str(folder))  # validate before switching
             state.set_dataset(str(folder), "upload")
             st.rerun()
         except UserFacingError as exc:
             remove_upload(folder)
-            st.session_state["upload_error"] = (
+            state.set_upload_error(
                 f"{uploaded.name} cannot be used: {exc} The previous dataset is still active."
             )
-    if uploaded is not None and st.session_state.get("upload_error"):
-        st.error(st.session_state["upload_error"])
+    if uploaded is not None and state.upload_error():
+        st.error(state.upload_error())
 
 elif source == "folder":
     roots = ", ".join(f"`{r}`" for r in settings.allowed_roots) or "(none configured)"
@@ -107,18 +105,18 @@ elif source == "folder":
                 )
             else:
                 try:
-                    loaders.dataset(folder)
+                    cache.dataset(folder)
                     state.set_dataset(folder, "folder")
                     st.rerun()
                 except UserFacingError as exc:
                     st.error(f"{exc} The previous dataset is still active.")
 
 if st.button("Reload from disk", help="Read the active dataset again (after you changed files)."):
-    loaders.clear_datasets()
+    cache.clear_datasets()
 
 # -- the active dataset --------------------------------------------------------------------
 try:
-    ds = loaders.dataset(st.session_state["dataset_path"])
+    ds = cache.dataset(state.dataset_path())
 except UserFacingError as exc:
     st.error(f"The active dataset cannot be loaded: {exc}")
     if st.button("Go back to the synthetic demo data"):
@@ -126,8 +124,6 @@ except UserFacingError as exc:
         st.rerun()
     st.stop()
 
-st.session_state["dataset_label"] = ds.name
-st.session_state["dataset_synthetic"] = ds.synthetic
 st.divider()
 if ds.synthetic:
     widgets.synthetic_banner()
@@ -218,24 +214,24 @@ with faces:
                                  kind="stable")
     for label in ds.labels:
         rows = table[table["emotion"] == label].head(SAMPLES_PER_EMOTION)
-        thumbs = loaders.thumbnails(rows["path"])
+        thumbs = cache.thumbnails(rows["path"])
         shown = [(t, p) for t, p in zip(thumbs, rows["participant"]) if t is not None]
         st.markdown(f"**{emotions.display_name(label)}** ({int((table['emotion'] == label).sum())} images)")
         if shown:
             st.image([t for t, _ in shown], caption=[f"participant {p}" for _, p in shown],
-                     width=loaders.THUMB)
+                     width=cache.THUMB)
     if ds.participants_known:
         st.markdown("#### One strip per participant")
         ids = sorted(ds.participants()["participant"].astype(str), key=lambda v: v.zfill(12))
         chosen = st.multiselect("Participants", ids, default=ids[:3], max_selections=12)
         for pid in chosen:
             rows = table[table["participant"].astype(str) == pid]
-            thumbs = loaders.thumbnails(rows["path"])
+            thumbs = cache.thumbnails(rows["path"])
             st.markdown(f"**Participant {pid}**")
             st.image([t for t in thumbs if t is not None],
                      caption=[emotions.display_name(e) for e, t in zip(rows["emotion"], thumbs)
                               if t is not None],
-                     width=loaders.THUMB)
+                     width=cache.THUMB)
 
 with tables:
     if ds.participants_known:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import charts, loaders, state, widgets
+from dashboard import cache, charts, state, widgets
+from fer_engine import format as fmt
 from fer_engine.errors import UserFacingError
 from fer_engine.experiments.jobs import JobSpec, apply_caps
 from fer_engine.models import DEFAULT_AUGMENTATION, FULL_AUGMENTATION
@@ -41,7 +42,7 @@ st.title("Train")
 
 # -- data ----------------------------------------------------------------------------------
 try:
-    ds = loaders.dataset(st.session_state["dataset_path"])
+    ds = cache.dataset(state.dataset_path())
 except UserFacingError as exc:
     st.error(f"The active dataset cannot be loaded: {exc} Choose other data on the Dataset page.")
     st.stop()
@@ -119,7 +120,7 @@ with st.expander("Advanced"):
 
 if st.button("Start training", type="primary", key="train_start"):
     spec = JobSpec(
-        data=st.session_state["dataset_path"] or loaders.dataset_folder(None),
+        data=state.dataset_path() or cache.dataset_folder(None),
         model=model, protocol=protocol, epochs=int(epochs), batch_size=int(batch_size),
         learning_rate=float(learning_rate), seed=int(seed), weights=weights,
         augment=augmentation or False, class_weight=bool(class_weight), k=int(k),
@@ -133,7 +134,7 @@ if st.button("Start training", type="primary", key="train_start"):
         st.error(str(exc))
     else:
         state.remember_job(job_id)
-        st.session_state["_job_was_active"] = True
+        state.set_job_was_active(True)
 
 # -- progress ------------------------------------------------------------------------------
 st.subheader("Progress")
@@ -169,7 +170,7 @@ def progress_panel() -> None:
             if m:
                 c1, c2 = st.columns(2)
                 c1.metric("Training loss", f"{m.get('loss', float('nan')):.3f}")
-                c2.metric("Training accuracy", f"{m.get('accuracy', float('nan')):.1%}")
+                c2.metric("Training accuracy", fmt.pct(m.get("accuracy")))
     if job.active and (mine or not settings.hosted_demo):
         if st.button("Cancel training", key=f"cancel_{job.job_id}", disabled=job.cancel_requested):
             manager.cancel(job.job_id)
@@ -180,10 +181,8 @@ def progress_panel() -> None:
                    "the validation people. Training accuracy is optimistic: the test results are "
                    "on the Results page.")
     if job.state == "finished":
-        activated = st.session_state.setdefault("_activated_jobs", [])
-        if mine and job.job_id not in activated:  # once: the user may pick another model later
-            activated.append(job.job_id)
-            st.session_state["active_run"] = job.run_path
+        if mine:  # once per job: the user may pick another model later
+            state.activate_finished_job(job.job_id, job.run_path)
         if Path(job.run_path).is_dir():
             st.success(f"Finished: run `{Path(job.run_path).name}`. It is the active model after "
                        "training; see it on the Results page.")
@@ -193,11 +192,11 @@ def progress_panel() -> None:
         st.error(f"Training failed: {job.error}")
     elif job.state == "cancelled":
         st.warning(job.error or "Training was cancelled; no run was saved.")
-    if st.session_state.get("_job_was_active") and not job.active:
-        st.session_state["_job_was_active"] = False
+    if state.job_was_active() and not job.active:
+        state.set_job_was_active(False)
         st.rerun(scope="app")  # refresh the run list below
     elif job.active:
-        st.session_state["_job_was_active"] = True
+        state.set_job_was_active(True)
 
 
 any_active = bool(manager.active())
@@ -234,15 +233,15 @@ for jid in state.my_job_ids():
         pass
 c1, c2, c3 = st.columns(3)
 if c1.button("Use as active model and open Results", key="train_open"):
-    st.session_state["active_run"] = path
-    st.session_state["results_runs"] = [path]
+    state.set_active_model(path)
+    state.open_on_results([path])
     st.switch_page("pages/3_Results.py")
 if c2.button("Prepare a zip download", key="train_zip"):
     with st.spinner("Zipping the run folder..."):
-        st.session_state["run_zip"] = (run_id, str(zip_run(path)))
-ready = st.session_state.get("run_zip")
+        state.set_prepared_zip(run_id, str(zip_run(path)))
+ready = state.prepared_zip()
 if ready and ready[0] == run_id and Path(ready[1]).is_file():
-    c2.download_button("Download the zip", data=loaders.file_bytes(ready[1]),
+    c2.download_button("Download the zip", data=cache.file_bytes(ready[1]),
                        file_name=Path(ready[1]).name, mime="application/zip", key="train_zip_dl",
                        on_click="ignore")
 can_delete = not settings.hosted_demo or path in mine_paths
@@ -251,6 +250,5 @@ with c3:
                           disabled=not can_delete)
     if st.button("Delete run", key="train_delete", disabled=not (confirm and can_delete)):
         delete_run(path)
-        if st.session_state.get("active_run") == path:
-            st.session_state["active_run"] = None
+        state.forget_model(path)
         st.rerun()

@@ -7,10 +7,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import loaders, state, widgets
+from dashboard import cache, state, widgets
 from fer_engine import emotions
+from fer_engine import format as fmt
 from fer_engine.analytics import figures
 from fer_engine.analytics.compare import leaky_partner
+from fer_engine.analytics.report import RunSection
 from fer_engine.analytics.subgroups import n_people
 from fer_engine.errors import UserFacingError
 from fer_engine.experiments.runs import list_runs
@@ -26,16 +28,10 @@ if not len(runs):
 
 label_of = dict(zip(runs["path"], runs["model"] + " / " + runs["protocol"]
                     + runs["leaky"].map({True: " (LEAKY)", False: ""}) + " · " + runs["run_id"]))
-wanted = [p for p in st.session_state.get("results_runs") or [] if p in label_of]
-if not wanted and st.session_state.get("active_run") in label_of:
-    wanted = [st.session_state["active_run"]]
-if "results_pick" not in st.session_state:
-    st.session_state["results_pick"] = wanted or [runs["path"].iloc[0]]
-else:  # drop runs deleted meanwhile
-    st.session_state["results_pick"] = [p for p in st.session_state["results_pick"] if p in label_of]
+state.prepare_results_pick(list(runs["path"]))
 selected = st.multiselect(
     "Runs to show (pick two that scored the same images to compare them)",
-    list(runs["path"]), format_func=label_of.get, key="results_pick",
+    list(runs["path"]), format_func=label_of.get, key=state.RESULTS_PICK,
 )
 with st.expander("Settings"):
     n_boot = st.select_slider(
@@ -46,62 +42,49 @@ if not selected:
     st.stop()
 
 try:
-    report = loaders.report(tuple(selected), (), int(n_boot))
+    report = cache.report(tuple(selected), (), int(n_boot))
 except UserFacingError as exc:
     st.error(f"These runs cannot be analysed: {exc}")
     st.stop()
 
 for banner in report["banners"]:
-    st.error(banner, icon=":material/warning:")
+    widgets.leaky_banner(banner)
 
 
-def pct(x) -> str:
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        return "—"
-    return "—" if pd.isna(value) else f"{value:.1%}"
-
-
-def ci(low, high) -> str:
-    lo, hi = pct(low), pct(high)
-    return "—" if lo == hi == "—" else f"{lo} – {hi}"
-
-
-def run_section(s: dict, path: str, i: int) -> None:
-    if s["synthetic"]:
+def run_section(s: RunSection, path: str, i: int) -> None:
+    if s.synthetic:
         widgets.synthetic_banner()
-    if s["leaky"]:
+    if s.leaky:
         widgets.leaky_banner()
-    o = s["overall"]
-    st.markdown(f"**{s['title']}**: {o.n_samples} test images of {n_people(o.n_participants)}.")
+    o = s.overall
+    st.markdown(f"**{s.title}**: {o.n_samples} test images of {n_people(o.n_participants)}.")
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Accuracy", pct(o.accuracy))
-    c2.metric("Balanced accuracy", pct(o.balanced_accuracy))
-    c3.metric("Macro F1", pct(o.macro_f1))
-    c4.metric("Chance level", pct(o.chance_accuracy))
+    c1.metric("Accuracy", fmt.pct(o.accuracy))
+    c2.metric("Balanced accuracy", fmt.pct(o.balanced_accuracy))
+    c3.metric("Macro F1", fmt.pct(o.macro_f1))
+    c4.metric("Chance level", fmt.pct(o.chance_accuracy))
     st.caption(
-        f"Accuracy 95% interval: {ci(o.accuracy_low, o.accuracy_high)} counting images (Wilson), "
-        f"{ci(o.accuracy_boot_low, o.accuracy_boot_high)} resampling people ({o.n_boot} "
-        "resamples). The second is the honest one when each person has several images: a range "
-        "of plausible values for a new group of people, not a guarantee."
+        f"Accuracy 95% interval: {fmt.interval(o.accuracy_low, o.accuracy_high)} counting images "
+        f"(Wilson), {fmt.interval(o.accuracy_boot_low, o.accuracy_boot_high)} resampling people "
+        f"({o.n_boot} resamples). The second is the honest one when each person has several "
+        "images: a range of plausible values for a new group of people, not a guarantee."
     )
-    if s["overall_warning"]:
-        st.warning(s["overall_warning"], icon=":material/group:")
+    if s.overall_warning:
+        st.warning(s.overall_warning, icon=":material/group:")
 
     st.markdown("#### Metrics per emotion")
-    pc = s["per_class"]
+    pc = s.per_class
     st.dataframe(
         pd.DataFrame({
             "emotion": pc["label"].map(emotions.display_name),
             "images": pc["support"],
             "predicted": pc["predicted"],
-            "precision (PPV)": pc["precision"].map(pct),
-            "PPV 95% CI": [ci(a, b) for a, b in zip(pc["precision_low"], pc["precision_high"])],
-            "recall (sensitivity)": pc["recall"].map(pct),
-            "recall 95% CI": [ci(a, b) for a, b in zip(pc["recall_low"], pc["recall_high"])],
-            "specificity": pc["specificity"].map(pct),
-            "F1": pc["f1"].map(pct),
+            "precision (PPV)": pc["precision"].map(fmt.pct),
+            "PPV 95% CI": fmt.intervals(pc["precision_low"], pc["precision_high"]),
+            "recall (sensitivity)": pc["recall"].map(fmt.pct),
+            "recall 95% CI": fmt.intervals(pc["recall_low"], pc["recall_high"]),
+            "specificity": pc["specificity"].map(fmt.pct),
+            "F1": pc["f1"].map(fmt.pct),
         }),
         hide_index=True,
     )
@@ -110,7 +93,7 @@ def run_section(s: dict, path: str, i: int) -> None:
                "wide when an emotion has few images.")
     left, right = st.columns(2)
     with left:
-        conf = s["confusion"]
+        conf = s.confusion
         st.plotly_chart(figures.confusion_heatmap(conf["counts"], conf["normalised"]),
                         key=f"confusion_{i}")
         st.caption("Rows: the true emotion; columns: what the model answered. Numbers are images; "
@@ -122,28 +105,29 @@ def run_section(s: dict, path: str, i: int) -> None:
                    "Overlapping whiskers mean the data cannot tell the emotions apart in quality.")
 
     st.markdown("#### Positive predictive value (PPV)")
-    labels = list(s["labels"])
+    labels = list(s.labels)
     c1, c2 = st.columns([1, 2])
     label = c1.selectbox("Emotion", labels, format_func=emotions.display_name, key=f"ppv_label_{i}")
-    data_prev = float(s["ppv"].set_index("label").loc[label, "prevalence"])
+    data_prev = float(s.ppv.set_index("label").loc[label, "prevalence"])
     prevalence = c2.slider(
         "How common is this emotion where the model would be used? (prevalence)",
         0.005, 0.5, value=float(min(max(round(data_prev, 3), 0.005), 0.5)), step=0.005,
         format="%.3f", key=f"ppv_prev_{i}")
-    at = loaders.ppv_at(path, label, float(prevalence), int(n_boot))
-    st.plotly_chart(figures.ppv_chart(s["ppv"], at), key=f"ppv_{i}")
+    at = cache.ppv_at(path, label, float(prevalence), int(n_boot))
+    st.plotly_chart(figures.ppv_chart(s.ppv, at), key=f"ppv_{i}")
     row = at.iloc[0]
     st.caption(
         f"Bars: when the model says an emotion, how often it is right in this data (whiskers: 95% "
         f"interval). Red diamond: the PPV of {emotions.display_name(label)} if it made up "
-        f"{prevalence:.1%} of the faces: {pct(row['ppv'])} (95% interval {ci(row['ppv_low'], row['ppv_high'])}, "
-        "resampling people). Rare emotions give low PPV even for a good model."
+        f"{fmt.pct(prevalence)} of the faces: {fmt.pct(row['ppv'])} (95% interval "
+        f"{fmt.interval(row['ppv_low'], row['ppv_high'])}, resampling people). Rare emotions give "
+        "low PPV even for a good model."
     )
     if row["note"]:
         st.warning(row["note"])
 
     st.markdown("#### Subgroups")
-    groups = s["subgroups"]["groups"]
+    groups = s.subgroups["groups"]
     if len(groups):
         st.plotly_chart(figures.subgroup_bars(groups), key=f"subgroups_{i}")
         st.caption("Accuracy per group of people with 95% intervals from resampling people; the "
@@ -154,13 +138,12 @@ def run_section(s: dict, path: str, i: int) -> None:
             pd.DataFrame({
                 "grouping": groups["grouping"], "group": groups["group"],
                 "people": groups["n_participants"], "images": groups["n_images"],
-                "accuracy": groups["accuracy"].map(pct),
-                "95% CI (people)": [ci(a, b) for a, b in
-                                    zip(groups["accuracy_boot_low"], groups["accuracy_boot_high"])],
-                "vs reference": ["reference" if r else pct(d) for r, d in
+                "accuracy": groups["accuracy"].map(fmt.pct),
+                "95% CI (people)": fmt.intervals(groups["accuracy_boot_low"],
+                                                 groups["accuracy_boot_high"]),
+                "vs reference": ["reference" if r else fmt.signed_pct(d) for r, d in
                                  zip(groups["is_reference"], groups["accuracy_diff"])],
-                "permutation p": groups["p_value"].map(
-                    lambda v: "—" if pd.isna(v) else f"{float(v):.3g}"),
+                "permutation p": groups["p_value"].map(fmt.p_value),
                 "warning": groups["warning"].fillna(""),
             }),
             hide_index=True,
@@ -170,25 +153,25 @@ def run_section(s: dict, path: str, i: int) -> None:
             st.warning("Small groups: " + "; ".join(
                 f"{r.grouping} {r.group}: {r.n_participants} people" for r in small.itertuples())
                 + ". Their accuracy and any gap involving them are very uncertain.")
-        for summary in s["subgroups"]["summary"]:
+        for summary in s.subgroups["summary"]:
             for note in summary["notes"]:
                 st.caption(note)
     else:
         st.info("No demographic columns in this run: no subgroup analysis.")
 
     st.markdown("#### Per participant")
-    pp = s["per_participant"]
+    pp = s.per_participant
     st.plotly_chart(figures.participant_dots(pp), key=f"participants_{i}")
     st.caption("One dot per person with a 95% interval: with a handful of images per person "
                "each interval is wide, so single people cannot be ranked.")
     st.dataframe(pp, hide_index=True)
 
     st.markdown("#### Calibration")
-    cal = s["calibration"]["overall"]
+    cal = s.calibration["overall"]
     if cal is None:
         st.info("This run has no probabilities: calibration cannot be shown.")
     else:
-        by = s["calibration"]["bins_by_group"]
+        by = s.calibration["bins_by_group"]
         groupings = sorted(by["grouping"].unique()) if len(by) else []
         grouping = st.selectbox("Lines per group of", ["(none)"] + groupings, key=f"cal_group_{i}")
         st.plotly_chart(
@@ -199,21 +182,21 @@ def run_section(s: dict, path: str, i: int) -> None:
                    f"confidence of 70% is right 70% of the time; bigger points hold more images, "
                    f"small ones are noisy. Expected calibration error: {cal.ece:.3f} (0 is perfect).")
 
-    history = s["history"]
+    history = s.history
     if history is not None and len(history):
         st.markdown("#### Training curves per fold")
         st.plotly_chart(figures.training_curves(history), key=f"history_{i}")
         st.caption("Loss per epoch for each fold (solid: training, dotted: validation people). "
                    "A validation line rising while training falls means over-fitting.")
-    for note in s["notes"]:
+    for note in s.notes:
         st.caption(f"Note: {note}")
     with st.expander("Methods (for a paper's methods section)"):
-        for paragraph in s["methods"]["paragraphs"]:
+        for paragraph in s.methods["paragraphs"]:
             st.markdown(paragraph)
     pred_file = Path(path) / "predictions.csv"
     if pred_file.is_file():
-        st.download_button("Predictions (CSV)", loaders.file_bytes(pred_file),
-                           file_name=f"{s['run_id']}-predictions.csv", mime="text/csv",
+        st.download_button("Predictions (CSV)", cache.file_bytes(pred_file),
+                           file_name=f"{s.run_id}-predictions.csv", mime="text/csv",
                            key=f"dl_pred_{i}", on_click="ignore")
 
 
@@ -221,7 +204,7 @@ sections = report["runs"]
 if len(sections) == 1:
     run_section(sections[0], selected[0], 0)
 else:
-    tabs = st.tabs([f"{s['model']} / {s['protocol']}{' (LEAKY)' if s['leaky'] else ''}"
+    tabs = st.tabs([f"{s.model} / {s.protocol}{' (LEAKY)' if s.leaky else ''}"
                     for s in sections])
     for i, (tab, s, path) in enumerate(zip(tabs, sections, selected)):
         with tab:
@@ -231,12 +214,12 @@ else:
 comparisons = report["comparisons"]
 contrasts = list(comparisons["leakage"])
 for s, path in zip(sections, selected):  # a paper run of the same model that was not picked
-    if s["leaky"]:
+    if s.leaky:
         continue
-    partner = leaky_partner(runs, s["model"], exclude=selected)
-    if partner is not None and not any(c.independent_run == s["run_id"] for c in contrasts):
+    partner = leaky_partner(runs, s.model, exclude=selected)
+    if partner is not None and not any(c.independent_run == s.run_id for c in contrasts):
         try:
-            contrasts.append(loaders.leakage(path, partner, int(n_boot)))
+            contrasts.append(cache.leakage(path, partner, int(n_boot)))
         except UserFacingError as exc:
             st.caption(str(exc))
 if comparisons["paired"] or contrasts or comparisons["notes"]:
@@ -264,9 +247,9 @@ st.caption("The study report holds every table and chart of this page, with meth
            "checklist, in one HTML file that opens in any browser.")
 key = (tuple(selected), (), int(n_boot))
 c1, c2 = st.columns(2)
-c1.download_button("Study report (HTML)", loaders.report_file(*key, "html"),
+c1.download_button("Study report (HTML)", cache.report_file(*key, "html"),
                    file_name="fer-study-report.html", mime="text/html", key="dl_html",
                    on_click="ignore")
-c2.download_button("Metrics (JSON)", loaders.report_file(*key, "json"),
+c2.download_button("Metrics (JSON)", cache.report_file(*key, "json"),
                    file_name="fer-metrics.json", mime="application/json", key="dl_json",
                    on_click="ignore")

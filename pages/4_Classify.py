@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import classify_ui, model_choice
+from dashboard import classify_ui, model_choice, state
 from fer_engine.errors import UserFacingError
 from fer_engine.explain import CMAPS, DEFAULT_METHODS, METHOD_NAMES, explanation_note, overlay_panel
 from fer_engine.inference.classify import annotate
 from fer_engine.models import pretrained
-from fer_engine.settings import load_settings
 
 TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
 #: Labels of the two detection settings, also named in the advice after a note.
 CROPPED_LABEL = "The photos are cropped faces"
 SMALL_LABEL = "Look for small faces"
 
+state.init()
 st.title("Classify photos")
 st.info(
     "**Privacy.** Photos are processed in this server's memory and never written to disk. "
@@ -23,7 +23,7 @@ st.info(
     "setting does not recompute them, then they are forgotten.",
     icon=":material/lock:",
 )
-settings = load_settings(st.secrets)
+settings = state.settings()
 model, source, description = model_choice.choose("classify_model")
 key = model_choice.model_key(source)
 st.caption(f"Emotions of this model: {', '.join(model.labels)}.")
@@ -102,7 +102,7 @@ st.caption(
     "probability quickly (small deletion area), showing them first should raise it quickly "
     "(large insertion area); a random order of pixels is given for comparison."
 )
-card = pretrained.model_card() if source == model_choice.PRETRAINED else {}
+card = pretrained.model_card() if source == state.PRETRAINED else {}
 note = explanation_note(model, card.get("evaluation", {}).get("agreement_keras_graph"))
 if note:
     st.caption(note)

@@ -14,12 +14,11 @@ import time
 import av
 import streamlit as st
 
-from dashboard import model_choice, session_ui, webrtc_relay  # first: loads pylibsrtp safely
+from dashboard import model_choice, session_ui, state, webrtc_relay  # first: loads pylibsrtp safely
 from streamlit_webrtc import WebRtcMode, webrtc_streamer  # noqa: I001
 from fer_engine.explain import warm_up
 from fer_engine.inference.live import LiveSession
 from fer_engine.inference.timeline import Timeline
-from fer_engine.settings import load_settings
 
 #: Seconds between redraws of the status line while streaming.
 REFRESH_S = 1.0
@@ -27,6 +26,7 @@ REFRESH_S = 1.0
 #: the server and the browser more than the status line does).
 CHART_S = 3.0
 
+state.init()
 st.title("Live webcam")
 st.info(
     "**Privacy.** Each video frame is analysed in this server's memory as it arrives and "
@@ -34,7 +34,7 @@ st.info(
     "probabilities stays in this browser session; download it as CSV after stopping.",
     icon=":material/lock:",
 )
-settings = load_settings(st.secrets)
+settings = state.settings()
 # Seconds per run of the redraw loop (a fragment that Streamlit restarts on a timer; default
 # 60, FER_LIVE_RUN_S). The browser keeps every chart a run draws until that run *finishes*:
 # one unending loop grew the visitor's tab by about 7 MB a minute; with runs of 60 s it stayed
@@ -66,12 +66,13 @@ if config.gradcam_every:
     if problem:
         st.info(f"Grad-CAM is not available for this model: {problem}")
 
-session: LiveSession | None = st.session_state.get("live_session")
+live = state.live()
+session: LiveSession | None = live.session
 if session is None or session.model is not model:
     if session is not None:
         session.close()
     session = LiveSession(model, config)
-    st.session_state["live_session"] = session
+    live.session = session
 session.set_config(config)
 
 
@@ -96,14 +97,13 @@ ctx = webrtc_streamer(
 
 def drain() -> Timeline | None:
     """Move queued summaries into this browser session's timeline (a new one per stream)."""
-    timeline = st.session_state.get("live_timeline")
+    timeline = live.timeline
     for s in session.drain():
         if timeline is None or s.stream != timeline.stream:
             timeline = Timeline(s.labels, stream=s.stream)
-            st.session_state["live_timeline"] = timeline
-            st.session_state["live_config_used"] = config
+            live.timeline, live.config_used = timeline, config
         timeline.add(s)
-        st.session_state["live_last"] = s
+        live.last = s
     if timeline is not None:
         timeline.dropped = session.dropped
     return timeline
@@ -119,7 +119,7 @@ def streaming_view() -> None:
     # ctx.state is the component's state at the last full run: STOP reruns the whole script
     while ctx.state.playing and time.monotonic() - started < RUN_S - 2 * REFRESH_S:
         timeline = drain()
-        last = st.session_state.get("live_last")
+        last = live.last
         if timeline is None or last is None or last.stream != session.stream:
             status.markdown("**Streaming:** waiting for the first frames...")
         else:
@@ -151,7 +151,7 @@ else:
         if session.dropped:
             st.caption(f"{session.dropped} frame summaries were dropped because the page fell "
                        "behind; the timeline has gaps there.")
-        session_ui.session_summary(timeline, st.session_state.get("live_config_used", config),
+        session_ui.session_summary(timeline, live.config_used or config,
                                    key="live", file_name="live_session_timeline.csv")
     else:
         st.caption("Press START and allow the camera. Faces are boxed and labelled on the video "

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import model_choice, session_ui
+from dashboard import model_choice, session_ui, state
 from fer_engine.errors import UserFacingError
-from fer_engine.settings import load_settings
 from fer_engine.inference.video import analyse_video_bytes
 
+state.init()
 st.title("Recorded session")
 st.markdown(
     "Analyse a video recorded in a session (MP4, WebM or AVI) with the same pipeline as the "
@@ -23,7 +23,7 @@ st.info(
     "in this browser session.",
     icon=":material/lock:",
 )
-settings = load_settings(st.secrets)
+settings = state.settings()
 model, source, description = model_choice.choose("session_model")
 config = session_ui.config_controls("session", model.labels, live=False)
 step = st.number_input(
@@ -51,27 +51,27 @@ if upload is not None and st.button("Analyse the video", key="session_go", type=
         except UserFacingError as exc:
             bar.empty()
             st.error(str(exc), icon=":material/videocam_off:")
-            st.session_state.pop("session_result", None)
+            state.set_recorded_session(None)
         else:
             bar.empty()
-            st.session_state["session_result"] = {
-                "name": upload.name, "result": result, "config": config, "model": description}
+            state.set_recorded_session(state.RecordedSession(
+                name=upload.name, result=result, config=config, model=description))
 
-saved = st.session_state.get("session_result")
+saved = state.recorded_session()
 if saved is not None:
-    res = saved["result"]
-    st.subheader(f"Session: {saved['name']}", divider="gray")
+    res = saved.result
+    st.subheader(f"Session: {saved.name}", divider="gray")
     info = res.info
     st.caption(
         f"{info.width} x {info.height} pixels at {info.fps:.0f} frames per second; "
         f"{res.frames_analysed} of {res.frames_read} frames analysed (every {res.frame_step}."
-        f"), {res.fps:.1f} frames analysed per second of processing. Model: {saved['model']}. "
+        f"), {res.fps:.1f} frames analysed per second of processing. Model: {saved.model}. "
         "The temporary copy of the video has been deleted.")
-    if saved["config"] != config:
+    if saved.config != config:
         st.info("The settings have changed since this analysis; press 'Analyse the video' again "
                 "to apply them.")
-    session_ui.session_summary(res.timeline, saved["config"], key="session",
-                               file_name=f"{saved['name'].rsplit('.', 1)[0]}_timeline.csv")
+    session_ui.session_summary(res.timeline, saved.config, key="session",
+                               file_name=f"{saved.name.rsplit('.', 1)[0]}_timeline.csv")
     if res.preview is not None:
         st.image(res.preview, width=480,
                  caption=f"Frame at {res.preview_t:.1f} s as the pipeline drew it"

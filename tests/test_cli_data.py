@@ -38,7 +38,7 @@ def test_synth_writes_a_loadable_dataset(tmp_path, capsys):
     assert '"seed": 4' in (out / "SYNTHETIC.txt").read_text()
     assert main(["inspect", str(out)]) == 0
     report = capsys.readouterr().out
-    assert report.startswith("*** SYNTHETIC DEMO DATA")
+    assert report.startswith("*** Synthetic demo data: procedurally drawn faces")
     assert "synthetic demo data (2 participants, seed 4)" in report
 
 

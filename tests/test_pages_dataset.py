@@ -49,7 +49,8 @@ def test_synthetic_parameters(app):
     assert not app.exception, app.exception
     assert metrics(app)["Images"] == "32" and metrics(app)["Participants"] == "4"
     assert "synthetic demo data (4 participants, seed 0)" in texts(app.subheader)
-    assert app.session_state["dataset_label"] == "synthetic demo data (4 participants, seed 0)"
+    app.switch_page("app.py").run()  # Home names the session's active dataset
+    assert "**synthetic demo data (4 participants, seed 0)**" in texts(app.markdown)
 
 
 def test_upload_good_zip_then_bad_ones_keep_the_app_usable(app, cache):

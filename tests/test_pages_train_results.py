@@ -53,7 +53,7 @@ def test_train_one_epoch_then_see_it_in_the_run_list_and_on_results(app, tmp_pat
     table = app.dataframe[0].value
     assert list(table["run_id"]) == [runs["run_id"][0]] and list(table["model"]) == ["cnn"]
     assert "synthetic" in table["data"][0] and not table["leaky"][0]
-    assert app.session_state["active_run"] == runs["path"][0]
+    assert app.session_state["active_model"] == runs["path"][0]
     assert app.get("plotly_chart")  # the curves of the finished job
 
     # zip download and the Results page (200 resamples: quicker, same code path)
@@ -85,7 +85,7 @@ def test_train_one_epoch_then_see_it_in_the_run_list_and_on_results(app, tmp_pat
     app.button(key="train_delete").click().run()
     assert not app.exception, app.exception
     assert len(list_runs(tmp_path / "runs")) == 0 and "No finished runs yet." in texts(app.caption)
-    assert app.session_state["active_run"] is None
+    assert app.session_state["active_model"] is None
 
 
 def test_busy_then_cancel_half_way_leaves_no_run(app, tmp_path):

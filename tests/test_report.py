@@ -78,20 +78,20 @@ def report(runs):
 
 
 def test_build_report_structure(report):
-    assert [s["run_id"] for s in report["runs"]] == ["loso", "paper", "hog"]
+    assert [s.run_id for s in report["runs"]] == ["loso", "paper", "hog"]
     loso, paper, _ = report["runs"]
-    assert not loso["leaky"] and loso["banner"] is None
-    assert paper["leaky"] and "LEAKY" in paper["banner"] and report["banners"] == [paper["banner"]]
-    assert loso["synthetic"] and "Synthetic" in loso["synthetic_banner"]
-    assert loso["overall"].n_samples == 152 and loso["overall"].n_participants == 19
-    assert len(loso["per_class"]) == 8 and loso["confusion"]["counts"].to_numpy().sum() == 152
-    assert loso["ppv_at_prevalence"]["label"].tolist() == ["fear"]
-    groups = loso["subgroups"]["groups"].set_index(["grouping", "group"])
+    assert not loso.leaky and loso.banner is None
+    assert paper.leaky and "LEAKY" in paper.banner and report["banners"] == [paper.banner]
+    assert loso.synthetic and "Synthetic" in loso.synthetic_banner
+    assert loso.overall.n_samples == 152 and loso.overall.n_participants == 19
+    assert len(loso.per_class) == 8 and loso.confusion["counts"].to_numpy().sum() == 152
+    assert loso.ppv_at_prevalence["label"].tolist() == ["fear"]
+    groups = loso.subgroups["groups"].set_index(["grouping", "group"])
     other = groups.loc[("country_group", "Other")]
     assert other["n_participants"] == 2 and other["n_images"] == 16
     assert other["warning"] == "Only 2 people: this number can swing widely; do not compare it."
-    assert len(loso["per_participant"]) == 19
-    assert loso["calibration"]["overall"].n == 152 and len(loso["calibration"]["by_group"]) == 6
+    assert len(loso.per_participant) == 19
+    assert loso.calibration["overall"].n == 152 and len(loso.calibration["by_group"]) == 6
     assert report["settings"]["n_boot"] == N_BOOT
     # comparisons: loso vs hog share every image; paper vs loso is the leakage contrast
     comp = report["comparisons"]
@@ -101,14 +101,14 @@ def test_build_report_structure(report):
 
 def test_methods_and_independence(report, runs):
     loso, paper, _ = report["runs"]
-    assert loso["methods"]["independence"]["status"] == "passed"
-    assert paper["methods"]["independence"]["status"] == "failed"
-    assert "Failed" in paper["methods"]["independence"]["sentence"]
-    cohort = loso["methods"]["cohort"].set_index(["attribute", "value"])
+    assert loso.methods["independence"]["status"] == "passed"
+    assert paper.methods["independence"]["status"] == "failed"
+    assert "Failed" in paper.methods["independence"]["sentence"]
+    cohort = loso.methods["cohort"].set_index(["attribute", "value"])
     assert cohort.loc[("country_group", "Other"), "participants"] == 2
     assert cohort.loc[("gender", "female"), "participants"] == 14
     assert cohort.loc[("total", "all"), "images"] == 152
-    text = " ".join(loso["methods"]["paragraphs"])
+    text = " ".join(loso.methods["paragraphs"])
     assert "Leave-one-subject-out" in text and "rotation=0.05" in text and "batch size 32" in text
     # a fold table that puts a test person in training is caught even if not declared
     run = as_eval_run(runs["loso"])
@@ -120,7 +120,7 @@ def test_methods_and_independence(report, runs):
 
 
 def test_checklist_filled_from_run(report, runs):
-    items = {i["item"]: i for i in report["runs"][0]["checklist"]}
+    items = {i["item"]: i for i in report["runs"][0].checklist}
     assert items["Clinical question and intended use stated"]["status"] == "not answered"
     assert items["External validation on independent data"]["status"] == "not answered"
     assert items["Calibration assessed"]["status"] == "answered"
@@ -136,8 +136,8 @@ def test_checklist_filled_from_run(report, runs):
         items["What the model relies on (explanations, shortcut checks)"]["status"]
         == "not answered"
     )
-    assert all(i["where"] for i in report["runs"][0]["checklist"])
-    single = build_report(runs["small"], n_boot=20)["runs"][0]["checklist"]
+    assert all(i["where"] for i in report["runs"][0].checklist)
+    single = build_report(runs["small"], n_boot=20)["runs"][0].checklist
     single = {i["item"]: i["status"] for i in single}
     assert (
         single[
@@ -153,10 +153,10 @@ def test_json_round_trip(report):
     data = json.loads(text)  # allow_nan=False in the renderer: NaN became null
     assert json.loads(json.dumps(data)) == data
     loso = data["runs"][0]
-    assert loso["overall"]["accuracy"] == pytest.approx(report["runs"][0]["overall"].accuracy)
+    assert loso["overall"]["accuracy"] == pytest.approx(report["runs"][0].overall.accuracy)
     assert data["runs"][1]["banner"].startswith("LEAKY EVALUATION")
     assert loso["subgroups"]["groups"][0]["grouping"] == "country_group"
-    assert {r["label"] for r in loso["per_class"]} == set(report["runs"][0]["labels"])
+    assert {r["label"] for r in loso["per_class"]} == set(report["runs"][0].labels)
     assert data["comparisons"]["leakage"][0]["table"][1]["leaky"] is True
     assert report_to_json(report) == data
 
@@ -294,9 +294,9 @@ def test_report_from_tables_and_features(runs):
         n_boot=20,
         features={"small": feats},
     )
-    probe = rep["runs"][0]["probe"]
+    probe = rep["runs"][0].probe
     assert probe is not None and probe.identity_accuracy > 0.8
-    items = {i["item"]: i["status"] for i in rep["runs"][0]["checklist"]}
+    items = {i["item"]: i["status"] for i in rep["runs"][0].checklist}
     assert items["What the model relies on (explanations, shortcut checks)"] == "answered"
     assert "Identity probe" in render(rep, "text") or "Identity-shortcut probe" in render(
         rep, "text"
@@ -305,7 +305,7 @@ def test_report_from_tables_and_features(runs):
 
 def test_probe_flag_without_models_gives_a_note(runs):
     rep = build_report(runs["small"], n_boot=10, probe=True)
-    assert any("Identity probe not run" in n for n in rep["runs"][0]["notes"])
+    assert any("Identity probe not run" in n for n in rep["runs"][0].notes)
 
 
 def test_a_test_set_of_few_people_is_warned_about(runs, report):
@@ -317,16 +317,16 @@ def test_a_test_set_of_few_people_is_warned_about(runs, report):
         few = t[t["participant"].isin(people[:n])]
         rep = build_report(EvalRun.from_table(few, run.config), n_boot=20)
         section = rep["runs"][0]
-        assert section["overall"].n_participants == n
-        assert section["overall_warning"].startswith(start)
-        assert f"WARNING: {section['overall_warning']}" in render(rep, "text")
+        assert section.overall.n_participants == n
+        assert section.overall_warning.startswith(start)
+        assert f"WARNING: {section.overall_warning}" in render(rep, "text")
         people_text = "1 person" if n == 1 else "3 people"
         assert f"{len(few)} images of {people_text}." in render(rep, "text")
-        assert html_escape(section["overall_warning"]) in render(rep, "html")
+        assert html_escape(section.overall_warning) in render(rep, "html")
         assert json.loads(render(rep, "json"))["runs"][0]["overall_warning"].startswith(start)
     # 6 and 19 people: no warning
-    assert build_report(runs["small"], n_boot=10)["runs"][0]["overall_warning"] == ""
-    assert report["runs"][0]["overall_warning"] == ""
+    assert build_report(runs["small"], n_boot=10)["runs"][0].overall_warning == ""
+    assert report["runs"][0].overall_warning == ""
     assert "WARNING: " not in render(report, "text")
 
 
@@ -338,11 +338,11 @@ def test_unknown_participants_are_not_called_leaky(runs):
     t = run.predictions.drop(columns=["correct"])
     rep = build_report(EvalRun.from_table(t, config), n_boot=10)
     section = rep["runs"][0]
-    assert not section["leaky"] and section["banner"] is None and rep["banners"] == []
-    assert any("does not record who is in each image" in n for n in section["notes"])
+    assert not section.leaky and section.banner is None and rep["banners"] == []
+    assert any("does not record who is in each image" in n for n in section.notes)
     # who is who is unknown: the note above says so, no few-people warning on top
     few = build_report(EvalRun.from_table(t.head(3), config), n_boot=10)["runs"][0]
-    assert few["overall"].n_participants == 1 and few["overall_warning"] == ""
+    assert few.overall.n_participants == 1 and few.overall_warning == ""
 
 
 def test_accepts_the_training_side_run_object(runs):

@@ -72,7 +72,7 @@ def test_clip_is_analysed_with_a_frame_step_and_deleted(app, clip, temp_files):
     assert csv_button.proto.ignore_rerun and csv_button.proto.deferred_file_id  # on click only
     [copy] = temp_files  # one temporary copy was made, and it is gone
     assert copy.name.startswith("fer-session-") and not copy.exists()
-    csv = app.session_state["session_result"]["result"].timeline.to_csv()
+    csv = app.session_state["session_result"].result.timeline.to_csv()
     df = pd.read_csv(io.BytesIO(csv))
     assert list(df["frame"]) == [0, 5, 10, 15] and (df["faces"] == 1).all()
     assert df.filter(like="p_").sum(axis=1).round(3).eq(1.0).all()

@@ -6,11 +6,15 @@ Nothing here is typed by hand per run: every sentence is built from ``config.jso
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from fer_engine import format as fmt
 from fer_engine.analytics.inputs import EvalRun
+
+if TYPE_CHECKING:
+    from fer_engine.analytics.report import RunSection
 
 PROTOCOL_TEXT: dict[str, str] = {
     "loso": "Leave-one-subject-out: each person's images are scored by a model trained on the "
@@ -215,7 +219,7 @@ def _item(item: str, status: str, answer: str, where: str) -> dict[str, str]:
 
 
 def checklist(
-    run: EvalRun, report_run: dict[str, Any], has_baseline: bool = False
+    run: EvalRun, section: RunSection, has_baseline: bool = False
 ) -> list[dict[str, str]]:
     """The first study's checklist for a supervised clinical ML study, filled from the run.
 
@@ -225,8 +229,8 @@ def checklist(
     when this was written.
     """
     cfg = run.config
-    methods = report_run["methods"]
-    overall = report_run["overall"]
+    methods = section.methods
+    overall = section.overall
     training = methods["training"]
     ind = methods["independence"]
     items = []
@@ -274,7 +278,7 @@ def checklist(
             "Methods › Model",
         )
     )
-    support = report_run["per_class"][["label", "support"]]
+    support = section.per_class[["label", "support"]]
     items.append(
         _item(
             "Class balance and how imbalance was handled",
@@ -306,19 +310,19 @@ def checklist(
         _item(
             "Performance metrics with uncertainty",
             ANSWERED,
-            f"Accuracy {overall.accuracy:.1%} (Wilson "
-            f"{overall.accuracy_low:.1%}–{overall.accuracy_high:.1%}; participant bootstrap "
-            f"{overall.accuracy_boot_low:.1%}–{overall.accuracy_boot_high:.1%}), per-class metrics "
-            "with Wilson intervals",
+            f"Accuracy {fmt.pct(overall.accuracy)} (Wilson "
+            f"{fmt.interval(overall.accuracy_low, overall.accuracy_high)}; participant bootstrap "
+            f"{fmt.interval(overall.accuracy_boot_low, overall.accuracy_boot_high)}), per-class "
+            "metrics with Wilson intervals",
             "Results › Overall, Per class",
         )
     )
-    prev = report_run.get("ppv_at_prevalence")
+    prev = section.ppv_at_prevalence
     items.append(
         _item(
             "Clinically relevant metric at a realistic base rate (PPV at the clinic's prevalence)",
             ANSWERED if prev is not None and len(prev) else PARTLY,
-            "PPV at " + ", ".join(f"{r.label} {r.prevalence:.1%}" for r in prev.itertuples())
+            "PPV at " + ", ".join(f"{r.label} {fmt.pct(r.prevalence)}" for r in prev.itertuples())
             if prev is not None and len(prev)
             else (
                 "PPV only at this data's prevalence; give --prevalence fear=0.05 for a clinic's "
@@ -327,7 +331,7 @@ def checklist(
             "Results › PPV",
         )
     )
-    cal = report_run["calibration"]["overall"]
+    cal = section.calibration["overall"]
     items.append(
         _item(
             "Calibration assessed",
@@ -338,7 +342,7 @@ def checklist(
             "Results › Calibration",
         )
     )
-    groups = report_run["subgroups"]["groups"]
+    groups = section.subgroups["groups"]
     items.append(
         _item(
             "Performance in subgroups (sex, age, origin) with uncertainty",
@@ -370,7 +374,7 @@ def checklist(
             "—",
         )
     )
-    probe = report_run.get("probe")
+    probe = section.probe
     items.append(
         _item(
             "What the model relies on (explanations, shortcut checks)",

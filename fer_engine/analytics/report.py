@@ -1,15 +1,17 @@
-"""The study report: everything the analytics compute for one or more runs, as a dict for
-the dashboard and rendered as text, JSON or one self-contained HTML file.
+"""The study report: everything the analytics compute for one or more runs, for the dashboard,
+rendered as text, JSON or one self-contained HTML file.
 
-``build_report(runs, ...)`` returns plain Python containers holding DataFrames and result
-dataclasses (so a page can draw them directly); :func:`report_to_json` turns it into JSON
-types (NaN -> null). :func:`render` picks a format.
+``build_report(runs, ...)`` returns a dict whose ``"runs"`` are :class:`RunSection` objects
+holding DataFrames and result dataclasses (so a page can draw them directly);
+:func:`report_to_json` turns it into JSON types (NaN -> null). :func:`render` picks a format.
+Numbers and the warnings are written by :mod:`fer_engine.format`.
 """
 
 from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,25 +20,54 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from fer_engine import __version__
+from fer_engine import format as fmt
 from fer_engine.analytics import compare as compare_mod
 from fer_engine.analytics import methods as methods_mod
 from fer_engine.analytics import metrics as m
 from fer_engine.analytics import subgroups as sg
 from fer_engine.analytics.inputs import EvalRun, as_eval_run
-from fer_engine.analytics.probe import identity_probe
+from fer_engine.analytics.probe import IdentityProbe, identity_probe
 from fer_engine.analytics.stats import to_jsonable
 
 FORMATS: tuple[str, ...] = ("text", "json", "html")
 
-LEAKY_BANNER = (
-    "LEAKY EVALUATION: in run {run_id} ({protocol}) the same people appear in training and test. "
-    "Its numbers measure how well the model recognises people it has already seen, not how it does "
-    "on a new person. Use it only as a contrast to a participant-independent run."
-)
-SYNTHETIC_BANNER = (
-    "Synthetic demo data: these faces are drawn by a program; the numbers say nothing about real "
-    "people."
-)
+
+@dataclass
+class RunSection:
+    """All analytics of one run, as the text and HTML reports and the Results page show them.
+
+    ``banner`` is the LEAKY warning naming the run (None unless ``leaky``);
+    ``synthetic_banner`` the synthetic-data note (None unless ``synthetic``). ``confusion``
+    holds ``counts``, ``normalised`` and ``long`` tables; ``subgroups`` ``groups``, ``recall``
+    and ``summary`` (one dict per grouping); ``calibration`` ``overall`` (a
+    :class:`~fer_engine.analytics.metrics.Calibration` or None without probabilities),
+    ``by_group`` and ``bins_by_group``. ``methods`` and ``checklist`` come from
+    :mod:`fer_engine.analytics.methods`.
+    """
+
+    run_id: str
+    title: str
+    model: str
+    protocol: str
+    leaky: bool
+    banner: str | None
+    synthetic: bool
+    synthetic_banner: str | None
+    labels: list[str]
+    overall: m.OverallMetrics
+    overall_warning: str
+    per_class: pd.DataFrame
+    confusion: dict[str, pd.DataFrame]
+    ppv: pd.DataFrame
+    ppv_at_prevalence: pd.DataFrame | None
+    subgroups: dict[str, Any]
+    per_participant: pd.DataFrame
+    calibration: dict[str, Any]
+    probe: IdentityProbe | None
+    history: pd.DataFrame | None
+    notes: list[str]
+    methods: dict[str, Any] = field(default_factory=dict)
+    checklist: list[dict[str, str]] = field(default_factory=list)
 
 
 def build_run_section(
@@ -48,8 +79,8 @@ def build_run_section(
     n_bins: int = 10,
     min_participants: int = sg.MIN_PARTICIPANTS,
     features: np.ndarray | None = None,
-) -> dict[str, Any]:
-    """All analytics of one run (see :func:`build_report` for the keys)."""
+) -> RunSection:
+    """All analytics of one run (see :class:`RunSection`)."""
     t, labels = run.predictions, list(run.labels)
     prevalence = {k: v for k, v in (prevalence or {}).items()}
     notes = list(run.notes)
@@ -84,34 +115,32 @@ def build_run_section(
         probe = identity_probe(
             features, t["participant"], t["true"], model_accuracy=overall.accuracy
         )
-    section: dict[str, Any] = {
-        "run_id": run.run_id,
-        "title": run.title,
-        "model": run.model_name,
-        "protocol": run.protocol_name,
-        "leaky": run.leaky,
-        "banner": LEAKY_BANNER.format(run_id=run.run_id, protocol=run.protocol_name)
-        if run.leaky
-        else None,
-        "synthetic": run.synthetic,
-        "synthetic_banner": SYNTHETIC_BANNER if run.synthetic else None,
-        "labels": labels,
-        "overall": overall,
+    section = RunSection(
+        run_id=run.run_id,
+        title=run.title,
+        model=run.model_name,
+        protocol=run.protocol_name,
+        leaky=run.leaky,
+        banner=fmt.leaky_banner(run.run_id, run.protocol_name) if run.leaky else None,
+        synthetic=run.synthetic,
+        synthetic_banner=fmt.SYNTHETIC_BANNER if run.synthetic else None,
+        labels=labels,
+        overall=overall,
         # who is who unknown (each image has its own id): the note above covers it
-        "overall_warning": ""
+        overall_warning=""
         if run.participants_unknown
         else sg.overall_people_warning(overall.n_participants, min_participants),
-        "per_class": m.per_class_metrics(t, labels),
-        "confusion": {
+        per_class=m.per_class_metrics(t, labels),
+        confusion={
             "counts": m.confusion_counts(t, labels),
             "normalised": m.confusion_normalised(t, labels),
             "long": m.confusion_long(t, labels),
         },
-        "ppv": m.ppv_table(t, labels),
-        "ppv_at_prevalence": m.ppv_at_prevalence(t, labels, wanted, n_boot, seed)
+        ppv=m.ppv_table(t, labels),
+        ppv_at_prevalence=m.ppv_at_prevalence(t, labels, wanted, n_boot, seed)
         if wanted
         else None,
-        "subgroups": {
+        subgroups={
             "groups": groups,
             "recall": recall,
             "summary": [
@@ -125,17 +154,17 @@ def build_run_section(
                 for r in results
             ],
         },
-        "per_participant": m.per_participant_table(t, labels),
-        "calibration": {
+        per_participant=m.per_participant_table(t, labels),
+        calibration={
             "overall": m.calibration(t, labels, n_bins),
             "by_group": cal_summary,
             "bins_by_group": cal_bins,
         },
-        "probe": probe,
-        "history": run.history,
-        "notes": notes,
-    }
-    section["methods"] = methods_mod.methods_section(run)
+        probe=probe,
+        history=run.history,
+        notes=notes,
+        methods=methods_mod.methods_section(run),
+    )
     return section
 
 
@@ -162,13 +191,9 @@ def build_report(
     run_features`; loads TensorFlow for Keras models); a run whose models or images are
     not available gets a note instead.
 
-    Returns ``{"generated", "fer_engine_version", "settings", "runs": [section...],
-    "comparisons": {"paired", "leakage", "notes"}, "banners": [...]}``. Each run section has
-    ``run_id, title, model, protocol, leaky, banner, synthetic, synthetic_banner, labels,
-    overall (OverallMetrics), per_class, confusion {counts, normalised, long}, ppv,
-    ppv_at_prevalence, subgroups {groups, recall, summary}, per_participant, calibration
-    {overall (Calibration), by_group, bins_by_group}, probe (IdentityProbe or None),
-    history, notes, methods, checklist``.
+    Returns ``{"generated", "fer_engine_version", "settings", "runs": [RunSection...],
+    "comparisons": {"paired", "leakage", "notes"}, "banners": [...]}``; ``banners`` are the
+    LEAKY warnings of the leaky runs.
     """
     if isinstance(runs, (str, EvalRun, pd.DataFrame)) or not hasattr(runs, "__iter__"):
         runs = [runs]
@@ -199,10 +224,10 @@ def build_report(
         ]
         comparisons = compare_mod.compare_runs(eval_runs, n_boot, seed)
     for r, section in zip(eval_runs, sections):
-        section["notes"].extend(probe_notes.get(r.run_id, []))
+        section.notes.extend(probe_notes.get(r.run_id, []))
     for run, section in zip(eval_runs, sections):
         baseline = any(run.title in (p.name_a, p.name_b) for p in comparisons["paired"])
-        section["checklist"] = methods_mod.checklist(run, section, has_baseline=baseline)
+        section.checklist = methods_mod.checklist(run, section, has_baseline=baseline)
     return {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "fer_engine_version": __version__,
@@ -217,7 +242,7 @@ def build_report(
         },
         "runs": sections,
         "comparisons": comparisons,
-        "banners": [s["banner"] for s in sections if s["banner"]],
+        "banners": [s.banner for s in sections if s.banner],
     }
 
 
@@ -227,23 +252,6 @@ def report_to_json(report: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- text --------------------------------------------------------------------------------
-def _pct(x: Any) -> str:
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    return "—" if not np.isfinite(value) else f"{value:.1%}"
-
-
-def _ci(low: Any, high: Any) -> str:
-    return f"[{_pct(low)}–{_pct(high)}]"
-
-
-def _p(x: Any) -> str:
-    value = float(x) if x is not None else float("nan")
-    return "—" if not np.isfinite(value) else f"{value:.3g}"
-
-
 def _table(frame: pd.DataFrame) -> str:
     return frame.to_string(index=False) if len(frame) else "(none)"
 
@@ -255,18 +263,16 @@ def _frame_per_class(pc: pd.DataFrame) -> pd.DataFrame:
             "n": pc["support"],
             "predicted": pc["predicted"],
             "precision/PPV": [
-                _pct(v) + ("" if d else " (never predicted)")
+                fmt.pct(v) + ("" if d else " (never predicted)")
                 for v, d in zip(pc["precision"], pc["precision_defined"])
             ],
-            "PPV 95% CI": [
-                _ci(lo, hi) for lo, hi in zip(pc["precision_low"], pc["precision_high"])
-            ],
-            "recall": pc["recall"].map(_pct),
-            "recall 95% CI": [_ci(lo, hi) for lo, hi in zip(pc["recall_low"], pc["recall_high"])],
-            "specificity": pc["specificity"].map(_pct),
-            "F1": pc["f1"].map(_pct),
-            "Dice": pc["dice"].map(_pct),
-            "Jaccard": pc["jaccard"].map(_pct),
+            "PPV 95% CI": fmt.intervals(pc["precision_low"], pc["precision_high"]),
+            "recall": pc["recall"].map(fmt.pct),
+            "recall 95% CI": fmt.intervals(pc["recall_low"], pc["recall_high"]),
+            "specificity": pc["specificity"].map(fmt.pct),
+            "F1": pc["f1"].map(fmt.pct),
+            "Dice": pc["dice"].map(fmt.pct),
+            "Jaccard": pc["jaccard"].map(fmt.pct),
         }
     )
 
@@ -278,21 +284,16 @@ def _frame_groups(g: pd.DataFrame) -> pd.DataFrame:
             "group": g["group"],
             "people": g["n_participants"],
             "images": g["n_images"],
-            "accuracy": g["accuracy"].map(_pct),
-            "Wilson 95%": [_ci(a, b) for a, b in zip(g["accuracy_low"], g["accuracy_high"])],
-            "bootstrap 95%": [
-                _ci(a, b) for a, b in zip(g["accuracy_boot_low"], g["accuracy_boot_high"])
-            ],
-            "macro-F1": g["macro_f1"].map(_pct),
+            "accuracy": g["accuracy"].map(fmt.pct),
+            "Wilson 95%": fmt.intervals(g["accuracy_low"], g["accuracy_high"]),
+            "bootstrap 95%": fmt.intervals(g["accuracy_boot_low"], g["accuracy_boot_high"]),
+            "macro-F1": g["macro_f1"].map(fmt.pct),
             "vs ref": [
-                "reference" if r else f"{d:+.1%}"
+                "reference" if r else fmt.signed_pct(d)
                 for r, d in zip(g["is_reference"], g["accuracy_diff"])
             ],
-            "ratio": [
-                ("—" if not np.isfinite(x) else f"{x:.2f}")
-                for x in g["accuracy_ratio"].astype(float)
-            ],
-            "p (perm.)": g["p_value"].map(_p),
+            "ratio": g["accuracy_ratio"].map(fmt.ratio),
+            "p (perm.)": g["p_value"].map(fmt.p_value),
             "warning": g["warning"],
         }
     )
@@ -307,48 +308,54 @@ def _frame_participants(p: pd.DataFrame) -> pd.DataFrame:
     out = p[keep].copy()
     out["images"] = p["n_images"]
     out["correct"] = p["n_correct"]
-    out["accuracy"] = p["accuracy"].map(_pct)
-    out["Wilson 95%"] = [_ci(a, b) for a, b in zip(p["accuracy_low"], p["accuracy_high"])]
+    out["accuracy"] = p["accuracy"].map(fmt.pct)
+    out["Wilson 95%"] = fmt.intervals(p["accuracy_low"], p["accuracy_high"])
     return out
 
 
-def _text_section(s: dict[str, Any]) -> list[str]:
-    o: m.OverallMetrics = s["overall"]
-    out = [f"=== {s['title']} ==="]
-    if s["banner"]:
-        out += ["!" * 78, "!! " + s["banner"], "!" * 78]
-    if s["synthetic_banner"]:
-        out.append("NOTE: " + s["synthetic_banner"])
+def _accuracy_intervals(o: m.OverallMetrics) -> str:
+    """The two 95% intervals of the overall accuracy: images (Wilson) and people (bootstrap)."""
+    return (
+        f"Wilson 95% {fmt.interval(o.accuracy_low, o.accuracy_high)}; participant bootstrap 95% "
+        f"{fmt.interval(o.accuracy_boot_low, o.accuracy_boot_high)}"
+    )
+
+
+def _text_section(s: RunSection) -> list[str]:
+    o = s.overall
+    out = [f"=== {s.title} ==="]
+    if s.banner:
+        out += ["!" * 78, "!! " + s.banner, "!" * 78]
+    if s.synthetic_banner:
+        out.append("NOTE: " + s.synthetic_banner)
     out += [
         "",
         f"Overall: {o.n_samples} images of {sg.n_people(o.n_participants)}.",
         (
-            f"  accuracy {_pct(o.accuracy)} (Wilson 95% "
-            f"{_ci(o.accuracy_low, o.accuracy_high)}; participant bootstrap 95% "
-            f"{_ci(o.accuracy_boot_low, o.accuracy_boot_high)}, {o.n_boot} resamples)"
+            f"  accuracy {fmt.pct(o.accuracy)} ({_accuracy_intervals(o)}, {o.n_boot} resamples)"
         ),
-        *([f"  WARNING: {s['overall_warning']}"] if s["overall_warning"] else []),
+        *([f"  WARNING: {s.overall_warning}"] if s.overall_warning else []),
         (
-            f"  chance {_pct(o.chance_accuracy)}, always-the-most-frequent-class "
-            f"{_pct(o.majority_accuracy)}"
+            f"  chance {fmt.pct(o.chance_accuracy)}, always-the-most-frequent-class "
+            f"{fmt.pct(o.majority_accuracy)}"
         ),
         (
-            f"  balanced accuracy {_pct(o.balanced_accuracy)}; macro precision "
-            f"{_pct(o.macro_precision)}, recall {_pct(o.macro_recall)}, specificity "
-            f"{_pct(o.macro_specificity)}, F1 {_pct(o.macro_f1)}, Dice {_pct(o.macro_dice)}, "
-            f"Jaccard {_pct(o.macro_jaccard)}"
+            f"  balanced accuracy {fmt.pct(o.balanced_accuracy)}; macro precision "
+            f"{fmt.pct(o.macro_precision)}, recall {fmt.pct(o.macro_recall)}, specificity "
+            f"{fmt.pct(o.macro_specificity)}, F1 {fmt.pct(o.macro_f1)}, Dice "
+            f"{fmt.pct(o.macro_dice)}, Jaccard {fmt.pct(o.macro_jaccard)}"
         ),
         "",
         "Per class (Wilson 95% intervals; Dice equals F1 per class):",
-        _table(_frame_per_class(s["per_class"])),
+        _table(_frame_per_class(s.per_class)),
         "",
         "Confusion matrix (rows: true, columns: predicted):",
-        s["confusion"]["counts"].to_string(),
+        s.confusion["counts"].to_string(),
         "",
         "Row-normalised:",
-        s["confusion"]["normalised"].map(_pct).to_string(),
+        s.confusion["normalised"].map(fmt.pct).to_string(),
     ]
-    ppv = s["ppv"]
+    ppv = s.ppv
     out += [
         "",
         "PPV per emotion at this data's prevalence (Wilson 95%):",
@@ -356,15 +363,15 @@ def _text_section(s: dict[str, Any]) -> list[str]:
             pd.DataFrame(
                 {
                     "emotion": ppv["label"],
-                    "PPV": ppv["ppv"].map(_pct),
-                    "95% CI": [_ci(a, b) for a, b in zip(ppv["ppv_low"], ppv["ppv_high"])],
+                    "PPV": ppv["ppv"].map(fmt.pct),
+                    "95% CI": fmt.intervals(ppv["ppv_low"], ppv["ppv_high"]),
                     "hits/predicted": [f"{a}/{b}" for a, b in zip(ppv["tp"], ppv["predicted"])],
-                    "prevalence": ppv["prevalence"].map(_pct),
+                    "prevalence": ppv["prevalence"].map(fmt.pct),
                 }
             )
         ),
     ]
-    pp = s["ppv_at_prevalence"]
+    pp = s.ppv_at_prevalence
     if pp is not None and len(pp):
         out += [
             "",
@@ -376,21 +383,21 @@ def _text_section(s: dict[str, Any]) -> list[str]:
                 pd.DataFrame(
                     {
                         "emotion": pp["label"],
-                        "prevalence": pp["prevalence"].map(_pct),
-                        "sensitivity": pp["sensitivity"].map(_pct),
-                        "specificity": pp["specificity"].map(_pct),
-                        "PPV": pp["ppv"].map(_pct),
-                        "bootstrap 95%": [_ci(a, b) for a, b in zip(pp["ppv_low"], pp["ppv_high"])],
-                        "from Wilson bounds": [
-                            _ci(a, b) for a, b in zip(pp["ppv_bounds_low"], pp["ppv_bounds_high"])
-                        ],
-                        "NPV": pp["npv"].map(_pct),
+                        "prevalence": pp["prevalence"].map(fmt.pct),
+                        "sensitivity": pp["sensitivity"].map(fmt.pct),
+                        "specificity": pp["specificity"].map(fmt.pct),
+                        "PPV": pp["ppv"].map(fmt.pct),
+                        "bootstrap 95%": fmt.intervals(pp["ppv_low"], pp["ppv_high"]),
+                        "from Wilson bounds": fmt.intervals(
+                            pp["ppv_bounds_low"], pp["ppv_bounds_high"]
+                        ),
+                        "NPV": pp["npv"].map(fmt.pct),
                     }
                 )
             ),
         ]
         out += [f"  {r.label}: {r.note}" for r in pp.itertuples() if r.note]
-    g = s["subgroups"]["groups"]
+    g = s.subgroups["groups"]
     out += [
         "",
         (
@@ -403,9 +410,9 @@ def _text_section(s: dict[str, Any]) -> list[str]:
     out += [
         "",
         "Per participant (lowest accuracy first):",
-        _table(_frame_participants(s["per_participant"])),
+        _table(_frame_participants(s.per_participant)),
     ]
-    cal = s["calibration"]["overall"]
+    cal = s.calibration["overall"]
     if cal is not None:
         out += [
             "",
@@ -415,13 +422,13 @@ def _text_section(s: dict[str, Any]) -> list[str]:
             ),
             _table(
                 cal.bins.assign(
-                    mean_confidence=cal.bins["mean_confidence"].map(_pct),
-                    accuracy=cal.bins["accuracy"].map(_pct),
-                    gap=cal.bins["gap"].map(_pct),
+                    mean_confidence=cal.bins["mean_confidence"].map(fmt.pct),
+                    accuracy=cal.bins["accuracy"].map(fmt.pct),
+                    gap=cal.bins["gap"].map(fmt.pct),
                 )
             ),
         ]
-        by = s["calibration"]["by_group"]
+        by = s.calibration["by_group"]
         if len(by):
             out += [
                 "ECE by group:",
@@ -432,18 +439,18 @@ def _text_section(s: dict[str, Any]) -> list[str]:
                     )
                 ),
             ]
-    if s["probe"] is not None:
-        out += ["", "Identity-shortcut probe: " + s["probe"].sentence]
-    meth = s["methods"]
+    if s.probe is not None:
+        out += ["", "Identity-shortcut probe: " + s.probe.sentence]
+    meth = s.methods
     out += ["", "Methods:"] + ["  " + p for p in meth["paragraphs"]]
     out += ["Cohort (scored data):", _table(meth["cohort"])]
     if len(meth["independence"]["folds"]):
         out += ["Folds:", _table(meth["independence"]["folds"])]
     out += ["", "Checklist for a supervised clinical ML study:"]
-    for item in s["checklist"]:
+    for item in s.checklist:
         out.append(f"  [{item['status']}] {item['item']}: {item['answer']} ({item['where']})")
-    if s["notes"]:
-        out += ["", "Notes:"] + ["  - " + n for n in s["notes"]]
+    if s.notes:
+        out += ["", "Notes:"] + ["  - " + n for n in s.notes]
     return out
 
 
@@ -469,11 +476,11 @@ def render_text(report: dict[str, Any]) -> str:
                     "LEAKAGE CONTRAST: " + lc.sentence,
                     _table(
                         lc.table.assign(
-                            accuracy=lc.table["accuracy"].map(_pct),
-                            accuracy_low=lc.table["accuracy_low"].map(_pct),
-                            accuracy_high=lc.table["accuracy_high"].map(_pct),
-                            accuracy_boot_low=lc.table["accuracy_boot_low"].map(_pct),
-                            accuracy_boot_high=lc.table["accuracy_boot_high"].map(_pct),
+                            accuracy=lc.table["accuracy"].map(fmt.pct),
+                            accuracy_low=lc.table["accuracy_low"].map(fmt.pct),
+                            accuracy_high=lc.table["accuracy_high"].map(fmt.pct),
+                            accuracy_boot_low=lc.table["accuracy_boot_low"].map(fmt.pct),
+                            accuracy_boot_high=lc.table["accuracy_boot_high"].map(fmt.pct),
                         )
                     ),
                 ]
@@ -531,56 +538,55 @@ def _esc(text: Any) -> str:
     return html.escape(str(text))
 
 
-def _html_section(s: dict[str, Any], fig_html: _FigureWriter, index: int) -> list[str]:
+def _html_section(s: RunSection, fig_html: _FigureWriter, index: int) -> list[str]:
     from fer_engine.analytics import figures
 
-    o: m.OverallMetrics = s["overall"]
-    out = [f'<h2 id="run{index}">{_esc(s["title"])}</h2>']
-    if s["banner"]:
-        out.append(f'<div class="banner" role="alert">⚠ {_esc(s["banner"])}</div>')
-    if s["synthetic_banner"]:
-        out.append(f'<p class="synthetic">{_esc(s["synthetic_banner"])}</p>')
+    o = s.overall
+    out = [f'<h2 id="run{index}">{_esc(s.title)}</h2>']
+    if s.banner:
+        out.append(f'<div class="banner" role="alert">⚠ {_esc(s.banner)}</div>')
+    if s.synthetic_banner:
+        out.append(f'<p class="synthetic">{_esc(s.synthetic_banner)}</p>')
     out.append("<h3>Overall</h3>")
     out.append(
         f"<p>{o.n_samples} images of {sg.n_people(o.n_participants)}. Accuracy "
-        f"<b>{_pct(o.accuracy)}</b> "
-        f"(Wilson 95% {_ci(o.accuracy_low, o.accuracy_high)}; participant bootstrap 95% "
-        f"{_ci(o.accuracy_boot_low, o.accuracy_boot_high)}). Chance {_pct(o.chance_accuracy)}. "
-        f"Balanced accuracy {_pct(o.balanced_accuracy)}, macro-F1 {_pct(o.macro_f1)}, macro "
-        f"precision {_pct(o.macro_precision)}, macro recall {_pct(o.macro_recall)}, macro "
-        f"specificity {_pct(o.macro_specificity)}, macro Jaccard {_pct(o.macro_jaccard)}.</p>"
+        f"<b>{fmt.pct(o.accuracy)}</b> "
+        f"({_accuracy_intervals(o)}). Chance {fmt.pct(o.chance_accuracy)}. "
+        f"Balanced accuracy {fmt.pct(o.balanced_accuracy)}, macro-F1 {fmt.pct(o.macro_f1)}, macro "
+        f"precision {fmt.pct(o.macro_precision)}, macro recall {fmt.pct(o.macro_recall)}, macro "
+        f"specificity {fmt.pct(o.macro_specificity)}, macro Jaccard {fmt.pct(o.macro_jaccard)}.</p>"
     )
     out.append(
         '<p class="caption">The Wilson interval treats images as independent; the participant '
         "bootstrap redraws whole people and is the more honest of the two at this sample size.</p>"
     )
-    if s["overall_warning"]:
-        out.append(f'<p class="warn" role="alert">⚠ {_esc(s["overall_warning"])}</p>')
+    if s.overall_warning:
+        out.append(f'<p class="warn" role="alert">⚠ {_esc(s.overall_warning)}</p>')
     out.append("<h3>Per class</h3>")
-    out.append(fig_html(figures.per_class_bars(s["per_class"])))
+    out.append(fig_html(figures.per_class_bars(s.per_class)))
     out.append(
         '<p class="caption">Bars: share of each emotion; whiskers: Wilson 95% intervals. '
         "Dice equals F1 for one class; both are listed as the second study does. A class the model "
         "never predicted has no precision (—).</p>"
     )
-    out.append(_html_table(_frame_per_class(s["per_class"])))
+    out.append(_html_table(_frame_per_class(s.per_class)))
     out.append("<h3>Confusion matrix</h3>")
     out.append(
-        fig_html(figures.confusion_heatmap(s["confusion"]["counts"], s["confusion"]["normalised"]))
+        fig_html(figures.confusion_heatmap(s.confusion["counts"], s.confusion["normalised"]))
     )
     out.append(
         '<p class="caption">Numbers are images; colour is the share of the true class (row).</p>'
     )
     out.append("<h3>PPV</h3>")
-    out.append(fig_html(figures.ppv_chart(s["ppv"], s["ppv_at_prevalence"])))
+    out.append(fig_html(figures.ppv_chart(s.ppv, s.ppv_at_prevalence)))
     out.append(
         '<p class="caption">PPV: when the model says this emotion, how often it is right. It '
         "depends on how common the emotion is; the diamonds show it at the prevalence you "
         "chose.</p>"
     )
-    if s["ppv_at_prevalence"] is not None:
-        out.append(_html_table(s["ppv_at_prevalence"].round(4)))
-    g = s["subgroups"]["groups"]
+    if s.ppv_at_prevalence is not None:
+        out.append(_html_table(s.ppv_at_prevalence.round(4)))
+    g = s.subgroups["groups"]
     out.append("<h3>Subgroups</h3>")
     if len(g):
         out.append(fig_html(figures.subgroup_bars(g)))
@@ -596,33 +602,33 @@ def _html_section(s: dict[str, Any], fig_html: _FigureWriter, index: int) -> lis
     else:
         out.append("<p>No demographic information in this run.</p>")
     out.append("<h3>Per participant</h3>")
-    out.append(fig_html(figures.participant_dots(s["per_participant"])))
+    out.append(fig_html(figures.participant_dots(s.per_participant)))
     out.append(
         '<p class="caption">One dot per person; with 8 images each, the interval of one person is '
         "wide.</p>"
     )
-    out.append(_html_table(_frame_participants(s["per_participant"])))
-    cal = s["calibration"]["overall"]
+    out.append(_html_table(_frame_participants(s.per_participant)))
+    cal = s.calibration["overall"]
     out.append("<h3>Calibration</h3>")
     if cal is not None:
-        grouping = "country_group" if len(s["calibration"]["bins_by_group"]) else None
+        grouping = "country_group" if len(s.calibration["bins_by_group"]) else None
         out.append(
             fig_html(
-                figures.reliability_diagram(cal.bins, s["calibration"]["bins_by_group"], grouping)
+                figures.reliability_diagram(cal.bins, s.calibration["bins_by_group"], grouping)
             )
         )
         out.append(
             f"<p>Expected calibration error {cal.ece:.3f} ({cal.n_bins} equal-width bins); points "
             "on the diagonal mean the stated confidence matches the accuracy.</p>"
         )
-        out.append(_html_table(s["calibration"]["by_group"].round(4)))
+        out.append(_html_table(s.calibration["by_group"].round(4)))
     else:
         out.append("<p>No probabilities in this run.</p>")
-    if s["probe"] is not None:
+    if s.probe is not None:
         out.append("<h3>Identity probe</h3>")
-        cls = "warn" if s["probe"].flag else ""
-        out.append(f'<p class="{cls}">{_esc(s["probe"].sentence)}</p>')
-    meth = s["methods"]
+        cls = "warn" if s.probe.flag else ""
+        out.append(f'<p class="{cls}">{_esc(s.probe.sentence)}</p>')
+    meth = s.methods
     out.append("<h3>Methods</h3>")
     out += [f"<p>{_esc(p)}</p>" for p in meth["paragraphs"]]
     out.append("<h4>Cohort</h4>" + _html_table(meth["cohort"]))
@@ -630,7 +636,7 @@ def _html_section(s: dict[str, Any], fig_html: _FigureWriter, index: int) -> lis
         out.append(
             "<h4>Folds and independence check</h4>" + _html_table(meth["independence"]["folds"])
         )
-    history = s.get("history")
+    history = s.history
     if history is not None and len(history) and {"fold", "epoch", "loss"} <= set(history.columns):
         out.append("<h4>Training curves</h4>")
         out.append(fig_html(figures.training_curves(history)))
@@ -643,16 +649,16 @@ def _html_section(s: dict[str, Any], fig_html: _FigureWriter, index: int) -> lis
         f"<tr><td>{_esc(i['item'])}</td><td "
         f'class="status-{i["status"].split()[0]}">{_esc(i["status"])}</td>'
         f"<td>{_esc(i['answer'])}</td><td>{_esc(i['where'])}</td></tr>"
-        for i in s["checklist"]
+        for i in s.checklist
     )
     out.append(
         "<table "
         'class="checklist"><tr><th>item</th><th>status</th><th>answer</th><th>where</th></tr>'
         f"{rows}</table>"
     )
-    if s["notes"]:
+    if s.notes:
         out.append(
-            "<h3>Notes</h3><ul>" + "".join(f"<li>{_esc(n)}</li>" for n in s["notes"]) + "</ul>"
+            "<h3>Notes</h3><ul>" + "".join(f"<li>{_esc(n)}</li>" for n in s.notes) + "</ul>"
         )
     return out
 
@@ -675,8 +681,8 @@ def render_html(report: dict[str, Any]) -> str:
     body.append(
         "<ul>"
         + "".join(
-            f'<li><a href="#run{i}">{_esc(s["title"])}</a>'
-            + (" — <b>LEAKY</b>" if s["leaky"] else "")
+            f'<li><a href="#run{i}">{_esc(s.title)}</a>'
+            + (" — <b>LEAKY</b>" if s.leaky else "")
             + "</li>"
             for i, s in enumerate(report["runs"])
         )

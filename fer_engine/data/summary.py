@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from fer_engine.data.dataset import GROUP_COLUMNS, Dataset
+from fer_engine.format import SYNTHETIC_BANNER
 
 #: Groups with fewer participants than this get a small-n note.
 SMALL_N = 5
@@ -16,11 +17,6 @@ LAYOUT_DESCRIPTIONS = {
     "tapakah68": "Kaggle tapakah68: images/<set_id>/<Emotion>.<ext> + emotions.csv",
     "class_folders": "class folders: [split/]<emotion>/<image>",
 }
-
-SYNTHETIC_NOTE = (
-    "SYNTHETIC DEMO DATA: procedurally drawn faces, not photographs of real people. "
-    "Results on it say nothing about real emotion recognition."
-)
 
 
 def emotion_counts(ds: Dataset) -> pd.DataFrame:
@@ -87,7 +83,7 @@ def format_report(ds: Dataset, small_n: int = SMALL_N) -> str:
     """Plain-text report: layout, counts per emotion/split/group, validation warnings."""
     lines = []
     if ds.synthetic:
-        lines += [f"*** {SYNTHETIC_NOTE} ***", ""]
+        lines += [f"*** {SYNTHETIC_BANNER} ***", ""]
     lines += [
         f"Dataset:      {ds.name}",
         f"Folder:       {ds.root}",

@@ -90,9 +90,9 @@ def report_file(run_paths: tuple[str, ...], prevalence: tuple, n_boot: int, fmt:
 
 @st.cache_resource(max_entries=16)
 def eval_run(path: str):
-    from fer_engine.analytics import EvalRun
+    from fer_engine.analytics import as_eval_run
 
-    return EvalRun.from_folder(path)
+    return as_eval_run(path)
 
 
 def file_bytes(path) -> bytes:

@@ -26,14 +26,13 @@ def active_model() -> tuple[str, str | None]:
     """(description, run folder or ``"pretrained"`` or None) of the model the session uses."""
     run = state.active_model()
     if run and Path(run).is_dir():
-        import json
+        from fer_engine.errors import UserFacingError
+        from fer_engine.experiments.runs import load_run
 
         try:
-            cfg = json.loads((Path(run) / "config.json").read_text())
-            leaky = " (LEAKY)" if cfg.get("protocol", {}).get("leaky") else ""
-            return (f"{cfg['model']['name']} / {cfg['protocol']['name']}{leaky}, run "
-                    f"{cfg.get('run_id', Path(run).name)}", run)
-        except (OSError, ValueError, KeyError):
+            loaded = load_run(run)
+            return f"{loaded.label}, run {loaded.run_id}", run
+        except UserFacingError:
             pass
     from fer_engine.models import pretrained
 

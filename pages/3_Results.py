@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
@@ -15,7 +13,7 @@ from fer_engine.analytics.compare import leaky_partner
 from fer_engine.analytics.report import RunSection
 from fer_engine.analytics.subgroups import n_people
 from fer_engine.errors import UserFacingError
-from fer_engine.experiments.runs import list_runs
+from fer_engine.experiments.runs import list_runs, load_run
 
 state.init()
 settings = state.settings()
@@ -193,7 +191,7 @@ def run_section(s: RunSection, path: str, i: int) -> None:
     with st.expander("Methods (for a paper's methods section)"):
         for paragraph in s.methods["paragraphs"]:
             st.markdown(paragraph)
-    pred_file = Path(path) / "predictions.csv"
+    pred_file = load_run(path).predictions_path
     if pred_file.is_file():
         st.download_button("Predictions (CSV)", cache.file_bytes(pred_file),
                            file_name=f"{s.run_id}-predictions.csv", mime="text/csv",

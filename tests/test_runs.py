@@ -69,3 +69,86 @@ def test_writer_commits_atomically_and_aborts_cleanly(tmp_path):
 def test_json_is_made_safe(tmp_path):
     write_json(tmp_path / "x.json", {"a": np.int64(3), "b": np.array([1.5, np.inf]), "c": (tmp_path,)})
     assert json.loads((tmp_path / "x.json").read_text()) == {"a": 3, "b": [1.5, None], "c": [str(tmp_path)]}
+
+
+def _existing_run(root):
+    """A run folder as training writes it (files trimmed to a few rows and keys)."""
+    path = root / "20260101-000000-hog_svm-holdout-b172"
+    (path / "models").mkdir(parents=True)
+    write_json(path / "config.json", {
+        "run_id": path.name, "created": "2026-01-01T00:00:00", "finished": "2026-01-01T00:00:01",
+        "labels": ["anger", "happy"],
+        "model": {"name": "hog_svm", "input_spec": {"size": 64, "channels": 1, "normalisation": "raw"},
+                  "options": {"C": 10.0}, "format": "joblib", "weights": "none"},
+        "protocol": {"name": "holdout", "leaky": False, "participant_independent": True, "n_folds": 1,
+                     "test_size": 0.25, "validation": "", "notes": []},
+        "dataset": {"root": "/data", "name": "demo", "layout": "tapakah68", "synthetic": True,
+                    "participants_known": True, "fingerprint": "f", "n_images": 4, "n_participants": 2},
+        "seed": 0, "status": "complete"})
+    write_json(path / "folds.json", [{"fold": 0, "train": ["7"], "val": [], "test": ["8"], "overlap": [],
+                                      "overlap_images": 0, "overlap_duplicates": 0, "n_train": 2,
+                                      "n_val": 0, "n_test": 2}])
+    write_json(path / "metrics.json", {"accuracy": 0.5, "macro_f1": 1 / 3, "n_samples": 2, "n_participants": 1,
+                                       "protocol": "holdout", "leaky": False, "participant_independent": True})
+    (path / "predictions.csv").write_text(
+        "sample_id,path,participant,gender,fold,true,pred,p_anger,p_happy\n"
+        "/data/8/Anger.jpg,/data/8/Anger.jpg,08,male,0,anger,anger,0.75,0.25\n"
+        "/data/8/Happy.jpg,/data/8/Happy.jpg,08,male,0,happy,anger,0.625,0.375\n")
+    (path / "history.csv").write_text(
+        "fold,epoch,loss,accuracy,val_loss,val_accuracy,learning_rate\n0,1,1.5,0.5,,,\n")
+    return path
+
+
+def test_an_existing_run_folder_loads(tmp_path):
+    from fer_engine.analytics.inputs import as_eval_run
+    from fer_engine.experiments.runs import load_run
+
+    path = _existing_run(tmp_path)
+    run = load_run(path.name, root=tmp_path)
+    assert run.path == path and run.run_id == path.name and run.labels == ("anger", "happy")
+    assert run.label == "hog_svm / holdout" and not run.leaky and run.synthetic
+    assert run.predictions_path == path / "predictions.csv"
+    assert run.predictions["participant"].tolist() == ["08", "08"]  # ids stay text
+    assert run.predictions["p_anger"].tolist() == [0.75, 0.625]
+    assert run.history["loss"].tolist() == [1.5] and run.folds[0]["test"] == ["8"]
+    assert run.metrics["macro_f1"] == pytest.approx(1 / 3) and run.fold_of("/data/8/Happy.jpg") == 0
+    evaluated = as_eval_run(run)
+    assert evaluated.run_id == path.name and evaluated.path == path and evaluated.labels == ("anger", "happy")
+    assert evaluated.predictions["correct"].tolist() == [True, False] and evaluated.metrics["accuracy"] == 0.5
+    assert evaluated.title == f"hog_svm / holdout ({path.name})" and not evaluated.leaky
+    listed = list_runs(tmp_path)
+    assert listed[["run_id", "model", "protocol", "leaky", "accuracy"]].to_dict("records") == [
+        {"run_id": path.name, "model": "hog_svm", "protocol": "holdout", "leaky": False, "accuracy": 0.5}]
+
+
+def test_a_run_is_leaky_by_its_protocol_or_its_folds(tmp_path):
+    from fer_engine.experiments.runs import load_run
+
+    path = _existing_run(tmp_path)
+    folds = json.loads((path / "folds.json").read_text())
+    folds[0]["overlap"] = ["8"]
+    write_json(path / "folds.json", folds)
+    run = load_run(path)
+    assert run.leaky and run.label == "hog_svm / holdout (LEAKY)"
+    config = json.loads((path / "config.json").read_text())
+    config["protocol"]["name"] = "paper"
+    write_json(path / "config.json", config)
+    assert bool(list_runs(tmp_path)["leaky"][0])
+
+
+def test_missing_and_damaged_runs_are_clear_errors(tmp_path):
+    from fer_engine.analytics.inputs import as_eval_run
+    from fer_engine.errors import ModelError
+    from fer_engine.experiments.runs import load_run
+
+    with pytest.raises(ModelError, match="No run folder 'nope'"):
+        load_run("nope", root=tmp_path)
+    path = _existing_run(tmp_path)
+    (path / "predictions.csv").unlink()
+    assert load_run(path).predictions.empty
+    with pytest.raises(ModelError, match="has no predictions.csv"):
+        as_eval_run(path)
+    (path / "metrics.json").write_text("{not json")
+    with pytest.raises(ModelError, match="metrics.json cannot be read"):
+        load_run(path)
+    assert list_runs(tmp_path).empty

@@ -1,17 +1,16 @@
 """What the analytics consume: a run's predictions table plus its config.
 
-The run folder format is documented in the project notes (``run_format.md``):
-``predictions.csv`` has ``sample_id, path, participant, <demographics...>, fold, true,
-pred, p_<label>...``. :func:`validate_predictions` checks and normalises such a table;
-:class:`EvalRun` bundles it with the run's ``config.json``, ``folds.json`` and
-``history.csv``. Anything with ``config`` and ``predictions`` attributes (for example the
-training side's run object) or a run folder path can be turned into an :class:`EvalRun`
-with :func:`as_eval_run`.
+The run folder format is documented in ``docs/run_format.md``: ``predictions.csv`` has
+``sample_id, path, participant, <demographics...>, fold, true, pred, p_<label>...``.
+:func:`validate_predictions` checks and normalises such a table; :class:`EvalRun` bundles
+it with the run's ``config.json``, ``folds.json`` and ``history.csv``, as read by
+:func:`fer_engine.experiments.runs.load_run` (the only reader of a run folder). A run folder
+path or id, a loaded :class:`~fer_engine.experiments.runs.Run` or a bare predictions table
+becomes an :class:`EvalRun` with :func:`as_eval_run`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import pandas as pd
 
 from fer_engine import emotions
 from fer_engine.errors import ModelError, UserFacingError
+from fer_engine.experiments.runs import Run, RunConfigView, load_run
 
 #: Columns every predictions table must have.
 REQUIRED_COLUMNS: tuple[str, ...] = ("sample_id", "participant", "true", "pred")
@@ -166,13 +166,14 @@ def has_probabilities(table: pd.DataFrame, labels) -> bool:
 
 
 @dataclass
-class EvalRun:
+class EvalRun(RunConfigView):
     """One run as the analytics see it.
 
     ``predictions`` is validated (see :func:`validate_predictions`); ``labels`` are the
     run's classes in canonical order; ``config`` the parsed ``config.json`` (may be
     ``{}`` for a bare table); ``folds`` the parsed ``folds.json`` or ``None``;
-    ``history`` the ``history.csv`` table or ``None``.
+    ``history`` the ``history.csv`` table or ``None``. What the config says (model,
+    protocol, leaky, synthetic) comes from :class:`~fer_engine.experiments.runs.RunConfigView`.
     """
 
     run_id: str
@@ -200,55 +201,23 @@ class EvalRun:
         return cls(rid, config, table, labels, folds, history, None, None, notes)
 
     @classmethod
-    def from_folder(cls, path) -> EvalRun:
-        """Read a run folder (``config.json`` + ``predictions.csv`` at least)."""
-        path = Path(path)
-        if not path.is_dir():
-            raise ModelError(f"There is no run folder at {path}.")
-        config = _read_json(path / "config.json", required=True)
-        pred_file = path / "predictions.csv"
-        if not pred_file.is_file():
+    def from_run(cls, run: Run) -> EvalRun:
+        """The analytics' view of a loaded run folder (it needs ``predictions.csv``)."""
+        if not run.predictions_path.is_file():
             raise ModelError(
-                f"The run folder {path} has no predictions.csv, so it cannot be evaluated."
+                f"The run folder {run.path} has no predictions.csv, so it cannot be evaluated."
             )
-        try:
-            predictions = pd.read_csv(pred_file, dtype={"participant": str, "sample_id": str})
-        except Exception as exc:
-            raise ModelError(f"The predictions file {pred_file} cannot be read ({exc}).") from exc
-        folds = _read_json(path / "folds.json", required=False)
-        history = None
-        if (path / "history.csv").is_file():
-            history = pd.read_csv(path / "history.csv")
-        run = cls.from_table(
-            predictions,
-            config,
-            run_id=config.get("run_id") or path.name,
-            folds=folds,
-            history=history,
+        history = run.history
+        out = cls.from_table(
+            run.predictions,
+            run.config,
+            run_id=run.run_id,
+            folds=run.folds or None,
+            history=history if len(history) else None,
         )
-        run.metrics = _read_json(path / "metrics.json", required=False)
-        run.path = path
-        return run
-
-    # -- what the config says --------------------------------------------------------
-    @property
-    def model_name(self) -> str:
-        return str((self.config.get("model") or {}).get("name") or "unknown model")
-
-    @property
-    def protocol(self) -> dict:
-        return dict(self.config.get("protocol") or {})
-
-    @property
-    def protocol_name(self) -> str:
-        return str(self.protocol.get("name") or "unknown protocol")
-
-    @property
-    def leaky(self) -> bool:
-        """True when the run's test images share participants with its training images."""
-        if self.protocol.get("leaky") or self.protocol_name == "paper":
-            return True
-        return any(f.get("overlap") for f in (self.folds or []) if isinstance(f, dict))
+        out.metrics = run.metrics
+        out.path = run.path
+        return out
 
     @property
     def participants_unknown(self) -> bool:
@@ -260,66 +229,22 @@ class EvalRun:
         )
 
     @property
-    def synthetic(self) -> bool:
-        return bool((self.config.get("dataset") or {}).get("synthetic"))
-
-    @property
     def title(self) -> str:
         return f"{self.model_name} / {self.protocol_name} ({self.run_id})"
 
 
 def as_eval_run(obj: Any, config: dict | None = None) -> EvalRun:
-    """Turn a run folder path, an :class:`EvalRun`, a run-like object with ``config`` and
-    ``predictions`` attributes, or a bare predictions DataFrame into an :class:`EvalRun`."""
+    """Turn a run folder path or id, a :class:`~fer_engine.experiments.runs.Run`, an
+    :class:`EvalRun` or a bare predictions DataFrame (with ``config``) into an :class:`EvalRun`."""
     if isinstance(obj, EvalRun):
         return obj
     if isinstance(obj, pd.DataFrame):
         return EvalRun.from_table(obj, config)
     if isinstance(obj, (str, Path)):
-        return EvalRun.from_folder(resolve_run_path(obj))
-    if hasattr(obj, "predictions") and hasattr(obj, "config"):
-        cfg = obj.config if isinstance(obj.config, dict) else dict(obj.config)
-        folds = getattr(obj, "folds", None)
-        history = getattr(obj, "history", None)
-        run = EvalRun.from_table(
-            obj.predictions,
-            cfg,
-            folds=folds,
-            history=history if isinstance(history, pd.DataFrame) else None,
-        )
-        run.metrics = getattr(obj, "metrics", None)
-        path = getattr(obj, "path", None)
-        run.path = Path(path) if path else None
-        return run
+        obj = load_run(obj)
+    if isinstance(obj, Run):
+        return EvalRun.from_run(obj)
     raise PredictionsError(f"Cannot evaluate an object of type {type(obj).__name__}.")
-
-
-def resolve_run_path(ref) -> Path:
-    """A run folder from a path or a run id (looked up under ``fer_engine.paths.runs_dir()``)."""
-    path = Path(ref).expanduser()
-    if path.is_dir():
-        return path
-    from fer_engine.paths import runs_dir
-
-    candidate = runs_dir() / str(ref)
-    if candidate.is_dir():
-        return candidate
-    raise ModelError(
-        f"No run folder '{ref}': give the path of a run folder or a run id found in {runs_dir()}."
-    )
-
-
-def _read_json(path: Path, required: bool):
-    if not path.is_file():
-        if required:
-            raise ModelError(
-                f"The run folder {path.parent} has no {path.name}; it is not a complete run."
-            )
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path} cannot be read as JSON ({exc}).") from exc
 
 
 def run_dataset_rows(run: EvalRun, paths, dataset=None) -> tuple[Any, np.ndarray, list[str]]:

@@ -1,6 +1,8 @@
 """The run folder: write atomically, list, load, delete, zip.
 
-Format (the contract in ``notes/run_format.md``; readers: analytics, explanations, pages)::
+This module is the only reader and writer of a run folder: analytics, explanations, the CLI
+and the pages go through :func:`load_run` and :class:`Run`. Format (the contract in
+``docs/run_format.md``)::
 
     <runs_dir>/<run_id>/            run_id = YYYYmmdd-HHMMSS-<model>-<protocol>-<4 hex>
         config.json                 every setting, seeds, versions, dataset fingerprint
@@ -26,6 +28,7 @@ import secrets
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -185,24 +188,85 @@ def is_complete(path) -> bool:
 
 
 def resolve_run(run_id_or_path, root=None) -> Path:
-    """Path of a complete run from its id or path; :class:`ModelError` if there is none."""
+    """Path of a complete run from its folder or its id (under ``root``, default
+    :func:`fer_engine.paths.runs_dir`); :class:`ModelError` if there is none."""
     candidate = Path(str(run_id_or_path)).expanduser()
     if not candidate.is_dir():
         candidate = runs_root(root) / str(run_id_or_path)
+    if not candidate.is_dir():
+        raise ModelError(f"No run folder '{run_id_or_path}': give the path of a run folder or a "
+                         f"run id found in {runs_root(root)}.")
     if not is_complete(candidate):
-        raise ModelError(f"No complete run found at '{run_id_or_path}'.")
+        raise ModelError(f"No complete run found at '{run_id_or_path}': a run folder holds "
+                         "config.json and metrics.json (an interrupted training leaves neither).")
     return candidate
 
 
+def is_leaky(config: dict, folds=None) -> bool:
+    """True when a run's test images share participants with its training images: its
+    protocol says so (``paper``) or a fold of ``folds.json`` records an overlap."""
+    protocol = config.get("protocol") or {}
+    if protocol.get("leaky") or protocol.get("name") == "paper":
+        return True
+    return any(f.get("overlap") for f in (folds or []) if isinstance(f, dict))
+
+
+class RunConfigView:
+    """What a run's ``config.json`` (``self.config``) and ``folds.json`` (``self.folds``)
+    say, for :class:`Run` and the analytics' :class:`fer_engine.analytics.EvalRun`."""
+
+    config: dict
+    folds: list | None
+
+    @property
+    def model_name(self) -> str:
+        return str((self.config.get("model") or {}).get("name") or "unknown model")
+
+    @property
+    def protocol(self) -> dict:
+        return dict(self.config.get("protocol") or {})
+
+    @property
+    def protocol_name(self) -> str:
+        return str(self.protocol.get("name") or "unknown protocol")
+
+    @property
+    def leaky(self) -> bool:
+        """True when the run's test images share participants with its training images."""
+        return is_leaky(self.config, self.folds)
+
+    @property
+    def synthetic(self) -> bool:
+        return bool((self.config.get("dataset") or {}).get("synthetic"))
+
+    @property
+    def label(self) -> str:
+        """``model / protocol``, with ``(LEAKY)`` for a leaky run: how people name the run."""
+        return f"{self.model_name} / {self.protocol_name}{' (LEAKY)' if self.leaky else ''}"
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path} cannot be read ({exc}).") from exc
+
+
+def _read_csv(path: Path, **options) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, **options)
+    except Exception as exc:  # noqa: BLE001 - any parser error is a damaged file for the user
+        raise ModelError(f"{path} cannot be read ({exc}).") from exc
+
+
 @dataclass
-class Run:
-    """A loaded run. ``predictions``/``history`` are DataFrames as in the files."""
+class Run(RunConfigView):
+    """A complete run folder. ``config`` and ``metrics`` are read by :func:`load_run`;
+    ``folds``, ``predictions`` and ``history`` on first use (tables as in the files; empty
+    when the file is absent)."""
 
     path: Path
     config: dict
-    folds: list[dict]
-    predictions: pd.DataFrame
-    history: pd.DataFrame
     metrics: dict
 
     @property
@@ -214,8 +278,33 @@ class Run:
         return tuple(self.config["labels"])
 
     @property
-    def leaky(self) -> bool:
-        return bool(self.config.get("protocol", {}).get("leaky", False))
+    def predictions_path(self) -> Path:
+        return self.path / "predictions.csv"
+
+    @property
+    def history_path(self) -> Path:
+        return self.path / "history.csv"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.path / "models"
+
+    @cached_property
+    def folds(self) -> list[dict]:
+        path = self.path / "folds.json"
+        return _read_json(path) if path.is_file() else []
+
+    @cached_property
+    def predictions(self) -> pd.DataFrame:
+        if not self.predictions_path.is_file():
+            return pd.DataFrame()
+        return _read_csv(self.predictions_path, dtype={"participant": str, "sample_id": str})
+
+    @cached_property
+    def history(self) -> pd.DataFrame:
+        if not self.history_path.is_file():
+            return pd.DataFrame(columns=list(HISTORY_COLUMNS))
+        return _read_csv(self.history_path)
 
     def model(self, fold: int | str | None = None):
         """The fold's model (default: last fold; ``"all"``: ensemble), see :mod:`fer_engine.models`."""
@@ -231,23 +320,13 @@ class Run:
         return int(hit.iloc[0])
 
 
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{path} cannot be read ({exc}).") from exc
-
-
 def load_run(run_id_or_path, root=None) -> Run:
-    """Load config, folds, predictions, history and metrics of a complete run."""
-    path = resolve_run(run_id_or_path, root)
-    config = _read_json(path / "config.json")
-    folds = _read_json(path / "folds.json") if (path / "folds.json").is_file() else []
-    predictions = (pd.read_csv(path / "predictions.csv", dtype={"participant": str})
-                   if (path / "predictions.csv").is_file() else pd.DataFrame())
-    history = (pd.read_csv(path / "history.csv") if (path / "history.csv").is_file()
-               else pd.DataFrame(columns=HISTORY_COLUMNS))
-    return Run(path, config, folds, predictions, history, _read_json(path / "metrics.json"))
+    """The complete run at a folder or with an id (see :func:`resolve_run`)."""
+    return _open(resolve_run(run_id_or_path, root))
+
+
+def _open(path: Path) -> Run:
+    return Run(path, _read_json(path / "config.json"), _read_json(path / "metrics.json"))
 
 
 def list_runs(root=None) -> pd.DataFrame:
@@ -261,24 +340,24 @@ def list_runs(root=None) -> pd.DataFrame:
         if not is_complete(path):
             continue
         try:
-            config = json.loads((path / "config.json").read_text())
-            metrics = json.loads((path / "metrics.json").read_text())
-        except (OSError, ValueError):
+            run = _open(path)
+        except ModelError:
             continue
+        config = run.config
         if config.get("status", "complete") != "complete":
             continue
         ds = config.get("dataset", {})
         proto = config.get("protocol", {})
         rows.append({
-            "run_id": config.get("run_id", path.name),
+            "run_id": run.run_id,
             "created": config.get("created"),
             "dataset": ds.get("name"),
-            "synthetic": bool(ds.get("synthetic", False)),
+            "synthetic": run.synthetic,
             "model": config.get("model", {}).get("name"),
             "protocol": proto.get("name"),
-            "leaky": bool(proto.get("leaky", False)),
-            "accuracy": metrics.get("accuracy"),
-            "macro_f1": metrics.get("macro_f1"),
+            "leaky": is_leaky(config),
+            "accuracy": run.metrics.get("accuracy"),
+            "macro_f1": run.metrics.get("macro_f1"),
             "path": str(path),
         })
     frame = pd.DataFrame(rows, columns=list(LIST_COLUMNS))

@@ -175,15 +175,15 @@ def load_model(path_or_name, fold: int | str | None = None) -> FERModel:
     if str(path_or_name) == "pretrained":
         return _load_pretrained()
     path = Path(str(path_or_name)).expanduser()
-    if not path.exists():
-        # a bare run id is accepted too
-        from fer_engine.paths import runs_dir
+    if not path.exists():  # a bare run id is accepted too
+        from fer_engine.experiments.runs import resolve_run
 
-        candidate = runs_dir() / str(path_or_name)
-        if "/" not in str(path_or_name) and candidate.is_dir():
-            path = candidate
-        else:
-            raise ModelError(f"No model found at {path}: give a run folder, a model file or 'pretrained'.")
+        try:
+            path = resolve_run(path_or_name)
+        except ModelError:
+            raise ModelError(
+                f"No model found at {path}: give a run folder, a model file or 'pretrained'."
+            ) from None
     if path.is_file():
         return FERModel.load(path)
     if (path / "models").is_dir():

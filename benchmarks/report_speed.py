@@ -78,10 +78,11 @@ def main() -> int:
         run = find_run()
         source = "newest cnn/loso run in the runs folder"
     if run is None and args.train:
+        from fer_engine.experiments.spec import ExperimentSpec
         from fer_engine.experiments.training import run_experiment
 
         t = time.perf_counter()
-        run = run_experiment(None, model="cnn", protocol="loso")
+        run = run_experiment(None, ExperimentSpec(model="cnn", protocol="loso"))
         source = f"trained now ({time.perf_counter() - t:.0f} s)"
     if run is None:
         run = synthetic_run(tmp)

@@ -39,6 +39,7 @@ def main() -> int:
     from fer_engine.models import create
     from fer_engine.preprocess import prepare_dataset
     from fer_engine.experiments.runs import load_run
+    from fer_engine.experiments.spec import ExperimentSpec
     from fer_engine.experiments.training import run_experiment
 
     t0 = time.perf_counter()
@@ -50,8 +51,9 @@ def main() -> int:
     out = Path(tempfile.mkdtemp(prefix="fer-bench-"))
     epochs = []
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    path = run_experiment(dataset, args.model, args.protocol, epochs=args.epochs, seed=args.seed,
-                          weights="none", out_dir=out,
+    experiment = ExperimentSpec(args.model, args.protocol, epochs=args.epochs, seed=args.seed,
+                                weights="none")
+    path = run_experiment(dataset, experiment, out_dir=out,
                           progress=lambda e: epochs.append(e.metrics["epochs_run"]) if e.kind == "fold_end" else None)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     run = load_run(path)

@@ -10,23 +10,19 @@ from dashboard import cache, charts, state, widgets
 from fer_engine import format as fmt
 from fer_engine.errors import UserFacingError
 from fer_engine.experiments.jobs import JobSpec, apply_caps
-from fer_engine.models import DEFAULT_AUGMENTATION, FULL_AUGMENTATION
+from fer_engine.experiments.protocols import LEAKY_PROTOCOLS, PROTOCOL_LABELS, protocol_label
 from fer_engine.experiments.runs import delete_run, list_runs, zip_run
+from fer_engine.experiments.spec import ExperimentSpec
+from fer_engine.models import (
+    DEFAULT_AUGMENTATION,
+    DEFAULT_WEIGHTS,
+    FULL_AUGMENTATION,
+    MODEL_LABELS,
+)
 
-MODELS = {
-    "cnn": "Small CNN: 48×48 grey faces, trained from scratch (fast)",
-    "hog_svm": "HOG features + SVM: no neural network (fast, a classic baseline)",
-    "resnet50": "ResNet50: 224×224 colour, ImageNet transfer learning (slow on a CPU)",
-    "vgg16": "VGG16: 224×224 colour, ImageNet transfer learning (slow on a CPU)",
-}
-# Leakage-proof protocols first; the leaky one last and labelled.
-PROTOCOLS = {
-    "loso": "Leave one subject out: each person is tested by a model that never saw them",
-    "group-kfold": "Grouped k-fold: folds of whole people",
-    "holdout": "Hold-out: a share of the people is kept for testing (one split)",
-    "official": "The dataset's own train/test split (e.g. FER2013)",
-    "paper": "⚠ LEAKY: the first study's image-level split (same people in training and test)",
-}
+DEFAULTS = ExperimentSpec()
+BATCH_SIZES = [8, 16, 32, 64, 128]
+LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
 AUGMENTATIONS = {
     "rotation": "rotation ±10°",
     "shift": "shifts 10%",
@@ -63,31 +59,34 @@ if settings.hosted_demo:
 
 # -- settings ------------------------------------------------------------------------------
 c1, c2 = st.columns(2)
-model = c1.selectbox("Model", list(MODELS), format_func=MODELS.get, key="train_model")
-protocol = c2.selectbox("Evaluation protocol", list(PROTOCOLS), format_func=PROTOCOLS.get,
+model = c1.selectbox("Model", list(MODEL_LABELS), format_func=MODEL_LABELS.get, key="train_model")
+protocol = c2.selectbox("Evaluation protocol", list(PROTOCOL_LABELS), format_func=protocol_label,
                         key="train_protocol")
-augment_before_split = False
-if protocol == "paper":
+augment_before_split = DEFAULTS.augment_before_split
+if protocol in LEAKY_PROTOCOLS:
     widgets.leaky_banner()
+if protocol == "paper":
     augment_before_split = st.checkbox(
         "Augment before the split, as the first study's notebook did (copies of one photo land "
         "on both sides)", key="train_augment_before_split")
-k, test_size = 5, 0.2
+k, test_size = DEFAULTS.k, DEFAULTS.test_size
 if protocol == "group-kfold":
-    k = st.number_input("Folds (k)", min_value=2, max_value=20, value=5, key="train_k")
+    k = st.number_input("Folds (k)", min_value=2, max_value=20, value=DEFAULTS.k, key="train_k")
 if protocol in ("holdout", "paper"):
-    test_size = st.slider("Test share", 0.1, 0.5, 0.2, 0.05, key="train_test_size",
+    test_size = st.slider("Test share", 0.1, 0.5, DEFAULTS.test_size, 0.05, key="train_test_size",
                           help="Share of the people (hold-out) or of the images (paper) kept for testing.")
 
 c1, c2, c3, c4 = st.columns(4)
 max_epochs = settings.demo_max_epochs if settings.hosted_demo else 500
 epochs = c1.number_input("Epochs (maximum)", min_value=1, max_value=max_epochs,
-                         value=min(30, max_epochs), key="train_epochs",
+                         value=min(DEFAULTS.epochs, max_epochs), key="train_epochs",
                          help="Early stopping may end a fold sooner.")
-batch_size = c2.selectbox("Batch size", [8, 16, 32, 64, 128], index=2, key="train_batch")
-learning_rate = c3.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], value=1e-3,
+batch_size = c2.selectbox("Batch size", BATCH_SIZES, index=BATCH_SIZES.index(DEFAULTS.batch_size),
+                          key="train_batch")
+learning_rate = c3.select_slider("Learning rate", LEARNING_RATES, value=DEFAULTS.learning_rate,
                                  format_func=lambda v: f"{v:g}", key="train_lr")
-seed = c4.number_input("Seed", min_value=0, max_value=1_000_000, value=0, key="train_seed")
+seed = c4.number_input("Seed", min_value=0, max_value=1_000_000, value=DEFAULTS.seed,
+                       key="train_seed")
 
 st.markdown("Augmentation of training images (never of test images). Default: flips only; "
             "on the small synthetic dataset the geometric set kept the CNN near chance.")
@@ -99,7 +98,7 @@ augmentation = {
 }
 
 weights = "none"
-if model in ("resnet50", "vgg16"):
+if DEFAULT_WEIGHTS[model] == "imagenet":  # the transfer-learning families
     choice = st.radio(
         "Starting weights",
         ["imagenet", "none"],
@@ -114,19 +113,19 @@ else:
 
 with st.expander("Advanced"):
     val_fraction = st.slider(
-        "Validation share of each fold's training people (early stopping)", 0.0, 0.4, 0.15, 0.05,
-        key="train_val_fraction")
+        "Validation share of each fold's training people (early stopping)", 0.0, 0.4,
+        DEFAULTS.val_fraction, 0.05, key="train_val_fraction")
     class_weight = st.checkbox("Balanced class weights", key="train_class_weight")
 
 if st.button("Start training", type="primary", key="train_start"):
-    spec = JobSpec(
-        data=state.dataset_path() or cache.dataset_folder(None),
-        model=model, protocol=protocol, epochs=int(epochs), batch_size=int(batch_size),
-        learning_rate=float(learning_rate), seed=int(seed), weights=weights,
-        augment=augmentation or False, class_weight=bool(class_weight), k=int(k),
-        test_size=float(test_size), val_fraction=float(val_fraction),
-        augment_before_split=bool(augment_before_split), dataset_label=ds.name,
+    experiment = ExperimentSpec(
+        model=model, protocol=protocol, epochs=epochs, batch_size=batch_size,
+        learning_rate=learning_rate, seed=seed, weights=weights, augment=augmentation or False,
+        class_weight=class_weight, k=k, test_size=test_size, val_fraction=val_fraction,
+        augment_before_split=augment_before_split,
     )
+    spec = JobSpec(experiment, data=state.dataset_path() or cache.dataset_folder(None),
+                   dataset_label=ds.name)
     spec, notes = apply_caps(spec, settings)
     try:
         job_id = manager.submit(spec, notes=notes)

@@ -36,14 +36,16 @@ PEOPLE = pd.DataFrame({
 def run_path(tmp_path_factory):
     from fer_engine.data import load_dataset
     from fer_engine.data.synthetic import generate
+    from fer_engine.experiments.spec import ExperimentSpec
     from fer_engine.experiments.training import run_experiment
 
     base = tmp_path_factory.mktemp("regions")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FER_CACHE_DIR", str(base / "cache"))
         data = load_dataset(generate(base / "data", participants=PEOPLE, emotions=LABELS))
-        yield run_experiment(data, "cnn", "group-kfold", k=2, epochs=1, batch_size=8, seed=0,
-                             val_fraction=0, out_dir=base / "runs")
+        spec = ExperimentSpec("cnn", "group-kfold", k=2, epochs=1, batch_size=8, seed=0,
+                              val_fraction=0)
+        yield run_experiment(data, spec, out_dir=base / "runs")
 
 
 @pytest.fixture(scope="module")

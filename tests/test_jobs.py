@@ -14,6 +14,7 @@ import pytest
 from fer_engine.experiments import jobs
 from fer_engine.data import load_dataset, synthetic
 from fer_engine.experiments.jobs import JobBusyError, JobManager, JobSpec
+from fer_engine.experiments.spec import ExperimentSpec
 from fer_engine.experiments.runs import list_runs, load_run
 from fer_engine.settings import load_settings
 
@@ -28,11 +29,12 @@ def env(tmp_path_factory):
         yield {"root": root, "data": str(data), "runs": root / "runs"}
 
 
-def spec(env, **kw) -> JobSpec:
-    base = dict(data=env["data"], model="cnn", protocol="holdout", epochs=1, batch_size=8,
-                augment=False, val_fraction=0.0, out_dir=str(env["runs"]), dataset_label="4 people")
-    base.update(kw)
-    return JobSpec(**base)
+def spec(env, data=None, **kw) -> JobSpec:
+    settings = dict(model="cnn", protocol="holdout", epochs=1, batch_size=8, augment=False,
+                    val_fraction=0.0)
+    settings.update(kw)
+    return JobSpec(ExperimentSpec(**settings), data=data or env["data"], out_dir=str(env["runs"]),
+                   dataset_label="4 people")
 
 
 def wait_until(predicate, timeout=120.0, poll=0.2):
@@ -49,7 +51,7 @@ def test_a_job_trains_to_a_complete_run_with_progress_and_history(env):
     manager = JobManager(env["root"] / "j1")
     job_id = manager.submit(spec(env))
     first = manager.status(job_id)
-    assert first.state == "running" and first.spec.model == "cnn"
+    assert first.state == "running" and first.spec.experiment.model == "cnn"
     done = manager.wait(job_id, timeout=180)
     assert done.state == "finished", done.error
     assert done.fraction == 1.0 and done.n_folds == 1 and done.epoch == 1
@@ -97,10 +99,12 @@ def test_demo_caps_and_participant_limit(env, monkeypatch):
     monkeypatch.setenv("FER_DEMO_MAX_EPOCHS", "2")
     monkeypatch.setenv("FER_DEMO_MAX_PARTICIPANTS", "3")
     capped, notes = jobs.apply_caps(spec(env, epochs=10), load_settings())
-    assert capped.epochs == 2 and capped.max_participants == 3 and "capped at 2" in notes[0]
+    assert capped.experiment.epochs == 2 and capped.max_participants == 3
+    assert "capped at 2" in notes[0]
+    assert capped.experiment.batch_size == 8  # only the epochs change
     monkeypatch.setenv("FER_HOSTED_DEMO", "0")
     same, notes = jobs.apply_caps(spec(env, epochs=10), load_settings())
-    assert same.epochs == 10 and same.max_participants is None and notes == []
+    assert same.experiment.epochs == 10 and same.max_participants is None and notes == []
     ds = load_dataset(env["data"])
     sub = jobs.limit_participants(ds, 3)
     assert sub.n_participants == 3 and sub.n_images == 24 and ds.n_images == 32
@@ -130,9 +134,9 @@ def test_clean_stale_jobs(tmp_path):
 
 
 def test_progress_fractions_and_summary():
-    st = jobs.JobStatus("j", JobSpec(model="cnn", protocol="loso", dataset_label="demo"), "running",
-                        "now", phase="train", fold=1, n_folds=4, epoch=2, n_epochs=4, batch=2,
-                        n_batches=4)
+    demo = JobSpec(ExperimentSpec("cnn", "loso"), dataset_label="demo")
+    st = jobs.JobStatus("j", demo, "running", "now", phase="train", fold=1, n_folds=4, epoch=2,
+                        n_epochs=4, batch=2, n_batches=4)
     assert st.epoch_fraction == pytest.approx(1.5 / 4)
     assert st.fraction == pytest.approx((1 + 1.5 / 4) / 4)
     assert st.summary == "Training fold 2/4, epoch 2/4: cnn / loso on demo"

@@ -69,16 +69,14 @@ def test_run_features_from_a_real_hog_svm_run(tmp_path, monkeypatch):
     from fer_engine.analytics.probe import run_features
     from fer_engine.data.synthetic import generate
     from fer_engine.errors import ModelError
+    from fer_engine.experiments.spec import ExperimentSpec
     from fer_engine.experiments.training import run_experiment
 
     data = generate(tmp_path / "data", participants=3, seed=0)
     path = run_experiment(
         data,
-        model="hog_svm",
-        protocol="loso",
-        detect=False,
-        augment=False,
-        val_fraction=0,
+        ExperimentSpec(model="hog_svm", protocol="loso", detect=False, augment=False,
+                       val_fraction=0),
         out_dir=tmp_path / "runs",
     )
     run = as_eval_run(path)

@@ -121,3 +121,20 @@ def test_offline_imagenet_is_a_clear_error(app):
     message = texts(app.error)
     assert "Training failed" in message and "could not be downloaded" in message
     assert not app.exception
+
+
+def test_the_choices_come_from_the_engine_catalogue(app):
+    from fer_engine.experiments.protocols import PROTOCOL_LABELS, protocol_label
+    from fer_engine.experiments.spec import ExperimentSpec
+    from fer_engine.models import MODEL_LABELS
+
+    assert app.selectbox(key="train_model").options == list(MODEL_LABELS.values())
+    protocols = [protocol_label(p) for p in PROTOCOL_LABELS]
+    assert app.selectbox(key="train_protocol").options == protocols
+    defaults = ExperimentSpec()
+    assert app.number_input(key="train_epochs").value == defaults.epochs
+    assert app.selectbox(key="train_batch").value == defaults.batch_size
+    assert "LEAKY" not in texts(app.error)
+    app.selectbox(key="train_protocol").set_value("paper").run()
+    assert "LEAKY" in texts(app.error)
+    assert app.checkbox(key="train_augment_before_split").value is False

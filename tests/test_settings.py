@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from fer_engine.experiments import jobs
+from fer_engine.experiments.spec import ExperimentSpec
 from fer_engine.settings import is_allowed_path, load_settings
 
 ENV = (
@@ -40,8 +41,8 @@ def assert_demo(settings):
     assert not is_allowed_path(Path.home(), settings)
     assert settings.max_upload_mb == 20 and settings.max_upload_bytes == 20 * 1024 * 1024
     assert settings.demo_max_epochs == 5 and settings.demo_max_participants == 19
-    capped, notes = jobs.apply_caps(jobs.JobSpec(epochs=30), settings)
-    assert capped.epochs == 5 and capped.max_participants == 19
+    capped, notes = jobs.apply_caps(jobs.JobSpec(ExperimentSpec(epochs=30)), settings)
+    assert capped.experiment.epochs == 5 and capped.max_participants == 19
     assert notes == ["Epochs capped at 5 on this public demo."]
 
 
@@ -49,7 +50,7 @@ def assert_local(settings):
     assert settings.hosted_demo is False and settings.server_folders_allowed is True
     assert settings.max_upload_mb == 200
     assert is_allowed_path(Path.home(), settings)
-    spec = jobs.JobSpec(epochs=30)
+    spec = jobs.JobSpec(ExperimentSpec(epochs=30))
     assert jobs.apply_caps(spec, settings) == (spec, [])
 
 
@@ -94,8 +95,9 @@ def test_secrets_set_the_demo_caps_and_upload_limit(monkeypatch):
                "demo_max_participants": 3}
     s = load_settings(secrets)
     assert s.hosted_demo and s.max_upload_mb == 5 and s.max_upload_bytes == 5 * 1024 * 1024
-    capped, notes = jobs.apply_caps(jobs.JobSpec(epochs=10), s)
-    assert capped.epochs == 2 and capped.max_participants == 3 and "capped at 2" in notes[0]
+    capped, notes = jobs.apply_caps(jobs.JobSpec(ExperimentSpec(epochs=10)), s)
+    assert capped.experiment.epochs == 2 and capped.max_participants == 3
+    assert "capped at 2" in notes[0]
     # the environment's upload limit applies when the secrets do not set one
     assert load_settings({"hosted_demo": True}).max_upload_mb == 50
 

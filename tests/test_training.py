@@ -16,6 +16,7 @@ pytest.importorskip("keras")
 
 from fer_engine.errors import TrainingCancelled  # noqa: E402
 from fer_engine.experiments.runs import delete_run, list_runs, load_run, zip_run  # noqa: E402
+from fer_engine.experiments.spec import ExperimentSpec  # noqa: E402
 from fer_engine.experiments.training import run_experiment  # noqa: E402
 
 LABELS = ("anger", "happy", "sad", "surprise")
@@ -46,7 +47,7 @@ def runs(tmp_path, monkeypatch):
 def cnn_loso(dataset, tmp_path_factory):
     """One real cnn loso run (4 folds, 1 epoch each) and the progress events it sent."""
     events = []
-    path = run_experiment(dataset, "cnn", "loso", epochs=1, batch_size=8, seed=3,
+    path = run_experiment(dataset, ExperimentSpec("cnn", "loso", epochs=1, batch_size=8, seed=3),
                           out_dir=tmp_path_factory.mktemp("cnnruns"), progress=events.append)
     return path, events
 
@@ -143,7 +144,7 @@ def _official(dataset):
 ])
 def test_every_protocol_writes_an_honest_run(dataset, runs, protocol, options, n_scored, leaky):
     data = _official(dataset) if protocol == "official" else dataset
-    path = run_experiment(data, "hog_svm", protocol, seed=0, **options)
+    path = run_experiment(data, ExperimentSpec("hog_svm", protocol, seed=0, **options))
     run = load_run(path)
     pred = run.predictions
     assert len(pred) == n_scored and pred["sample_id"].is_unique
@@ -163,8 +164,9 @@ def test_every_protocol_writes_an_honest_run(dataset, runs, protocol, options, n
 
 
 def test_same_seed_same_predictions(dataset, runs):
-    a = load_run(run_experiment(dataset, "hog_svm", "group-kfold", k=2, seed=5)).predictions
-    b = load_run(run_experiment(dataset, "hog_svm", "group-kfold", k=2, seed=5)).predictions
+    spec = ExperimentSpec("hog_svm", "group-kfold", k=2, seed=5)
+    a = load_run(run_experiment(dataset, spec)).predictions
+    b = load_run(run_experiment(dataset, spec)).predictions
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -174,7 +176,7 @@ def test_an_interrupted_run_is_never_listed(dataset, runs):
             raise RuntimeError("power cut")
 
     with pytest.raises(RuntimeError, match="power cut"):
-        run_experiment(dataset, "hog_svm", "loso", progress=explode)
+        run_experiment(dataset, ExperimentSpec("hog_svm", "loso"), progress=explode)
     assert list(runs.iterdir()) == []  # neither a run nor a partial folder is left
     assert list_runs().empty
     # what a killed process leaves behind: a partial folder (even a full one) and a half-written run
@@ -200,15 +202,16 @@ def test_cancellation_stops_within_a_batch_and_leaves_nothing(dataset, runs):
             cancel.set()
 
     with pytest.raises(TrainingCancelled):
-        run_experiment(dataset, "cnn", "holdout", epochs=50, batch_size=4, progress=on_event, cancel=cancel)
+        run_experiment(dataset, ExperimentSpec("cnn", "holdout", epochs=50, batch_size=4),
+                       progress=on_event, cancel=cancel)
     assert seen.count("batch_end") == 1 and "fold_end" not in seen
     assert not runs.exists() or list(runs.iterdir()) == []
     with pytest.raises(TrainingCancelled):  # already set: stops before any work
-        run_experiment(dataset, "hog_svm", "loso", cancel=cancel)
+        run_experiment(dataset, ExperimentSpec("hog_svm", "loso"), cancel=cancel)
 
 
 def test_list_zip_delete(dataset, runs, tmp_path):
-    path = run_experiment(dataset, "hog_svm", "holdout", test_size=0.25)
+    path = run_experiment(dataset, ExperimentSpec("hog_svm", "holdout", test_size=0.25))
     listing = list_runs()
     assert list(listing.columns) == ["run_id", "created", "dataset", "synthetic", "model", "protocol",
                                      "leaky", "accuracy", "macro_f1", "path"]

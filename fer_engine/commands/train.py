@@ -6,43 +6,67 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import fields
 
+from fer_engine.experiments.protocols import LEAKY_PROTOCOLS, PROTOCOLS
+from fer_engine.experiments.spec import ExperimentSpec
 from fer_engine.models import MODEL_NAMES
-from fer_engine.experiments.protocols import PROTOCOLS
+
+#: The settings a bare ``train`` uses: every flag's default comes from here.
+DEFAULTS = ExperimentSpec()
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``train`` flags; those named like an :class:`ExperimentSpec` field fill it."""
+    d = DEFAULTS
     p.add_argument("--data", default=None,
                    help="dataset folder (tapakah68 or class-folder layout); default: the synthetic demo dataset")
-    p.add_argument("--model", choices=MODEL_NAMES, default="cnn")
-    p.add_argument("--protocol", choices=PROTOCOLS, default="loso",
+    p.add_argument("--model", choices=MODEL_NAMES, default=d.model)
+    p.add_argument("--protocol", choices=PROTOCOLS, default=d.protocol,
                    help="loso, group-kfold and holdout keep every participant on one side; "
                         "paper is the first study's LEAKY image-level split (a contrast only); "
                         "official uses the dataset's own train/test split")
-    p.add_argument("--epochs", type=int, default=30, help="maximum epochs per fold (early stopping may end sooner)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--weights", default=None,
+    p.add_argument("--epochs", type=int, default=d.epochs,
+                   help="maximum epochs per fold (early stopping may end sooner)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--weights", default=d.weights,
                    help="imagenet | none | FILE (default: imagenet for resnet50/vgg16, none otherwise)")
     p.add_argument("--out", default=None, help="folder that receives the run folder (default: artifacts/runs)")
-    p.add_argument("--k", type=int, default=5, help="folds of group-kfold")
-    p.add_argument("--test-size", type=float, default=0.2, help="test share for holdout (participants) and paper (images)")
-    p.add_argument("--val-fraction", type=float, default=0.15,
+    p.add_argument("--k", type=int, default=d.k, help="folds of group-kfold")
+    p.add_argument("--test-size", type=float, default=d.test_size,
+                   help="test share for holdout (participants) and paper (images)")
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction,
                    help="share of each fold's training participants used for early stopping (0: none)")
-    p.add_argument("--patience", type=int, default=6, help="early-stopping patience in epochs")
-    p.add_argument("--augment", choices=["flip", "full", "none"], default="flip",
+    p.add_argument("--patience", dest="early_stopping_patience", metavar="PATIENCE", type=int,
+                   default=d.early_stopping_patience, help="early-stopping patience in epochs")
+    p.add_argument("--augment", choices=["flip", "full", "none"], default=d.augment,
                    help="augmentation of training batches: flip (default), full (+ rotation, shifts, "
                         "zoom, shear), none")
     p.add_argument("--no-augment", action="store_true", help="same as --augment none")
     p.add_argument("--class-weight", action="store_true", help="balanced class weights")
     p.add_argument("--augment-before-split", action="store_true",
                    help="paper protocol only: augment copies before the split, as the notebook did (leaks)")
-    p.add_argument("--copies", type=int, default=4, help="augmented copies per image with --augment-before-split")
-    p.add_argument("--no-detect", action="store_true", help="images already are face crops: no face detection")
-    p.add_argument("--margin", type=float, default=0.2, help="margin around a detected face, as a fraction of its size")
+    p.add_argument("--copies", type=int, default=d.copies,
+                   help="augmented copies per image with --augment-before-split")
+    p.add_argument("--no-detect", dest="detect", action="store_false",
+                   help="images already are face crops: no face detection")
+    p.add_argument("--margin", type=float, default=d.margin,
+                   help="margin around a detected face, as a fraction of its size")
     p.add_argument("--unfreeze", choices=["conv5"], default=None, help="resnet50: also train the last block")
     p.add_argument("--input-size", type=int, default=None, help=argparse.SUPPRESS)  # tests only
+
+
+def spec_from_args(args) -> ExperimentSpec:
+    """The :class:`ExperimentSpec` the parsed ``train`` flags ask for."""
+    settings = {f.name: getattr(args, f.name) for f in fields(ExperimentSpec)
+                if hasattr(args, f.name)}
+    if args.no_augment:
+        settings["augment"] = "none"
+    settings["model_options"] = {name: getattr(args, name) for name in ("unfreeze", "input_size")
+                                 if getattr(args, name)}
+    return ExperimentSpec(**settings)
 
 
 class TextProgress:
@@ -89,23 +113,11 @@ def run(args) -> int:
     from fer_engine.experiments.runs import load_run
     from fer_engine.experiments.training import run_experiment
 
-    options = {}
-    if args.unfreeze:
-        options["unfreeze"] = args.unfreeze
-    if args.input_size:
-        options["input_size"] = args.input_size
-    if args.protocol == "paper":
-        print("WARNING: the 'paper' protocol is LEAKY (images, not people, are split). "
+    spec = spec_from_args(args)
+    if spec.protocol in LEAKY_PROTOCOLS:
+        print(f"WARNING: the '{spec.protocol}' protocol is LEAKY (images, not people, are split). "
               "Its numbers are a contrast, not emotion accuracy.", file=sys.stderr)
-    path = run_experiment(
-        args.data, args.model, args.protocol,
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
-        weights=args.weights, augment="none" if args.no_augment else args.augment, class_weight=args.class_weight, k=args.k,
-        test_size=args.test_size, val_fraction=args.val_fraction,
-        augment_before_split=args.augment_before_split, copies=args.copies,
-        early_stopping_patience=args.patience, detect=not args.no_detect, margin=args.margin,
-        model_options=options, out_dir=args.out, progress=TextProgress(),
-    )
+    path = run_experiment(args.data, spec, out_dir=args.out, progress=TextProgress())
     run_ = load_run(path)
     m = run_.metrics
     ds = run_.config["dataset"]

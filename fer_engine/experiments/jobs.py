@@ -44,10 +44,11 @@ import pandas as pd
 
 from fer_engine.data.dataset import natural_key
 from fer_engine.errors import UserFacingError
+from fer_engine.experiments.runs import HISTORY_COLUMNS
+from fer_engine.experiments.spec import ExperimentSpec
 
 STATES = ("queued", "running", "finished", "failed", "cancelled")
 ACTIVE_STATES = ("queued", "running")
-HISTORY_COLUMNS = ("fold", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 _THROTTLE_S = 0.5  # batch/prepare events are written at most this often
 
 
@@ -58,64 +59,28 @@ class JobBusyError(UserFacingError):
 # --------------------------------------------------------------------------- spec
 
 
-@dataclass
+@dataclass(frozen=True)
 class JobSpec:
-    """What to train: the arguments of :func:`fer_engine.experiments.training.run_experiment`.
+    """A background training: what to train (``experiment``) on which data, and where to.
 
-    ``data``: a dataset folder (None: the default synthetic demo dataset). ``augment``: True,
-    False or a dict of augmentation factors. ``max_participants``: train on the first N
-    participants only (the hosted demo's cap; None: all). ``dataset_label``: how the pages name
-    the data. ``out_dir``: the runs folder (None: ``fer_engine.paths.runs_dir()``).
+    ``data``: a dataset folder (None: the default synthetic demo dataset). ``max_participants``:
+    train on the first N participants only (the hosted demo's cap; None: all).
+    ``dataset_label``: how the pages name the data. ``out_dir``: the runs folder (None:
+    ``fer_engine.paths.runs_dir()``).
     """
 
+    experiment: ExperimentSpec = field(default_factory=ExperimentSpec)
     data: str | None = None
-    model: str = "cnn"
-    protocol: str = "loso"
-    epochs: int = 30
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    seed: int = 0
-    weights: str | None = None
-    augment: bool | dict = True
-    class_weight: bool = False
-    k: int = 5
-    test_size: float = 0.2
-    val_fraction: float = 0.15
-    augment_before_split: bool = False
-    copies: int = 4
-    model_options: dict = field(default_factory=dict)
     max_participants: int | None = None
     dataset_label: str = ""
     out_dir: str | None = None
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "experiment": self.experiment.to_json()}
 
     @classmethod
     def from_json(cls, d: dict) -> JobSpec:
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in d.items() if k in known})
-
-    def experiment_kwargs(self) -> dict:
-        """Keyword arguments of ``run_experiment`` (everything except the dataset)."""
-        return {
-            "model": self.model,
-            "protocol": self.protocol,
-            "epochs": int(self.epochs),
-            "batch_size": int(self.batch_size),
-            "learning_rate": float(self.learning_rate),
-            "seed": int(self.seed),
-            "weights": self.weights,
-            "augment": self.augment,
-            "class_weight": bool(self.class_weight),
-            "k": int(self.k),
-            "test_size": float(self.test_size),
-            "val_fraction": float(self.val_fraction),
-            "augment_before_split": bool(self.augment_before_split),
-            "copies": int(self.copies),
-            "model_options": dict(self.model_options or {}),
-            "out_dir": self.out_dir,
-        }
+        return cls(**{**d, "experiment": ExperimentSpec.from_json(d.get("experiment") or {})})
 
 
 def apply_caps(spec: JobSpec, settings) -> tuple[JobSpec, list[str]]:
@@ -127,8 +92,8 @@ def apply_caps(spec: JobSpec, settings) -> tuple[JobSpec, list[str]]:
         return spec, []
     notes = []
     changes = {}
-    if spec.epochs > settings.demo_max_epochs:
-        changes["epochs"] = settings.demo_max_epochs
+    if spec.experiment.epochs > settings.demo_max_epochs:
+        changes["experiment"] = replace(spec.experiment, epochs=settings.demo_max_epochs)
         notes.append(f"Epochs capped at {settings.demo_max_epochs} on this public demo.")
     cap = settings.demo_max_participants
     if spec.max_participants is None or spec.max_participants > cap:
@@ -220,7 +185,8 @@ class JobStatus:
     def summary(self) -> str:
         """One line for people: what runs, where it is."""
         s = self.spec
-        what = f"{s.model} / {s.protocol} on {s.dataset_label or s.data or 'synthetic demo data'}"
+        what = (f"{s.experiment.model} / {s.experiment.protocol} on "
+                f"{s.dataset_label or s.data or 'synthetic demo data'}")
         if self.state == "queued":
             return f"Queued (position {self.queue_position}): {what}"
         if self.state == "running":
@@ -487,7 +453,7 @@ def _remove_partials(job: _Job) -> None:
     root = Path(spec.out_dir) if spec.out_dir else None
     if root is None or not root.is_dir():
         return
-    tag = f"-{spec.model}-{spec.protocol}-"
+    tag = f"-{spec.experiment.model}-{spec.experiment.protocol}-"
     for p in root.glob(".*.partial"):
         try:
             if tag in p.name and p.stat().st_mtime >= job.started_at - 1:
@@ -604,7 +570,8 @@ def run_worker(folder) -> int:
         dataset = resolve_dataset(spec.data)
         if spec.max_participants:
             dataset = limit_participants(dataset, spec.max_participants)
-        path = run_experiment(dataset, progress=events, cancel=cancel, **spec.experiment_kwargs())
+        path = run_experiment(dataset, spec.experiment, out_dir=spec.out_dir, progress=events,
+                              cancel=cancel)
     except TrainingCancelled as exc:
         return result({"status": "cancelled", "error": str(exc)}, 3)
     except UserFacingError as exc:

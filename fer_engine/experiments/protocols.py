@@ -42,12 +42,27 @@ from fer_engine.errors import DatasetError
 
 PROTOCOLS: tuple[str, ...] = ("loso", "group-kfold", "holdout", "paper", "official")
 LEAKY_PROTOCOLS: frozenset[str] = frozenset({"paper"})
+#: What people read for each protocol: leakage-proof ones first, the leaky one last
+#: (:func:`protocol_label` marks it).
+PROTOCOL_LABELS: dict[str, str] = {
+    "loso": "Leave one subject out: each person is tested by a model that never saw them",
+    "group-kfold": "Grouped k-fold: folds of whole people",
+    "holdout": "Hold-out: a share of the people is kept for testing (one split)",
+    "official": "The dataset's own train/test split (e.g. FER2013)",
+    "paper": "the first study's image-level split (same people in training and test)",
+}
 #: Demographic columns the participant-level splits stratify by (where known).
 STRATA_COLUMNS: tuple[str, ...] = ("country_group", "gender", "age_group")
 
 TRAIN_SPLITS = {"train", "training"}
 VAL_SPLITS = {"val", "valid", "validation"}
 TEST_SPLITS = {"test", "public_test", "publictest"}
+
+
+def protocol_label(name: str) -> str:
+    """What people read for protocol ``name``; a leaky one is marked "⚠ LEAKY"."""
+    label = PROTOCOL_LABELS[name]
+    return f"⚠ LEAKY: {label}" if name in LEAKY_PROTOCOLS else label
 
 
 class LeakageError(AssertionError):

@@ -1,14 +1,16 @@
 """Train a model family under an evaluation protocol and write a run folder.
 
-:func:`run_experiment` is the one entry point the CLI (``python -m fer_engine train``)
-and the dashboard's Train page both call::
+:func:`run_experiment` (data, :class:`~fer_engine.experiments.spec.ExperimentSpec`) is the one
+entry point the CLI (``python -m fer_engine train``) and the dashboard's Train page (through a
+background job) call::
 
-    dataset -> prepare_dataset (faces, crops, uint8 arrays, cached)
-            -> protocols.make_plan (folds; leakage asserted)
-            -> per fold: create model, fit (validation carved from training participants),
-               save, predict the fold's test samples
-            -> pooled predictions.csv, history.csv, folds.json, config.json, metrics.json
-            -> atomic rename of the run folder
+    plan_experiment: first model built, prepare_dataset (faces, crops, uint8 arrays, cached),
+                     protocols.make_plan (folds; leakage asserted)
+    fit_folds:       per fold: fit (validation carved from training participants), save,
+                     predict the fold's test samples
+    pool:            the folds' predictions in one table (every sample scored once per run)
+    write_run:       predictions.csv, history.csv, folds.json, config.json, metrics.json,
+                     then the atomic rename of the run folder (docs/run_format.md)
 
 Training: Adam + categorical cross-entropy; early stopping (best weights restored) and
 learning-rate reduction on the validation loss; augmentation on training batches only
@@ -30,19 +32,22 @@ from __future__ import annotations
 import dataclasses
 import platform
 import random
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from fer_engine import __version__, emotions
 from fer_engine.errors import DatasetError
-from fer_engine.models import FULL_AUGMENTATION, create
+from fer_engine.models import FULL_AUGMENTATION, FERModel, create
 from fer_engine.models.base import START_FROM_EPOCH, resolve_augmentation
 from fer_engine.models.base import ProgressEvent, TrainConfig, check_cancel
-from fer_engine.experiments.protocols import PROTOCOLS, make_plan
+from fer_engine.experiments.protocols import PROTOCOLS, Plan, make_plan
+from fer_engine.experiments.spec import ExperimentSpec
 from fer_engine.experiments.runs import (
     HISTORY_COLUMNS,
     RunWriter,
@@ -51,8 +56,11 @@ from fer_engine.experiments.runs import (
     summary_metrics,
 )
 
-__all__ = ["run_experiment", "TrainConfig", "ProgressEvent", "PROTOCOLS", "resolve_dataset",
-           "seed_everything", "library_versions"]
+if TYPE_CHECKING:
+    from fer_engine.data import Dataset
+
+__all__ = ["run_experiment", "ExperimentSpec", "TrainConfig", "ProgressEvent", "PROTOCOLS",
+           "resolve_dataset", "seed_everything", "library_versions"]
 
 KERAS_FAMILIES = ("cnn", "resnet50", "vgg16")
 
@@ -132,79 +140,105 @@ def _dataset_section(dataset, n_used: int, excluded: list[dict]) -> dict:
     }
 
 
-def run_experiment(
-    dataset_or_path=None,
-    model: str = "cnn",
-    protocol: str = "loso",
-    *,
-    epochs: int = 30,
-    batch_size: int = 32,
-    learning_rate: float = 1e-3,
-    seed: int = 0,
-    weights: str | None = None,
-    augment: str | bool | dict = "flip",
-    class_weight: bool = False,
-    k: int = 5,
-    test_size: float = 0.2,
-    val_fraction: float = 0.15,
-    augment_before_split: bool = False,
-    copies: int = 4,
-    early_stopping_patience: int = 6,
-    detect: bool = True,
-    margin: float = 0.2,
-    model_options: dict | None = None,
-    out_dir=None,
-    progress=None,
-    cancel=None,
-) -> Path:
-    """Train ``model`` under ``protocol`` on a dataset; returns the complete run folder.
+@dataclass
+class Planned:
+    """An experiment ready to fit: the spec, its data prepared and its folds drawn.
+
+    ``X``/``y``: the plan's samples (uint8 images, canonical emotion names), in the order of
+    ``plan.samples``; ``table``: the dataset rows that pre-processing kept; ``model``: the
+    first fold's model, built before any slow work (an ImageNet download failure stops
+    there); ``train_config``: the fit settings every fold starts from.
+    """
+
+    spec: ExperimentSpec
+    dataset: Dataset
+    labels: tuple[str, ...]
+    model: FERModel | None
+    model_section: dict
+    train_config: TrainConfig
+    uses_tf: bool
+    table: pd.DataFrame
+    excluded: list[dict]
+    preprocess_counts: dict
+    plan: Plan
+    X: np.ndarray
+    y: np.ndarray
+
+    @property
+    def n_folds(self) -> int:
+        return len(self.plan.folds)
+
+    def emit(self, progress, kind: str, fold: int, **kw) -> None:
+        if progress is not None:
+            progress(ProgressEvent(kind, fold=fold, n_folds=self.n_folds, **kw))
+
+
+def run_experiment(dataset_or_path=None, spec: ExperimentSpec | None = None, *, out_dir=None,
+                   progress=None, cancel=None) -> Path:
+    """Train ``spec`` (default: ``ExperimentSpec()``) on a dataset; returns the complete run
+    folder.
 
     ``dataset_or_path``: a :class:`fer_engine.data.Dataset`, a dataset folder, or None for
-    the synthetic demo dataset. ``model``: ``cnn``, ``resnet50``, ``vgg16`` or ``hog_svm``.
-    ``protocol``: ``loso``, ``group-kfold`` (``k``), ``holdout`` (``test_size`` of the
-    participants), ``paper`` (LEAKY image-level split; ``augment_before_split`` with
-    ``copies`` augmented copies per image reproduces the notebook), ``official``.
-    ``weights``: ``imagenet``/``none``/file (default: imagenet for resnet50/vgg16, none
-    otherwise; ImageNet offline raises :class:`WeightsUnavailableError` before any work).
-    ``augment``: ``"flip"`` (default; horizontal flips only), ``"full"`` (also rotation,
-    shifts, zoom, shear; see ``fer_engine.models.base.AUGMENTATIONS`` for why it is not the
-    default), ``"none"``, True (= the default) / False, or a dict of factors like
-    ``FULL_AUGMENTATION``.
-    ``val_fraction``: share of each fold's training participants held out for early
-    stopping and learning-rate reduction (0 disables both). ``detect``/``margin``: face
-    detection settings of pre-processing (no face: centre crop). ``model_options``: extra
-    options of the family (``input_size``, ``unfreeze``, ``C``...). ``out_dir``: the runs
-    folder (default ``fer_engine.paths.runs_dir()``).
+    the synthetic demo dataset. ``out_dir``: the runs folder (default
+    ``fer_engine.paths.runs_dir()``). ImageNet weights that cannot be downloaded raise
+    :class:`WeightsUnavailableError` before any slow work.
     """
+    spec = spec if spec is not None else ExperimentSpec()
     started = datetime.now()
-    if protocol not in PROTOCOLS:
-        raise DatasetError(f"Unknown protocol '{protocol}'. Choose one of: {', '.join(PROTOCOLS)}.")
     check_cancel(cancel)
-    dataset = resolve_dataset(dataset_or_path)
+    planned = plan_experiment(resolve_dataset(dataset_or_path), spec, progress, cancel)
+    with RunWriter(new_run_id(spec.model, spec.protocol, started), out_dir) as writer:
+        pred_frames, history_rows = fit_folds(planned, writer.models_dir, progress, cancel)
+        check_cancel(cancel)
+        predictions = pd.concat(pred_frames, ignore_index=True)
+        metrics = write_run(writer, planned, predictions, history_rows, started)
+        path = writer.commit()
+    numbers = {k: v for k, v in metrics.items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    planned.emit(progress, "done", planned.n_folds - 1, metrics=numbers)
+    return path
+
+
+def plan_experiment(dataset, spec: ExperimentSpec, progress=None, cancel=None) -> Planned:
+    """Build the first model, pre-process the images and draw the protocol's folds."""
     labels = emotions.subset(dataset.labels)
     if len(labels) < 2:
         raise DatasetError("The dataset has fewer than two emotions; there is nothing to tell apart.")
-    uses_tf = model in KERAS_FAMILIES or (protocol == "paper" and augment_before_split)
-    seed_everything(seed, tensorflow=uses_tf)
-    options = dict(model_options or {})
+    uses_tf = (spec.model in KERAS_FAMILIES
+               or (spec.protocol == "paper" and spec.augment_before_split))
+    seed_everything(spec.seed, tensorflow=uses_tf)
     # Built first: an ImageNet download failure must stop us before any slow work.
-    first = create(model, labels, weights=weights, **options)
-    spec = first.input_spec
+    first = create(spec.model, labels, weights=spec.weights, **spec.model_options)
     model_section = {**first.meta(), "weights": first.options.get("weights", "none")}
     model_section.pop("labels", None)
-    augmentation = resolve_augmentation(augment)
-    # the paper protocol's copies are always augmented with the full set, as in the notebook
-    copy_augmentation = dict(FULL_AUGMENTATION)
-    if model not in KERAS_FAMILIES:
+    augmentation = resolve_augmentation(spec.augment)
+    if spec.model not in KERAS_FAMILIES:
         augmentation = None  # HOG+SVM trains on the images as they are: say so in config.json
-    config = TrainConfig(
-        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
-        augmentation=augmentation, class_weight=class_weight,
-        early_stopping={"monitor": "val_loss", "patience": int(early_stopping_patience),
+    train_config = TrainConfig(
+        epochs=spec.epochs, batch_size=spec.batch_size, learning_rate=spec.learning_rate,
+        seed=spec.seed, augmentation=augmentation, class_weight=spec.class_weight,
+        early_stopping={"monitor": "val_loss", "patience": spec.early_stopping_patience,
                         "restore_best_weights": True, "start_from_epoch": START_FROM_EPOCH},
     )
+    table, X, excluded, counts = _prepare_images(dataset, first.input_spec, spec, progress, cancel)
+    plan = make_plan(table, spec.protocol, participants_known=dataset.participants_known,
+                     seed=spec.seed, k=spec.k, test_size=spec.test_size,
+                     val_fraction=spec.val_fraction, augment_before_split=spec.augment_before_split,
+                     copies=spec.copies)
+    rows = plan.samples["row"].to_numpy()
+    Xs = X[rows]
+    copy_rows = np.flatnonzero(plan.samples["copy"].to_numpy() > 0)
+    if len(copy_rows):
+        # the paper protocol's copies are always augmented with the full set, as in the notebook
+        Xs[copy_rows] = augment_copies(Xs[copy_rows], dict(FULL_AUGMENTATION), spec.seed)
+        plan.params["copy_augmentation"] = dict(FULL_AUGMENTATION)
+    ys = table["emotion"].map(emotions.normalise).to_numpy()[rows]
+    return Planned(spec, dataset, labels, first, model_section, train_config, uses_tf, table,
+                   excluded, counts, plan, Xs, ys)
 
-    # -- pre-processing -----------------------------------------------------------
+
+def _prepare_images(dataset, input_spec, spec: ExperimentSpec, progress, cancel):
+    """(kept table rows, their uint8 images, excluded images with reasons, status counts)."""
     from fer_engine.preprocess import prepare_dataset
 
     def on_prepare(done, total):
@@ -212,103 +246,93 @@ def run_experiment(
         if progress is not None:
             progress(ProgressEvent("prepare", batch=int(done), n_batches=int(total)))
 
-    prepared = prepare_dataset(dataset, spec, detect=detect, margin=margin, fallback="centre",
-                               progress=on_prepare)
+    prepared = prepare_dataset(dataset, input_spec, detect=spec.detect, margin=spec.margin,
+                               fallback="centre", progress=on_prepare)
     check_cancel(cancel)
     ok = np.asarray(prepared.ok, dtype=bool)
     table_all = dataset.table.reset_index(drop=True)
     excluded = [{"path": str(table_all["path"].iloc[i]), "reason": str(prepared.messages[i])}
                 for i in np.flatnonzero(~ok)]
-    table = table_all[ok].reset_index(drop=True)
-    X = prepared.X[ok]
+    return table_all[ok].reset_index(drop=True), prepared.X[ok], excluded, prepared.counts()
 
-    # -- protocol -------------------------------------------------------------------
-    plan = make_plan(table, protocol, participants_known=dataset.participants_known, seed=seed, k=k,
-                     test_size=test_size, val_fraction=val_fraction,
-                     augment_before_split=augment_before_split, copies=copies)
-    samples = plan.samples
-    Xs = X[samples["row"].to_numpy()]
-    copy_rows = np.flatnonzero(samples["copy"].to_numpy() > 0)
-    if len(copy_rows):
-        Xs[copy_rows] = augment_copies(Xs[copy_rows], copy_augmentation, seed)
-        plan.params["copy_augmentation"] = copy_augmentation
-    ys = table["emotion"].map(emotions.normalise).to_numpy()[samples["row"].to_numpy()]
 
-    # -- folds ------------------------------------------------------------------------
-    n_folds = len(plan.folds)
+def fit_folds(planned: Planned, models_dir: Path, progress=None, cancel=None):
+    """Fit, save and score each fold's model; returns (prediction frames, history rows).
 
-    def emit(kind, fold, **kw):
-        if progress is not None:
-            progress(ProgressEvent(kind, fold=fold, n_folds=n_folds, **kw))
-
-    run_id = new_run_id(model, protocol, started)
-    with RunWriter(run_id, out_dir) as writer:
-        pred_frames, history_rows = [], []
-        for fold in plan.folds:
-            check_cancel(cancel)
-            emit("fold_start", fold.index, n_epochs=config.epochs,
-                 metrics={"n_train": len(fold.train), "n_val": len(fold.val), "n_test": len(fold.test)})
-            if fold.index == 0:
-                m, first = first, None
-            else:
-                seed_everything(seed + fold.index, tensorflow=uses_tf)
-                if hasattr(m, "reinitialise"):
-                    m.reinitialise()  # fresh weights; keeps the traced functions (saves seconds per fold)
-                else:
-                    m = create(model, labels, weights=weights, **options)
-
-            def fold_progress(ev, _k=fold.index):
-                if progress is not None:
-                    progress(dataclasses.replace(ev, fold=_k, n_folds=n_folds))
-
-            fold_config = dataclasses.replace(config, seed=seed + fold.index)
-            rows = m.fit(Xs[fold.train], ys[fold.train],
-                         X_val=Xs[fold.val] if len(fold.val) else None,
-                         y_val=ys[fold.val] if len(fold.val) else None,
-                         config=fold_config, progress=fold_progress, cancel=cancel)
-            history_rows += [{"fold": fold.index, **r} for r in rows]
-            m.save(writer.models_dir, stem=f"fold_{fold.index}")
-            proba = m.predict_proba(Xs[fold.test], batch_size=max(64, batch_size))
-            frame = predictions_frame(samples.iloc[fold.test], table, np.full(len(fold.test), fold.index),
-                                      proba, labels)
-            pred_frames.append(frame)
-            emit("fold_end", fold.index, metrics={
-                "accuracy": float((frame["true"] == frame["pred"]).mean()) if len(frame) else float("nan"),
-                "n_test": len(frame), "epochs_run": len(rows)})
-        del m
+    Fold ``k`` is seeded with ``seed + k``; a Keras model is re-initialised rather than
+    rebuilt (it keeps its traced functions, which saves seconds per fold).
+    """
+    spec, plan = planned.spec, planned.plan
+    X, y, m = planned.X, planned.y, planned.model
+    pred_frames, history_rows = [], []
+    for fold in plan.folds:
         check_cancel(cancel)
+        planned.emit(progress, "fold_start", fold.index, n_epochs=planned.train_config.epochs,
+                     metrics={"n_train": len(fold.train), "n_val": len(fold.val),
+                              "n_test": len(fold.test)})
+        if fold.index > 0:
+            seed_everything(spec.seed + fold.index, tensorflow=planned.uses_tf)
+            if hasattr(m, "reinitialise"):
+                m.reinitialise()
+            else:
+                m = create(spec.model, planned.labels, weights=spec.weights, **spec.model_options)
 
-        predictions = pd.concat(pred_frames, ignore_index=True)
-        writer.write_csv("predictions.csv", predictions)
-        writer.write_csv("history.csv", pd.DataFrame(history_rows, columns=list(HISTORY_COLUMNS)))
-        writer.write_json("folds.json", [f.to_json() for f in plan.folds])
-        training = config.to_dict()
-        training.update(validation=plan.validation, fold_seeds="seed + fold index",
-                        early_stopping=config.early_stopping if len(plan.folds[0].val) else None,
-                        reduce_lr=config.reduce_lr if len(plan.folds[0].val) else None)
-        writer.write_json("config.json", {
-            "run_id": run_id,
-            "created": started.isoformat(timespec="seconds"),
-            "finished": datetime.now().isoformat(timespec="seconds"),
-            "labels": list(labels),
-            "model": model_section,
-            "protocol": plan.config(),
-            "dataset": _dataset_section(dataset, len(table), excluded),
-            "training": training,
-            "preprocess": {"detect": bool(detect), "margin": float(margin), "fallback": "centre",
-                           "status_counts": prepared.counts()},
-            "seed": int(seed),
-            "versions": library_versions(),
-            "status": "complete",
-        })
-        metrics = summary_metrics(predictions, labels)
-        metrics.update(protocol=protocol, leaky=plan.leaky,
-                       participant_independent=plan.participant_independent)
-        if plan.leaky:
-            metrics["warning"] = ("LEAKY protocol: the same participants are on both sides of the split; "
-                                  "these numbers overstate how well the model recognises emotion.")
-        writer.write_json("metrics.json", metrics)
-        path = writer.commit()
-    emit("done", n_folds - 1, metrics={k: v for k, v in metrics.items()
-                                       if isinstance(v, (int, float)) and not isinstance(v, bool)})
-    return path
+        def fold_progress(ev, _k=fold.index):
+            if progress is not None:
+                progress(dataclasses.replace(ev, fold=_k, n_folds=planned.n_folds))
+
+        rows = m.fit(X[fold.train], y[fold.train],
+                     X_val=X[fold.val] if len(fold.val) else None,
+                     y_val=y[fold.val] if len(fold.val) else None,
+                     config=dataclasses.replace(planned.train_config, seed=spec.seed + fold.index),
+                     progress=fold_progress, cancel=cancel)
+        history_rows += [{"fold": fold.index, **r} for r in rows]
+        m.save(models_dir, stem=f"fold_{fold.index}")
+        proba = m.predict_proba(X[fold.test], batch_size=max(64, spec.batch_size))
+        frame = predictions_frame(plan.samples.iloc[fold.test], planned.table,
+                                  np.full(len(fold.test), fold.index), proba, planned.labels)
+        pred_frames.append(frame)
+        accuracy = float((frame["true"] == frame["pred"]).mean()) if len(frame) else float("nan")
+        planned.emit(progress, "fold_end", fold.index,
+                     metrics={"accuracy": accuracy, "n_test": len(frame), "epochs_run": len(rows)})
+    planned.model = None  # the run keeps the saved files, not the last model in memory
+    return pred_frames, history_rows
+
+
+def write_run(writer: RunWriter, planned: Planned, predictions: pd.DataFrame,
+              history_rows: list[dict], started: datetime) -> dict:
+    """Write predictions, history, folds, config and metrics into ``writer``; returns the
+    metrics (``metrics.json``)."""
+    spec, plan, config = planned.spec, planned.plan, planned.train_config
+    writer.write_csv("predictions.csv", predictions)
+    writer.write_csv("history.csv", pd.DataFrame(history_rows, columns=list(HISTORY_COLUMNS)))
+    writer.write_json("folds.json", [f.to_json() for f in plan.folds])
+    has_val = len(plan.folds[0].val) > 0
+    training = config.to_dict()
+    training.update(validation=plan.validation, fold_seeds="seed + fold index",
+                    early_stopping=config.early_stopping if has_val else None,
+                    reduce_lr=config.reduce_lr if has_val else None)
+    writer.write_json("config.json", {
+        "run_id": writer.run_id,
+        "created": started.isoformat(timespec="seconds"),
+        "finished": datetime.now().isoformat(timespec="seconds"),
+        "labels": list(planned.labels),
+        "model": planned.model_section,
+        "protocol": plan.config(),
+        "dataset": _dataset_section(planned.dataset, len(planned.table), planned.excluded),
+        "training": training,
+        "preprocess": {"detect": spec.detect, "margin": spec.margin, "fallback": "centre",
+                       "status_counts": planned.preprocess_counts},
+        "seed": spec.seed,
+        "versions": library_versions(),
+        "status": "complete",
+    })
+    metrics = summary_metrics(predictions, planned.labels)
+    metrics.update(protocol=spec.protocol, leaky=plan.leaky,
+                   participant_independent=plan.participant_independent)
+    if plan.leaky:
+        metrics["warning"] = ("LEAKY protocol: the same participants are on both sides of the "
+                              "split; these numbers overstate how well the model recognises "
+                              "emotion.")
+    writer.write_json("metrics.json", metrics)
+    return metrics

@@ -48,6 +48,16 @@ _FAMILIES: dict[str, str] = {
 
 MODEL_NAMES: tuple[str, ...] = tuple(_FAMILIES)
 
+#: What people read for the families a study trains under a protocol, in the order the Train
+#: page offers them. ``fervgg`` (the shipped model's architecture) is trained by
+#: ``train-pretrained``'s recipe; ``train --model fervgg`` still accepts it.
+MODEL_LABELS: dict[str, str] = {
+    "cnn": "Small CNN: 48×48 grey faces, trained from scratch (fast)",
+    "hog_svm": "HOG features + SVM: no neural network (fast, a classic baseline)",
+    "resnet50": "ResNet50: 224×224 colour, ImageNet transfer learning (slow on a CPU)",
+    "vgg16": "VGG16: 224×224 colour, ImageNet transfer learning (slow on a CPU)",
+}
+
 #: Default ``weights`` per family when the caller does not choose.
 DEFAULT_WEIGHTS: dict[str, str] = {"cnn": "none", "resnet50": "imagenet", "vgg16": "imagenet",
                                    "hog_svm": "none", "fervgg": "none"}

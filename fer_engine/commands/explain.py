@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_engine.commands.detection_options import add_detection_arguments
+
 REGION_GROUPS = ("emotion", "country_group", "age_group", "gender")
 CLI_METHODS = (
     "saliency",
@@ -79,6 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip face detection: the image already is a face crop",
     )
+    add_detection_arguments(parser)
     parser.add_argument("--fold", default=None, help="fold of a run folder (default: the last)")
     parser.add_argument("--layer", default=None, help="convolution layer for the CAM methods")
     parser.add_argument(
@@ -255,7 +258,8 @@ def run(args) -> int:
         fold = int(fold)
     model = load_model(args.model, fold=fold)
     prepared = prepare_image(
-        args.image, model.input_spec, detect=not args.no_detect, fallback="centre"
+        args.image, model.input_spec, detect=not args.no_detect, fallback="centre",
+        detector=args.detector, align=args.align,
     )
     print(prepared.message)
     x, crop = prepared.inputs[0], prepared.crops[0]

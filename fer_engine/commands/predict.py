@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 
+from fer_engine.commands.detection_options import add_detection_arguments
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True,
@@ -16,6 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-detect", action="store_true",
                    help="the images already are face crops: classify each whole image")
     p.add_argument("--margin", type=float, default=0.2, help="margin around a detected face (fraction of its size)")
+    add_detection_arguments(p)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--csv", required=True, help="output CSV file")
     p.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER", help="image files or folders (searched recursively)")
@@ -39,7 +42,7 @@ def run(args) -> int:
             raise CLIError("--fold must be a number or 'all'.") from None
     model = load_model(args.model, fold=fold)
     frame = predict_images(model, args.images, detect=not args.no_detect, margin=args.margin,
-                           batch_size=args.batch_size)
+                           batch_size=args.batch_size, detector=args.detector, align=args.align)
     frame.to_csv(args.csv, index=False)
     s = summarise(frame)
     print(f"{s['images']} image(s): {s['faces']} face(s) classified, {s['errors']} without a prediction "

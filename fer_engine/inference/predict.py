@@ -53,7 +53,8 @@ def columns_for(labels) -> list[str]:
 
 
 def predict_images(model, sources, *, detect: bool = True, margin: float = 0.2, batch_size: int = 64,
-                   max_faces: int | None = None, fold=None) -> pd.DataFrame:
+                   max_faces: int | None = None, fold=None, detector: str | None = None,
+                   align: bool | None = None) -> pd.DataFrame:
     """Classify every face in ``sources``; one row per face.
 
     ``model``: a loaded :class:`fer_engine.models.base.FERModel` or anything
@@ -62,6 +63,7 @@ def predict_images(model, sources, *, detect: bool = True, margin: float = 0.2, 
     centre square). Columns: ``path``, ``face`` (0 = largest), ``x, y, w, h`` (the face box
     in the original image's pixels; the centre square when detection is off), ``pred``,
     ``confidence`` (the top probability), ``p_<label>`` per class of the model, ``error``.
+    ``detector``/``align``: see :func:`fer_engine.preprocess.prepare_image` (None: its defaults).
     An image that cannot be read or has no face gets one row with ``error`` (the reason)
     and no prediction; the others go on.
     """
@@ -69,6 +71,8 @@ def predict_images(model, sources, *, detect: bool = True, margin: float = 0.2, 
     from fer_engine.preprocess import prepare_image
 
     model = load_model(model, fold=fold)
+    # None: the engine's defaults (fer_engine.preprocess.DEFAULT_DETECTOR / DEFAULT_ALIGN).
+    detection = {k: v for k, v in (("detector", detector), ("align", align)) if v is not None}
     labels = model.labels
     spec = model.input_spec
     rows: list[dict] = []
@@ -92,7 +96,7 @@ def predict_images(model, sources, *, detect: bool = True, margin: float = 0.2, 
             if isinstance(source, Path) and not source.exists():
                 raise ImageError(f"{source} does not exist.")
             prep = prepare_image(source, spec, detect=detect, margin=margin, fallback="none",
-                                 max_faces=max_faces)
+                                 max_faces=max_faces, **detection)
         except (UserFacingError, OSError, ValueError) as exc:
             rows.append({"path": name, "error": str(exc) or type(exc).__name__})
             continue

@@ -4,7 +4,10 @@
   :func:`normalise` / :func:`denormalise` convert 0..255 pixels to and from it.
 - :func:`decode_image` (path, bytes or file) -> (H, W, 3) uint8 RGB, upright, with
   size limits checked from the header (:class:`fer_engine.errors.ImageError`).
-- :func:`detect_faces` -> list of :class:`FaceBox` in the photo's pixels, largest first.
+- :func:`detect_faces` -> list of :class:`FaceBox` (score, optional five landmarks) in
+  the photo's pixels, largest first, by any detector of :data:`DETECTORS`
+  (:func:`get_detector`; :data:`DEFAULT_DETECTOR` for photos, :data:`LIVE_DETECTOR`
+  for live video); :func:`extract_aligned` cuts a crop with the eyes levelled.
 - :func:`crop_box` / :func:`centre_box` -> square crop boxes; :func:`extract_face` ->
   (size, size, channels) uint8; :func:`to_model_input` -> normalised float32;
   :func:`paste_map` maps an input-sized map back onto the photo for overlays.
@@ -13,6 +16,7 @@
   :class:`PreparedDataset`.
 """
 
+from fer_engine.preprocess.align import DEFAULT_ALIGN, alignment_angle, extract_aligned
 from fer_engine.preprocess.crop import centre_box, crop_box, extract_face, paste_map, to_model_input
 from fer_engine.preprocess.dataset_cache import CACHE_VERSION, PreparedDataset, prepare_dataset
 from fer_engine.preprocess.decode import (
@@ -21,6 +25,13 @@ from fer_engine.preprocess.decode import (
     MAX_PIXELS,
     MIN_SIDE,
     decode_image,
+)
+from fer_engine.preprocess.detectors import (
+    DEFAULT_DETECTOR,
+    DETECTORS,
+    LIVE_DETECTOR,
+    check_detector,
+    get_detector,
 )
 from fer_engine.preprocess.faces import FaceBox, detect_faces
 from fer_engine.preprocess.image import PreparedImage, prepare_image
@@ -36,6 +47,10 @@ from fer_engine.preprocess.spec import (
 __all__ = [
     "BACKGROUND",
     "CACHE_VERSION",
+    "DEFAULT_ALIGN",
+    "DEFAULT_DETECTOR",
+    "DETECTORS",
+    "LIVE_DETECTOR",
     "GRAY_48",
     "MAX_FILE_BYTES",
     "MAX_PIXELS",
@@ -46,12 +61,16 @@ __all__ = [
     "InputSpec",
     "PreparedDataset",
     "PreparedImage",
+    "alignment_angle",
     "centre_box",
+    "check_detector",
     "crop_box",
     "decode_image",
     "denormalise",
     "detect_faces",
+    "extract_aligned",
     "extract_face",
+    "get_detector",
     "normalise",
     "paste_map",
     "prepare_dataset",

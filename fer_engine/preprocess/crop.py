@@ -90,6 +90,11 @@ def extract_face(rgb: np.ndarray, box: FaceBox, spec: InputSpec) -> np.ndarray:
     out = cv2.resize(
         part, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
     )
+    return finish_crop(out, spec)
+
+
+def finish_crop(out: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """A (size, size[, 3]) uint8 crop -> (size, size, channels) in ``spec``'s colour."""
     if spec.channels == 1:
         if out.ndim == 3:
             out = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
@@ -112,7 +117,12 @@ def to_model_input(
 
 
 def paste_map(
-    map_2d: np.ndarray, crop: FaceBox, image_shape: tuple[int, ...], *, fill: float = 0.0
+    map_2d: np.ndarray,
+    crop: FaceBox,
+    image_shape: tuple[int, ...],
+    *,
+    fill: float = 0.0,
+    angle: float = 0.0,
 ) -> np.ndarray:
     """Map an input-sized map back onto the photo: (H, W) float32.
 
@@ -120,6 +130,9 @@ def paste_map(
     crop box with the same pixel-centre convention :func:`extract_face` used, placed
     at the box, and clipped to the photo where the box extends past its border.
     Pixels outside the crop get ``fill`` (use ``np.nan`` to tell them apart).
+    ``angle``: the rotation an aligned input was cut with
+    (:attr:`fer_engine.preprocess.PreparedImage.angles`); the map is turned back by it
+    (its corners then fall outside the square and get ``fill``).
     """
     m = np.asarray(map_2d, dtype=np.float32)
     if m.ndim == 3 and m.shape[2] == 1:
@@ -133,5 +146,10 @@ def paste_map(
     if x1 <= x0 or y1 <= y0:
         return out
     big = cv2.resize(m, (crop.w, crop.h), interpolation=cv2.INTER_LINEAR)
+    if angle:
+        centre = (crop.w / 2.0 - 0.5, crop.h / 2.0 - 0.5)
+        rot = cv2.getRotationMatrix2D(centre, -float(angle), 1.0)
+        big = cv2.warpAffine(big, rot, (crop.w, crop.h), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_CONSTANT, borderValue=float(fill))
     out[y0:y1, x0:x1] = big[y0 - crop.y : y1 - crop.y, x0 - crop.x : x1 - crop.x]
     return out

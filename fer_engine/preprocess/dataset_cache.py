@@ -26,13 +26,15 @@ import PIL
 
 from fer_engine import paths
 from fer_engine.errors import ImageError, NoFaceError
-from fer_engine.preprocess import decode, faces
+from fer_engine.preprocess import decode
+from fer_engine.preprocess.align import DEFAULT_ALIGN, MAX_ANGLE, MIN_ANGLE
+from fer_engine.preprocess.detectors import DEFAULT_DETECTOR, check_detector, detector_settings
 from fer_engine.preprocess.faces import FaceBox
 from fer_engine.preprocess.image import FALLBACKS, STATUS_FACE, STATUS_NONE, prepare_image
 from fer_engine.preprocess.spec import InputSpec, normalise
 
 #: Bump whenever a change in this package changes the arrays it produces.
-CACHE_VERSION: str = "preprocess-1"
+CACHE_VERSION: str = "preprocess-2"
 #: ``PreparedDataset.status`` of a row whose image could not be decoded.
 STATUS_ERROR = "error"
 #: Rows handed to a worker at a time.
@@ -146,21 +148,24 @@ def _box(row: np.ndarray, score: float = math.nan) -> FaceBox | None:
     return FaceBox(int(row[0]), int(row[1]), int(row[2]), int(row[3]), float(score))
 
 
-def _settings(detect, margin, fallback, min_size, scale_factor, min_neighbors) -> dict:
+def _settings(
+    detect, margin, fallback, min_size, scale_factor, min_neighbors, detector, align
+) -> dict:
     """Everything besides the spec and the files that changes the arrays."""
+    check_detector(detector)
+    detect = bool(detect)
     return {
-        "detect": bool(detect),
+        "detect": detect,
         "margin": float(margin),
         "fallback": fallback,
         "min_size": float(min_size),
         "scale_factor": float(scale_factor),
         "min_neighbors": int(min_neighbors),
-        "detector": [
-            faces.CASCADE_FILE,
-            faces.DETECT_MAX_SIDE,
-            faces.SMALL_IMAGE_SIDE,
-            faces.SMALL_IMAGE_BORDER,
-        ],
+        # Without detection neither the detector nor alignment touches the arrays.
+        "detector": detector if detect else None,
+        "detector_settings": detector_settings(detector)["settings"] if detect else None,
+        "align": bool(align) and detect,
+        "align_settings": [MIN_ANGLE, MAX_ANGLE],
         "decode": [decode.MAX_PIXELS, decode.MIN_SIDE, list(decode.BACKGROUND)],
         "libraries": [cv2.__version__, PIL.__version__],
         "version": CACHE_VERSION,
@@ -231,6 +236,8 @@ def _prepare_rows(rows, paths_, spec, settings, out) -> int:
                 min_size=settings["min_size"],
                 scale_factor=settings["scale_factor"],
                 min_neighbors=settings["min_neighbors"],
+                detector=settings["detector"] or DEFAULT_DETECTOR,
+                align=settings["align"],
             )
         except ImageError as exc:
             out["status"][i], out["messages"][i] = STATUS_ERROR, str(exc)
@@ -260,6 +267,8 @@ def prepare_dataset(
     min_size: float = 0.1,
     scale_factor: float = 1.1,
     min_neighbors: int = 5,
+    detector: str = DEFAULT_DETECTOR,
+    align: bool = DEFAULT_ALIGN,
 ) -> PreparedDataset:
     """Pre-process every image of ``dataset`` (a :class:`fer_engine.data.Dataset`) for ``spec``.
 
@@ -272,11 +281,16 @@ def prepare_dataset(
     ``progress(done, total)`` is called from the calling thread as rows finish; an
     exception it raises (a cancel button) stops the work and propagates.
     ``workers``: threads (default: 2 or the number of CPUs if smaller).
+    ``detector`` (a name of :data:`fer_engine.preprocess.detectors.DETECTORS`) and
+    ``align`` (eyes levelled before the crop) are part of the cache key; with
+    ``detect=False`` neither is used.
     """
     if fallback not in FALLBACKS:
         raise ValueError(f"fallback must be one of {FALLBACKS}, not {fallback!r}")
     started = time.perf_counter()
-    settings = _settings(detect, margin, fallback, min_size, scale_factor, min_neighbors)
+    settings = _settings(
+        detect, margin, fallback, min_size, scale_factor, min_neighbors, detector, align
+    )
     n = len(dataset.table)
     key = cache_key(dataset, spec, settings)
     file = paths.cache_dir() / "preprocessed" / f"{key[:32]}.npz"

@@ -1,16 +1,18 @@
-"""Face boxes and face detection with OpenCV's bundled Haar frontal-face cascade.
+"""Face boxes, :func:`detect_faces`, and OpenCV's bundled Haar frontal-face cascade.
 
-Detection runs on a gray, histogram-equalised copy whose longest side is at most
-:data:`DETECT_MAX_SIDE`; boxes are mapped back to the original photo's pixels.
-Each thread loads its own cascade once (about 30 ms), so detection is safe to call
-from a live-video callback and from a thread pool at the same time.
+:func:`detect_faces` runs any detector of :mod:`fer_engine.preprocess.detectors`
+(``haar``, ``mtcnn``, ``blazeface``). Every detector works on a copy whose longest side
+is at most :data:`DETECT_MAX_SIDE` and maps boxes and landmarks back to the original
+photo's pixels. The Haar cascade runs on a gray, histogram-equalised copy; each thread
+loads its own cascade once (about 30 ms), so detection is safe to call from a
+live-video callback and from a thread pool at the same time.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -26,6 +28,8 @@ SMALL_IMAGE_SIDE: int = 256
 SMALL_IMAGE_BORDER: float = 0.25
 #: The cascade's own window (pixels); no smaller face can be found.
 CASCADE_WINDOW: int = 24
+#: The five landmark points of :attr:`FaceBox.landmarks`, in order.
+LANDMARKS: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 _local = threading.local()
 
@@ -36,7 +40,13 @@ class FaceBox:
 
     ``score`` is the cascade's confidence (its last stage's summed weight; higher is
     more face-like, not a probability) or NaN for boxes that were not detected
-    (a centre crop, a box read from a file without one).
+    (a centre crop, a box read from a file without one). Detectors other than Haar
+    give a probability in [0, 1].
+
+    ``landmarks``: None, or five (x, y) points in the photo's pixels, in the order of
+    :data:`LANDMARKS`: the eye on the image's left, the eye on its right, the nose tip,
+    the mouth corner on the left, the mouth corner on the right (a detector that only
+    finds the mouth centre gives it for both corners). Not part of equality.
     """
 
     x: int
@@ -44,6 +54,16 @@ class FaceBox:
     w: int
     h: int
     score: float = math.nan
+    landmarks: tuple[tuple[float, float], ...] | None = field(
+        default=None, compare=False, repr=False
+    )
+
+    @property
+    def eyes(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        """(left, right) eye centres in the photo's pixels, or None without landmarks."""
+        if not self.landmarks:
+            return None
+        return self.landmarks[0], self.landmarks[1]
 
     @property
     def area(self) -> int:
@@ -134,17 +154,47 @@ def _suppress_nested(boxes: list[FaceBox], overlap: float = 0.5) -> list[FaceBox
 def detect_faces(
     rgb: np.ndarray,
     *,
+    detector: str = "haar",
     min_size: float = 0.1,
     scale_factor: float = 1.1,
     min_neighbors: int = 5,
 ) -> list[FaceBox]:
-    """Frontal faces in ``rgb`` ((H, W, 3) RGB or (H, W) gray uint8), largest first.
+    """Faces in ``rgb`` ((H, W, 3) RGB or (H, W) gray uint8), largest first.
 
-    ``min_size``: smallest face to look for, as a fraction of the image's shorter side
-    (never below the cascade's 24-pixel window in the detection copy). Smaller values
-    find smaller faces and cost more time. ``scale_factor`` and ``min_neighbors`` are
-    OpenCV's ``detectMultiScale`` settings. Boxes are in the original image's pixels,
-    clipped to it; a box more than half inside a larger one is dropped.
+    ``detector``: a name of :data:`fer_engine.preprocess.detectors.DETECTORS`. The
+    default here is ``haar``, the fastest (the live-video path calls this);
+    :func:`fer_engine.preprocess.prepare_image` and
+    :func:`fer_engine.preprocess.prepare_dataset` default to
+    :data:`fer_engine.preprocess.detectors.DEFAULT_DETECTOR`. An unknown name raises
+    :class:`fer_engine.errors.UserFacingError` listing the choices.
+
+    ``min_size``: smallest face to look for, as a fraction of the image's shorter side.
+    Smaller values find smaller faces and cost more time. ``scale_factor`` and
+    ``min_neighbors`` are OpenCV's ``detectMultiScale`` settings (Haar only). Boxes are
+    in the original image's pixels, clipped to it; a box more than half inside a
+    larger one is dropped.
+    """
+    if not 0 < min_size <= 1:
+        raise ValueError(f"min_size is a fraction of the shorter side in (0, 1], not {min_size}")
+    from fer_engine.preprocess.detectors import get_detector
+
+    found = get_detector(detector).detect(
+        rgb, min_size=min_size, scale_factor=scale_factor, min_neighbors=min_neighbors
+    )
+    return _suppress_nested(found)
+
+
+def detect_haar(
+    rgb: np.ndarray,
+    *,
+    min_size: float = 0.1,
+    scale_factor: float = 1.1,
+    min_neighbors: int = 5,
+) -> list[FaceBox]:
+    """The Haar cascade's faces in ``rgb`` (see :func:`detect_faces`), no landmarks.
+
+    The smallest face searched is never below the cascade's 24-pixel window in the
+    detection copy.
     """
     if not 0 < min_size <= 1:
         raise ValueError(f"min_size is a fraction of the shorter side in (0, 1], not {min_size}")
@@ -180,4 +230,4 @@ def detect_faces(
         y1 = min(h, int(round((by - pad + bh) / scale)))
         if x1 - x0 >= 2 and y1 - y0 >= 2:
             boxes.append(FaceBox(x0, y0, x1 - x0, y1 - y0, float(score)))
-    return _suppress_nested(boxes)
+    return boxes

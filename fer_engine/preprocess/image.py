@@ -7,8 +7,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fer_engine.errors import NoFaceError
+from fer_engine.preprocess.align import (
+    DEFAULT_ALIGN,
+    alignment_angle,
+    extract_aligned,
+    eye_midpoint,
+)
 from fer_engine.preprocess.crop import centre_box, crop_box, extract_face
 from fer_engine.preprocess.decode import decode_image, describe_source
+from fer_engine.preprocess.detectors import DEFAULT_DETECTOR, check_detector
 from fer_engine.preprocess.faces import FaceBox, detect_faces
 from fer_engine.preprocess.spec import InputSpec, normalise
 
@@ -31,7 +38,9 @@ class PreparedImage:
     centre square otherwise). ``pixels``: (n, size, size, channels) uint8, what the
     model sees before normalisation; ``inputs``: the same normalised, float32.
     ``status`` is one of ``face``, ``centre``, ``none``, ``whole`` and ``message``
-    says it in a sentence.
+    says it in a sentence. ``angles``: per input, the rotation in degrees its crop was
+    cut with (0.0 unless aligned; pass it to :func:`fer_engine.preprocess.paste_map`).
+    ``detector`` and ``align``: the settings used.
     """
 
     rgb: np.ndarray
@@ -41,9 +50,14 @@ class PreparedImage:
     pixels: np.ndarray
     status: str
     message: str
+    angles: list[float] = field(default_factory=list)
+    detector: str = ""
+    align: bool = False
     inputs: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if not self.angles:
+            self.angles = [0.0] * len(self.crops)
         self.inputs = normalise(self.pixels, self.spec)
 
     @property
@@ -66,6 +80,8 @@ def prepare_image(
     min_size: float = 0.1,
     scale_factor: float = 1.1,
     min_neighbors: int = 5,
+    detector: str = DEFAULT_DETECTOR,
+    align: bool = DEFAULT_ALIGN,
 ) -> PreparedImage:
     """Decode ``source``, find faces and build the model inputs for ``spec``.
 
@@ -75,9 +91,13 @@ def prepare_image(
     what happens when no face is found: ``"centre"`` uses the centre square,
     ``"none"`` returns no input, ``"error"`` raises
     :class:`fer_engine.errors.NoFaceError`. ``max_faces`` caps the number of inputs
-    (largest faces first). Detection settings: see :func:`detect_faces`.
+    (largest faces first). ``detector`` and the detection settings: see
+    :func:`detect_faces`. ``align``: faces with landmarks are rotated so their eyes are
+    level before the crop (:mod:`fer_engine.preprocess.align`); faces without landmarks
+    (Haar) and the centre square are cut straight.
     Decoding problems raise :class:`fer_engine.errors.ImageError`.
     """
+    check_detector(detector)
     if fallback not in FALLBACKS:
         raise ValueError(f"fallback must be one of {FALLBACKS}, not {fallback!r}")
     if max_faces is not None and max_faces < 1:
@@ -92,15 +112,19 @@ def prepare_image(
         rgb, label = decode_image(source), describe_source(source)
 
     faces: list[FaceBox] = []
+    angles: list[float] = []
     if not detect:
         crops, status = [centre_box(rgb.shape)], STATUS_WHOLE
         message = "Face detection off: the centre square of the image was used as the face."
     else:
         faces = detect_faces(
-            rgb, min_size=min_size, scale_factor=scale_factor, min_neighbors=min_neighbors
+            rgb, detector=detector, min_size=min_size, scale_factor=scale_factor,
+            min_neighbors=min_neighbors,
         )
         if faces:
             crops = [crop_box(f, rgb.shape, margin) for f in faces[:max_faces]]
+            if align:
+                angles = [alignment_angle(f) for f in faces[: len(crops)]]
             status = STATUS_FACE
             message = "1 face found." if len(faces) == 1 else f"{len(faces)} faces found."
             if len(crops) < len(faces):
@@ -116,9 +140,15 @@ def prepare_image(
                 f"No face was found in {label}. Use a photo of a face looking at the camera, "
                 f"well lit and not too small in the picture, or allow a centre crop."
             )
+    if len(angles) != len(crops):
+        angles = [0.0] * len(crops)
     pixels = np.zeros((len(crops),) + spec.shape, dtype=np.uint8)
-    for i, crop in enumerate(crops):
-        pixels[i] = extract_face(rgb, crop, spec)
+    for i, (crop, angle) in enumerate(zip(crops, angles)):
+        if angle:
+            pixels[i] = extract_aligned(rgb, crop, angle, spec, about=eye_midpoint(faces[i]))
+        else:
+            pixels[i] = extract_face(rgb, crop, spec)
     return PreparedImage(
-        rgb=rgb, spec=spec, faces=faces, crops=crops, pixels=pixels, status=status, message=message
+        rgb=rgb, spec=spec, faces=faces, crops=crops, pixels=pixels, status=status,
+        message=message, angles=angles, detector=detector if detect else "", align=align,
     )

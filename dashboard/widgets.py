@@ -25,7 +25,7 @@ def leaky_banner(text: str | None = None) -> None:
 def active_model() -> tuple[str, str | None]:
     """(description, run folder or ``"pretrained"`` or None) of the model the session uses."""
     run = state.active_model()
-    if run and Path(run).is_dir():
+    if run and run != state.PRETRAINED and Path(run).is_dir():
         from fer_engine.errors import UserFacingError
         from fer_engine.experiments.runs import load_run
 

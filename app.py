@@ -39,6 +39,8 @@ state.init()
 
 def home() -> None:
     st.title("Facial emotion recognition: a research dashboard")
+    st.caption("Train, evaluate, explain and use facial emotion recognition models with "
+               "person-wise protocols and honest uncertainty; start on the Dataset page.")
     st.markdown(
         """
 This dashboard trains and evaluates facial emotion recognition (FER) models **honestly**:

@@ -21,6 +21,8 @@ SAMPLES_PER_EMOTION = 6
 state.init()
 settings = state.settings()
 st.title("Dataset")
+st.caption("Choose the images to work with, then see who is in them and every problem "
+           "the loader found.")
 
 # -- choose the source -------------------------------------------------------------------
 choices = ["synthetic", "upload"] + (["folder"] if settings.server_folders_allowed else [])

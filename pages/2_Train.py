@@ -35,6 +35,8 @@ state.init()
 settings = state.settings()
 manager = state.job_manager()
 st.title("Train")
+st.caption("Train a model under an evaluation protocol as a background job, follow its "
+           "curves, and manage finished runs.")
 
 # -- data ----------------------------------------------------------------------------------
 try:

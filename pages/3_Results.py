@@ -18,6 +18,8 @@ from fer_engine.experiments.runs import list_runs, load_run
 state.init()
 settings = state.settings()
 st.title("Results")
+st.caption("How good a finished run is: accuracy with intervals, metrics per emotion, PPV, "
+           "subgroups, calibration, comparisons and the study report.")
 
 runs = list_runs()
 if not len(runs):

@@ -17,6 +17,8 @@ SMALL_LABEL = "Look for small faces"
 
 state.init()
 st.title("Classify photos")
+st.caption("Classify the faces in your own photos and see which parts of each face the "
+           "prediction depended on.")
 st.info(
     "**Privacy.** Photos are processed in this server's memory and never written to disk. "
     f"Results stay in memory for at most {classify_ui.TTL // 60} minutes so that changing a "

@@ -28,6 +28,8 @@ CHART_S = 3.0
 
 state.init()
 st.title("Live webcam")
+st.caption("Classify a webcam stream as it plays, with a timeline of the probabilities and "
+           "alerts when fear or anger stays high.")
 st.info(
     "**Privacy.** Each video frame is analysed in this server's memory as it arrives and "
     "dropped at once: nothing of the video is recorded or stored. Only the timeline of "

@@ -10,6 +10,8 @@ from fer_engine.inference.video import analyse_video_bytes
 
 state.init()
 st.title("Recorded session")
+st.caption("Analyse a recorded video frame by frame: the Live page's timeline, alerts and "
+           "CSV for a video file.")
 st.markdown(
     "Analyse a video recorded in a session (MP4, WebM or AVI) with the same pipeline as the "
     "Live page: faces found and classified frame by frame, probabilities smoothed over time, "

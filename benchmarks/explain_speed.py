@@ -1,4 +1,4 @@
-"""Per-image time of every explanation method; print a table against the issue's targets.
+"""Per-image time of every explanation method; print a table against the targets.
 
     .venv/bin/python benchmarks/explain_speed.py [--repeats 5] [--no-resnet] [--resnet-all]
 
@@ -9,7 +9,7 @@ Models (random weights: speed does not depend on training):
 
 Each row: the median of ``--repeats`` warm calls (the first call, which builds the
 cached tf-keras-vis clone and traces the tf.functions, is shown as ``first``).
-Our own implementations sit beside tf-keras-vis where both exist. Targets from issue 6:
+Our own implementations sit beside tf-keras-vis where both exist. Targets:
 Grad-CAM < 30 ms, IG 32 steps < 300 ms, occlusion stride 4 < 300 ms (48x48),
 ResNet50 Grad-CAM < 1.5 s. The CPU may be shared with other jobs: say so with the figures.
 """

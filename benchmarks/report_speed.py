@@ -1,6 +1,6 @@
 """Time `python -m fer_engine report` with 1,000 bootstrap resamples on a loso run of cnn.
 
-Target (issue 5): under 10 s on 2 CPU cores for a `loso` run of `cnn` on the 152-image
+Target: under 10 s on 2 CPU cores for a `loso` run of `cnn` on the 152-image
 synthetic dataset, 1,000 bootstrap resamples.
 
 Which run is timed, in order:

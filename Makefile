@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test venv deps dev-deps chromium clean
+.PHONY: run test venv deps dev-deps chromium clean screenshots
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,9 @@ deps: $(VENV)/.deps
 dev-deps: $(VENV)/.dev-deps
 
 # Two malloc arenas instead of glibc's 8 per core: with the default, the server's memory crept
-# up over a long Live session (+10.4 % in 30 min; with 2: +2.6 %; benchmarks/live_soak.py,
-# README). It must be in the environment at start-up: set from inside the app it did not help.
+# up over a long Live stream (+10.4 % in 30 min; with 2: +2.6 %; benchmarks/live_soak.py,
+# docs/benchmarks.md). It must be in the environment at start-up: set from inside the app it
+# did not help.
 MALLOC_ARENA_MAX ?= 2
 
 run: deps
@@ -49,6 +50,10 @@ chromium:
 
 test: dev-deps chromium
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The README's pictures (docs/images/*.png) from the running app, headless Chromium, synthetic data.
+screenshots: dev-deps chromium
+	MALLOC_ARENA_MAX=$(MALLOC_ARENA_MAX) $(PY) scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .cache

@@ -1,10 +1,19 @@
 """Exceptions whose message is written for the person using the tool.
 
 The CLI prints them as one line and the pages show them with ``st.error``; neither
-shows a traceback. Anything else that escapes is a bug.
+shows a traceback. Anything else that escapes is a bug: :func:`failure_message` turns it
+into one sentence naming the file that holds its full log.
 """
 
 from __future__ import annotations
+
+import os
+import re
+import secrets
+import tempfile
+import traceback
+from datetime import datetime
+from pathlib import Path
 
 
 class UserFacingError(Exception):
@@ -33,3 +42,48 @@ class ModelError(UserFacingError):
 
 class TrainingCancelled(UserFacingError):
     """Training was stopped by the user; nothing was written as a complete run."""
+
+
+class SettingsError(UserFacingError):
+    """A setting is out of its range (a number of epochs, a share, a folder to write to)."""
+
+
+#: Where :func:`failure_message` writes the full log of an unexpected error:
+#: ``fer_engine.paths.cache_dir() / LOG_FOLDER``.
+LOG_FOLDER = "logs"
+
+
+def write_failure_log(exc: BaseException, action: str) -> Path | None:
+    """Write ``exc``'s traceback to a new file under the cache's ``logs`` folder (the
+    system's temporary folder if that cannot be written); returns its path, or None when
+    neither can be written."""
+    from fer_engine.paths import cache_dir
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    slug = re.sub(r"[^a-z0-9]+", "-", action.lower()).strip("-")[:40] or "error"
+    text = (f"{action} failed at {datetime.now().isoformat(timespec='seconds')}\n\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    for folder in (cache_dir() / LOG_FOLDER, Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{stamp}-{slug}-{os.getpid()}-{secrets.token_hex(2)}.log"
+            path.write_text(text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def failure_message(exc: BaseException, action: str) -> str:
+    """The one sentence a person reads when ``action`` (e.g. "Training") raised ``exc``.
+
+    A :class:`UserFacingError` is its own message. Anything else is a bug: the sentence
+    names what failed and the file that holds the full log (:func:`write_failure_log`).
+    """
+    if isinstance(exc, UserFacingError):
+        return str(exc)
+    detail = (str(exc).strip().splitlines() or [""])[0][:200]
+    log = write_failure_log(exc, action)
+    what = type(exc).__name__ + (f": {detail}" if detail else "")
+    where = f"The full log is in {log}." if log else "Its log could not be written to disk."
+    return f"{action} failed with an internal error ({what}). {where}"

@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from fer_engine import emotions
+from fer_engine.analytics.inputs import known_or_unknown
 from fer_engine.analytics.subgroups import n_people
 
 _BLUE, _ORANGE, _GREEN, _GREY, _RED = "#1f77b4", "#ff7f0e", "#2ca02c", "#9e9e9e", "#d62728"
@@ -174,7 +175,7 @@ def participant_dots(
     p = per_participant.reset_index(drop=True)
     fig = go.Figure()
     keys = (
-        p[colour_by].fillna("unknown").astype(str)
+        known_or_unknown(p[colour_by])
         if colour_by in p.columns
         else pd.Series(["all"] * len(p))
     )

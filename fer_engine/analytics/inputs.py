@@ -67,6 +67,17 @@ def _candidate_demographics(predictions: pd.DataFrame) -> list[str]:
     ]
 
 
+#: How a missing demographic value reads in every table, group label and chart.
+UNKNOWN: str = "unknown"
+
+
+def known_or_unknown(values: pd.Series, *, text: bool = True) -> pd.Series:
+    """``values`` with missing ones as :data:`UNKNOWN` (never ``NaN``); as text when
+    ``text``, else known values keep their type (an age stays a number)."""
+    out = values.astype(object).where(values.notna(), UNKNOWN)
+    return out.astype(str) if text else out
+
+
 def demographic_columns(predictions: pd.DataFrame) -> list[str]:
     """Columns that describe the participant: every non-bookkeeping, non-probability
     column whose value is the same on all rows of each participant."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from fer_engine import format as fmt
-from fer_engine.analytics.inputs import EvalRun
+from fer_engine.analytics.inputs import EvalRun, known_or_unknown
 
 if TYPE_CHECKING:
     from fer_engine.analytics.report import RunSection
@@ -40,7 +40,7 @@ def cohort_table(run: EvalRun) -> pd.DataFrame:
     for attr in COHORT_ATTRIBUTES:
         if attr not in t.columns:
             continue
-        values = t[attr].astype(object).where(t[attr].notna(), "unknown").astype(str)
+        values = known_or_unknown(t[attr])
         for value, sub in t.groupby(values.to_numpy()):
             rows.append(
                 {

@@ -35,6 +35,7 @@ from fer_engine.analytics.inputs import (
     PredictionsError,
     demographic_columns,
     has_probabilities,
+    known_or_unknown,
     prob_columns,
 )
 from fer_engine.analytics.stats import (
@@ -457,13 +458,16 @@ def _ppv_note(row: pd.Series) -> str:
 def per_participant_table(
     table: pd.DataFrame, labels=None, confidence: float = CONFIDENCE
 ) -> pd.DataFrame:
-    """One row per participant: demographics, ``folds`` (comma-separated), ``n_images``,
-    ``n_correct``, ``accuracy`` with Wilson ``accuracy_low/high``. Sorted by accuracy
+    """One row per participant: demographics (a missing value reads ``unknown``), ``folds``
+    (comma-separated), ``n_images``, ``n_correct``, ``accuracy`` with Wilson
+    ``accuracy_low/high``. Sorted by accuracy
     (lowest first), then participant. With one image per emotion per person the Wilson
     interval of a single person spans most of [0, 1]; that is the honest picture."""
     demo = demographic_columns(table)
     grouped = table.groupby("participant", sort=True)
     out = grouped[demo].first() if demo else pd.DataFrame(index=grouped.size().index)
+    for c in demo:
+        out[c] = known_or_unknown(out[c], text=False)
     if "fold" in table.columns:
         out["folds"] = grouped["fold"].agg(lambda s: ",".join(str(v) for v in sorted(pd.unique(s))))
     out["n_images"] = grouped.size()

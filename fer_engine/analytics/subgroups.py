@@ -28,7 +28,11 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame, count
 
-from fer_engine.analytics.inputs import PredictionsError, has_probabilities
+from fer_engine.analytics.inputs import (
+    PredictionsError,
+    has_probabilities,
+    known_or_unknown,
+)
 from fer_engine.analytics.metrics import (
     N_BOOT,
     accuracy_from_confusion,
@@ -59,7 +63,6 @@ DEFAULT_GROUPINGS: tuple[tuple[str, ...], ...] = (
 )
 #: Below this many participants a group's numbers come with a warning.
 MIN_PARTICIPANTS: int = 5
-UNKNOWN: str = "unknown"
 SEPARATOR: str = " · "
 
 
@@ -99,7 +102,7 @@ def grouping_name(columns) -> str:
 
 def group_labels(table: pd.DataFrame, columns) -> pd.Series:
     """Per-row group label, e.g. ``"RU · under_31"``; missing values become ``unknown``."""
-    parts = [table[c].astype(object).where(table[c].notna(), UNKNOWN).astype(str) for c in columns]
+    parts = [known_or_unknown(table[c]) for c in columns]
     out = parts[0]
     for part in parts[1:]:
         out = out + SEPARATOR + part
@@ -142,7 +145,7 @@ def metric_frame(table: pd.DataFrame, labels, columns) -> MetricFrame:
     }
     sensitive = pd.DataFrame(
         {
-            c: table[c].astype(object).where(table[c].notna(), UNKNOWN).astype(str).to_numpy()
+            c: known_or_unknown(table[c]).to_numpy()
             for c in columns
         }
     )
@@ -437,7 +440,7 @@ def calibration_by_group(
     Returns ``(summary, bins)``: ``summary`` has ``grouping, group, n_participants,
     n_images, ece, mce, small_sample, warning``; ``bins`` has ``grouping, group`` plus the
     columns of :class:`fer_engine.analytics.metrics.Calibration.bins`. Empty frames when the
-    table has no probability columns.
+    table has no probability columns or no demographic column to group by.
     """
     if not has_probabilities(table, labels):
         return pd.DataFrame(), pd.DataFrame()
@@ -468,4 +471,4 @@ def calibration_by_group(
             b.insert(0, "group", group)
             b.insert(0, "grouping", name)
             bins.append(b)
-    return pd.DataFrame(summary), pd.concat(bins, ignore_index=True)
+    return pd.DataFrame(summary), (pd.concat(bins, ignore_index=True) if bins else pd.DataFrame())

@@ -8,9 +8,11 @@ list of :class:`Fold` (sample indices plus the participants on each side).
                by a model that never saw its participant (out-of-fold predictions pooled).
 ``group-kfold`` k folds grouped by participant (sklearn ``StratifiedGroupKFold``), stratified
                by the participants' demographic combination (country_group x gender x
-               age_group, where known); every image tested once.
+               age_group, those columns with any known value); every image tested once.
+               Without demographics, or when stratifying leaves a fold without test people,
+               plain grouped folds (``GroupKFold``, shuffled), said in the plan's notes.
 ``holdout``    one participant-level split, ~``test_size`` of the participants in test,
-               stratified by the same demographic combination (the first study's design).
+               stratified (or grouped) the same way (the first study's design).
 ``paper``      the first study's notebook: an image-level random split (``test_size``).
                With ``augment_before_split`` each image is first copied ``copies`` times
                with random augmentation and the copies are split, so copies of one photo
@@ -22,6 +24,10 @@ list of :class:`Fold` (sample indices plus the participants on each side).
 Validation sets (early stopping, learning-rate reduction) are carved from each fold's
 training side only: whole participants when participants are known, else a random
 image split of the training images. Never from the test side.
+
+A protocol that cannot apply to the data (too few people or images for it, no participant
+ids, no split of its own) or a setting out of range raises a
+:class:`~fer_engine.errors.UserFacingError` with one plain sentence.
 
 Every protocol except ``paper`` asserts, from the sample table itself, that no
 participant is on both the training (train + val) and the test side; a violation raises
@@ -38,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from fer_engine.data.dataset import natural_key
-from fer_engine.errors import DatasetError
+from fer_engine.errors import DatasetError, SettingsError
 
 PROTOCOLS: tuple[str, ...] = ("loso", "group-kfold", "holdout", "paper", "official")
 LEAKY_PROTOCOLS: frozenset[str] = frozenset({"paper"})
@@ -53,6 +59,8 @@ PROTOCOL_LABELS: dict[str, str] = {
 }
 #: Demographic columns the participant-level splits stratify by (where known).
 STRATA_COLUMNS: tuple[str, ...] = ("country_group", "gender", "age_group")
+#: The share of a fold's training people held out for validation is below this.
+MAX_VAL_FRACTION: float = 0.5
 
 TRAIN_SPLITS = {"train", "training"}
 VAL_SPLITS = {"val", "valid", "validation"}
@@ -190,26 +198,48 @@ def check_pooled(samples: pd.DataFrame, folds: list[Fold]) -> None:
         raise LeakageError(f"{bad} samples are not tested exactly once across the folds")
 
 
-def _strata(table: pd.DataFrame, columns=STRATA_COLUMNS) -> tuple[np.ndarray, list[str]]:
-    """Per-row stratum label: the participant's demographic combination (unknown -> '?')."""
+def _strata(table: pd.DataFrame, columns=STRATA_COLUMNS) -> tuple[np.ndarray | None, list[str]]:
+    """Per-row stratum label: the participant's demographic combination, each column's
+    first known value of that participant ('?' when the participant has none), over the
+    ``columns`` present with at least one known value; ``(None, [])`` when there are none."""
     used = [c for c in columns if c in table.columns and table[c].notna().any()]
     if not used:
-        return np.zeros(len(table), dtype=object), []
-    key = table[used].astype(object).where(table[used].notna(), "?").astype(str).agg("|".join, axis=1)
-    return key.to_numpy(), used
+        return None, []
+    groups = table["participant"].astype(str)
+    known = table[used].astype(object).where(table[used].notna(), None)
+    per_person = known.groupby(groups.to_numpy(), sort=False).first().fillna("?").astype(str)
+    key = per_person.agg("|".join, axis=1)
+    return key.reindex(groups.to_numpy()).to_numpy(dtype=object), used
 
 
-def _stratified_group_folds(table: pd.DataFrame, n_splits: int, seed: int):
-    from sklearn.model_selection import StratifiedGroupKFold
+def _grouped_folds(table: pd.DataFrame, n_splits: int, seed: int):
+    """``n_splits`` (train, test) index pairs of whole participants, every fold with test
+    people: stratified by :func:`_strata` when possible, else plain shuffled grouped folds.
+    Returns (splits, the columns stratified by, a note when they are not stratified)."""
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
     y, used = _strata(table)
     groups = table["participant"].astype(str).to_numpy()
-    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        # "The least populated class in y has only 1 members": expected with 19 people.
-        warnings.simplefilter("ignore", UserWarning)
-        splits = list(splitter.split(np.zeros(len(table)), y, groups))
-    return splits, used
+    x = np.zeros(len(table))
+    note = ""
+    if used and np.unique(y, return_counts=True)[1].max() < n_splits:
+        note = (f"Every group of {', '.join(used)} has fewer images than the {n_splits} folds, "
+                "so the folds are plain groups of whole people, not stratified.")
+    elif used:
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        with warnings.catch_warnings():
+            # "The least populated class in y has only 1 members": expected with 19 people.
+            warnings.simplefilter("ignore", UserWarning)
+            splits = list(splitter.split(x, y, groups))
+        if all(len(test) for _, test in splits):
+            return splits, used, note
+        note = (f"Stratifying by {', '.join(used)} left a fold without test people, so the folds "
+                "are plain groups of whole people, not stratified.")
+    else:
+        note = ("No demographic columns to stratify by, so the folds are plain groups of whole "
+                "people, not stratified.")
+    splitter = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return list(splitter.split(x, groups=groups)), [], note
 
 
 def _carve_val(samples: pd.DataFrame, train: np.ndarray, *, by_participant: bool,
@@ -269,10 +299,12 @@ def make_plan(
     """
     if protocol not in PROTOCOLS:
         raise DatasetError(f"Unknown protocol '{protocol}'. Choose one of: {', '.join(PROTOCOLS)}.")
-    if not 0 <= val_fraction < 0.5:
-        raise ValueError("val_fraction must be in [0, 0.5)")
+    if not 0 <= val_fraction < MAX_VAL_FRACTION:
+        raise SettingsError(f"The validation share must be at least 0 and less than "
+                            f"{MAX_VAL_FRACTION:g}; it is {val_fraction:g}.")
     if not 0 < test_size < 1:
-        raise ValueError("test_size must be between 0 and 1")
+        raise SettingsError("The test share must be more than 0 and less than 1; it is "
+                            f"{test_size:g}.")
     table = table.reset_index(drop=True)
     if len(table) == 0:
         raise DatasetError("The dataset has no usable images to split.")
@@ -301,29 +333,35 @@ def make_plan(
 
     if protocol == "loso":
         if len(people) < 3:
-            raise DatasetError("Leave-one-subject-out needs at least 3 participants.")
+            raise DatasetError("Leave-one-subject-out needs at least 3 participants; this dataset "
+                               f"has {len(people)}.")
         part = samples["participant"].to_numpy()
         splits = [(np.flatnonzero(part != p), np.flatnonzero(part == p)) for p in people]
     elif protocol == "group-kfold":
         if k < 2:
-            raise DatasetError("group-kfold needs k of at least 2.")
+            raise SettingsError(f"group-kfold needs k of at least 2; it is {k}.")
         if len(people) < k:
             raise DatasetError(f"group-kfold with k={k} needs at least {k} participants; this dataset has "
                                f"{len(people)}. Lower k or use loso.")
-        splits, used = _stratified_group_folds(table, k, seed)
+        splits, used, note = _grouped_folds(table, k, seed)
         params.update(k=k, stratified_by=used)
+        notes += [note] if note else []
     elif protocol == "holdout":
         if len(people) < 3:
-            raise DatasetError("A participant-level holdout needs at least 3 participants.")
+            raise DatasetError("A participant-level holdout needs at least 3 participants; this "
+                               f"dataset has {len(people)}.")
         # one of n_splits stratified participant groups is the test side (~test_size of them)
         n_splits = max(2, min(int(round(1 / test_size)), len(people)))
-        all_splits, used = _stratified_group_folds(table, n_splits, seed)
+        all_splits, used, note = _grouped_folds(table, n_splits, seed)
         splits = [all_splits[0]]
         params.update(test_size=test_size, stratified_by=used)
+        notes += [note] if note else []
     elif protocol == "paper":
         n = len(samples)
+        if n < 2:
+            raise DatasetError("The image-level split needs at least 2 images; this dataset has 1.")
         order = rng.permutation(n)
-        n_test = max(1, int(round(test_size * n)))
+        n_test = min(n - 1, max(1, int(round(test_size * n))))
         splits = [(order[n_test:], order[:n_test])]
         params.update(test_size=test_size, split="image-level random split",
                       augment_before_split=bool(augment_before_split),

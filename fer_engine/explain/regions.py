@@ -281,7 +281,8 @@ def region_summary(
     one person the interval is that person's mean (no spread to measure: the warning says so).
     Images with an all-zero map are not counted. Emotions come in ``labels`` order.
     """
-    from fer_engine.analytics.subgroups import MIN_PARTICIPANTS, UNKNOWN, small_sample_warning
+    from fer_engine.analytics.inputs import UNKNOWN, known_or_unknown
+    from fer_engine.analytics.subgroups import MIN_PARTICIPANTS, small_sample_warning
     from fer_engine.errors import UserFacingError
 
     k = MIN_PARTICIPANTS if min_participants is None else int(min_participants)
@@ -293,7 +294,7 @@ def region_summary(
         )
     shares = list(REGION_NAMES)
     d = per_image.dropna(subset=shares)
-    key = d[column].astype(object).where(d[column].notna(), UNKNOWN).astype(str)
+    key = known_or_unknown(d[column])
     g = d.assign(_group=key).groupby("_group", sort=False)
     out = g[shares].mean()
     out.insert(0, "n_participants", g["participant"].nunique())

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import state
-from fer_engine.errors import UserFacingError
+from dashboard import state, widgets
 from fer_engine.pretrained.card import plain_summary
 from fer_engine.models import load_model, pretrained
 from fer_engine.experiments.runs import list_runs
@@ -87,8 +86,8 @@ def choose(key: str):
         st.stop()
     try:
         model = load(source)
-    except UserFacingError as exc:
-        st.error(str(exc))
+    except Exception as exc:  # noqa: BLE001 - shown as one sentence
+        widgets.error(exc, "Loading the model")
         st.stop()
     if source == PRETRAINED:
         summary = plain_summary(pretrained.model_card())

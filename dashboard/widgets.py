@@ -1,5 +1,5 @@
 """Small widgets shared by pages: the synthetic-data and LEAKY banners (worded by
-:mod:`fer_engine.format`) and the sidebar status."""
+:mod:`fer_engine.format`), the error box of a failed action and the sidebar status."""
 
 from __future__ import annotations
 
@@ -20,6 +20,18 @@ def leaky_banner(text: str | None = None) -> None:
     """The LEAKY evaluation warning: ``text`` (one naming a run, e.g. a report's banner) or
     the general one."""
     st.error(text or fmt.leaky_banner(), icon=":material/warning:")
+
+
+def error(exc: BaseException, action: str, *, before: str = "", after: str = "",
+          icon: str | None = None) -> None:
+    """``st.error`` with the sentence the CLI prints when ``action`` (e.g. "Loading the
+    dataset") raised ``exc`` (:func:`fer_engine.errors.failure_message`: a
+    :class:`~fer_engine.errors.UserFacingError`'s own message, else what failed and the
+    file holding the full log; never a traceback), between ``before`` and ``after``."""
+    from fer_engine.errors import failure_message
+
+    text = " ".join(p for p in (before, failure_message(exc, action), after) if p)
+    st.error(text, icon=icon)
 
 
 def active_model() -> tuple[str, str | None]:

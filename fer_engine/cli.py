@@ -3,6 +3,11 @@
 Each sub-command lives in its own module under ``fer_engine/commands/`` and exposes
 ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when
 their command runs, so ``inspect`` does not pay for importing TensorFlow.
+
+No traceback reaches the terminal. Exit status: 0 done; 2 a problem the user can fix
+(argparse's usage errors, and :class:`~fer_engine.errors.UserFacingError`, printed as one
+``error:`` line); 1 anything else (one line saying what failed and the file under
+``<cache>/logs`` that holds the full traceback); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+
+from fer_engine.errors import UserFacingError, failure_message
 
 #: command name -> (module under fer_engine.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -24,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class CLIError(Exception):
+class CLIError(UserFacingError):
     """A problem the user can fix; printed as one line, exit status 2."""
 
 
@@ -52,20 +59,18 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return 2
+    command = "python -m fer_engine"
     try:
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)  # usage errors: argparse's SystemExit(2), as always
+        if not args.command:
+            parser.print_help()
+            return 2
+        command = f"The '{args.command}' command"
         return int(_load(args.command).run(args) or 0)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the CLI turns known errors into one line
-        from fer_engine.errors import UserFacingError
-
-        if isinstance(exc, (UserFacingError, CLIError)):
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        raise
+    except Exception as exc:  # noqa: BLE001 - every error ends as one line, never a traceback
+        print(f"error: {failure_message(exc, command)}", file=sys.stderr)
+        return 2 if isinstance(exc, UserFacingError) else 1

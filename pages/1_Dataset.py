@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import cache, charts, state, widgets
 from fer_engine import emotions
 from fer_engine.data.summary import LAYOUT_DESCRIPTIONS, SMALL_N, emotion_counts, group_counts
-from fer_engine.errors import DatasetError, UserFacingError
+from fer_engine.errors import DatasetError, failure_message
 from fer_engine.settings import is_allowed_path
 from fer_engine.data.upload import extract_zip, limits_for_upload, remove_upload
 
@@ -77,10 +77,11 @@ elif source == "upload":
                 cache.dataset(str(folder))  # validate before switching
             state.set_dataset(str(folder), "upload")
             st.rerun()
-        except UserFacingError as exc:
+        except Exception as exc:  # noqa: BLE001 - one sentence on the page, never a traceback
             remove_upload(folder)
             state.set_upload_error(
-                f"{uploaded.name} cannot be used: {exc} The previous dataset is still active."
+                f"{uploaded.name} cannot be used: {failure_message(exc, 'Reading the archive')} "
+                "The previous dataset is still active."
             )
     if uploaded is not None and state.upload_error():
         st.error(state.upload_error())
@@ -110,8 +111,9 @@ elif source == "folder":
                     cache.dataset(folder)
                     state.set_dataset(folder, "folder")
                     st.rerun()
-                except UserFacingError as exc:
-                    st.error(f"{exc} The previous dataset is still active.")
+                except Exception as exc:  # noqa: BLE001 - shown as one sentence
+                    widgets.error(exc, "Loading the dataset",
+                                  after="The previous dataset is still active.")
 
 if st.button("Reload from disk", help="Read the active dataset again (after you changed files)."):
     cache.clear_datasets()
@@ -119,8 +121,8 @@ if st.button("Reload from disk", help="Read the active dataset again (after you 
 # -- the active dataset --------------------------------------------------------------------
 try:
     ds = cache.dataset(state.dataset_path())
-except UserFacingError as exc:
-    st.error(f"The active dataset cannot be loaded: {exc}")
+except Exception as exc:  # noqa: BLE001 - shown as one sentence
+    widgets.error(exc, "Loading the dataset", before="The active dataset cannot be loaded:")
     if st.button("Go back to the synthetic demo data"):
         state.set_dataset(None, "synthetic")
         st.rerun()

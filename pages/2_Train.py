@@ -8,7 +8,6 @@ import streamlit as st
 
 from dashboard import cache, charts, state, widgets
 from fer_engine import format as fmt
-from fer_engine.errors import UserFacingError
 from fer_engine.experiments.jobs import JobSpec, apply_caps
 from fer_engine.experiments.protocols import LEAKY_PROTOCOLS, PROTOCOL_LABELS, protocol_label
 from fer_engine.experiments.runs import delete_run, list_runs, zip_run
@@ -41,8 +40,9 @@ st.caption("Train a model under an evaluation protocol as a background job, foll
 # -- data ----------------------------------------------------------------------------------
 try:
     ds = cache.dataset(state.dataset_path())
-except UserFacingError as exc:
-    st.error(f"The active dataset cannot be loaded: {exc} Choose other data on the Dataset page.")
+except Exception as exc:  # noqa: BLE001 - shown as one sentence
+    widgets.error(exc, "Loading the dataset", before="The active dataset cannot be loaded:",
+                  after="Choose other data on the Dataset page.")
     st.stop()
 st.markdown(
     f"Data: **{ds.name}**: {ds.n_images} images of "
@@ -131,8 +131,8 @@ if st.button("Start training", type="primary", key="train_start"):
     spec, notes = apply_caps(spec, settings)
     try:
         job_id = manager.submit(spec, notes=notes)
-    except UserFacingError as exc:
-        st.error(str(exc))
+    except Exception as exc:  # noqa: BLE001 - shown as one sentence
+        widgets.error(exc, "Starting the training")
     else:
         state.remember_job(job_id)
         state.set_job_was_active(True)

@@ -43,8 +43,8 @@ if not selected:
 
 try:
     report = cache.report(tuple(selected), (), int(n_boot))
-except UserFacingError as exc:
-    st.error(f"These runs cannot be analysed: {exc}")
+except Exception as exc:  # noqa: BLE001 - shown as one sentence
+    widgets.error(exc, "Analysing the runs", before="These runs cannot be analysed:")
     st.stop()
 
 for banner in report["banners"]:

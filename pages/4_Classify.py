@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import classify_ui, model_choice, state
+from dashboard import classify_ui, model_choice, state, widgets
 from fer_engine.errors import UserFacingError
 from fer_engine.explain import CMAPS, DEFAULT_METHODS, METHOD_NAMES, explanation_note, overlay_panel
 from fer_engine.inference.classify import annotate
@@ -76,8 +76,8 @@ for n_item, (name, data) in enumerate(items):
     try:
         with st.spinner(f"Looking for faces in {name}..."):
             result = classify_ui.classify(key, data, name, not cropped, small, model)
-    except UserFacingError as exc:
-        st.error(str(exc), icon=":material/broken_image:")
+    except Exception as exc:  # noqa: BLE001 - shown as one sentence
+        widgets.error(exc, f"Classifying {name}", icon=":material/broken_image:")
         continue
     for note in result.notes:
         (st.warning if note.level == "warning" else st.info)(note.text + advice(note.kind))
@@ -138,6 +138,9 @@ try:
                                   model, result)
 except UserFacingError as exc:
     st.info(f"No explanations for this model: {exc}")
+    st.stop()
+except Exception as exc:  # noqa: BLE001 - shown as one sentence
+    widgets.error(exc, "Computing the explanations")
     st.stop()
 
 st.markdown(f"Explaining **{out['target']}** for {_face_label(picked)}, on the original photo "

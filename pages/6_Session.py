@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import model_choice, session_ui, state
-from fer_engine.errors import UserFacingError
+from dashboard import model_choice, session_ui, state, widgets
 from fer_engine.inference.video import analyse_video_bytes
 
 state.init()
@@ -50,9 +49,9 @@ if upload is not None and st.button("Analyse the video", key="session_go", type=
         try:
             result = analyse_video_bytes(data, upload.name, model, config=config,
                                          frame_step=int(step), progress=progress)
-        except UserFacingError as exc:
+        except Exception as exc:  # noqa: BLE001 - shown as one sentence
             bar.empty()
-            st.error(str(exc), icon=":material/videocam_off:")
+            widgets.error(exc, f"Analysing {upload.name}", icon=":material/videocam_off:")
             state.set_recorded_session(None)
         else:
             bar.empty()

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_engine.commands import argtypes as at
 from fer_engine.commands.detection_options import add_detection_arguments
 
 REGION_GROUPS = ("emotion", "country_group", "age_group", "gender")
@@ -54,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method", default=None, choices=CLI_METHODS, help="(with --regions: default gradcam)"
     )
-    parser.add_argument("--out", default=None, help="output image file (PNG)")
+    parser.add_argument("--out", type=at.output_file, default=None, help="output image file (PNG)")
     parser.add_argument(
         "--target",
         default=None,
@@ -72,10 +73,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--by", default=None, choices=REGION_GROUPS, help="also per this subgroup column"
     )
     regions.add_argument(
-        "--max-images", type=int, default=None, help="explain a random sample of N images"
+        "--max-images", type=at.positive_int, default=None,
+        help="explain a random sample of N images",
     )
-    regions.add_argument("--seed", type=int, default=0, help="seed of the --max-images sample")
-    regions.add_argument("--csv", default=None, help="write the per-image shares to this CSV")
+    regions.add_argument("--seed", type=at.non_negative_int, default=0,
+                         help="seed of the --max-images sample")
+    regions.add_argument("--csv", type=at.output_file, default=None,
+                         help="write the per-image shares to this CSV")
     parser.add_argument(
         "--no-detect",
         action="store_true",
@@ -87,20 +91,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cmap", default="jet", help="colour map (jet, turbo, inferno, viridis, ...)"
     )
-    parser.add_argument("--alpha", type=float, default=0.45, help="overlay opacity 0..1")
-    parser.add_argument("--steps", type=int, default=32, help="IG interpolation steps")
+    parser.add_argument("--alpha", type=at.fraction, default=0.45, help="overlay opacity 0..1")
+    parser.add_argument("--steps", type=at.positive_int, default=32, help="IG interpolation steps")
     parser.add_argument(
         "--baseline",
         default="black",
         choices=("black", "blur", "mean"),
         help="IG baseline ('mean': the face's mean colour)",
     )
-    parser.add_argument("--patch", type=int, default=None, help="occlusion patch side (pixels)")
-    parser.add_argument("--stride", type=int, default=None, help="occlusion stride (< patch)")
+    parser.add_argument("--patch", type=at.positive_int, default=None,
+                        help="occlusion patch side (pixels)")
+    parser.add_argument("--stride", type=at.positive_int, default=None,
+                        help="occlusion stride (< patch)")
     parser.add_argument(
         "--fill", default="mean", choices=("mean", "blur", "zero"), help="occlusion fill"
     )
-    parser.add_argument("--samples", type=int, default=20, help="SmoothGrad samples")
+    parser.add_argument("--samples", type=at.positive_int, default=20, help="SmoothGrad samples")
 
 
 def _options(args) -> dict:
@@ -164,8 +170,6 @@ def _check_usage(args) -> None:
             parser.error("--regions needs an attribution method, not 'filters'")
         if args.target not in (None, "pred", "true"):
             parser.error("with --regions, --target is 'pred' or 'true'")
-        if args.max_images is not None and args.max_images < 1:
-            parser.error("--max-images must be at least 1")
         return
     missing = [
         name

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 
+from fer_engine.commands import argtypes as at
 from fer_engine.commands.detection_options import add_detection_arguments
 
 
@@ -17,10 +18,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="which fold's model of a run: a number, or 'all' for their average (default: last)")
     p.add_argument("--no-detect", action="store_true",
                    help="the images already are face crops: classify each whole image")
-    p.add_argument("--margin", type=float, default=0.2, help="margin around a detected face (fraction of its size)")
+    p.add_argument("--margin", type=at.non_negative_float, default=0.2,
+                   help="margin around a detected face (fraction of its size)")
     add_detection_arguments(p)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--csv", required=True, help="output CSV file")
+    p.add_argument("--batch-size", type=at.positive_int, default=64)
+    p.add_argument("--csv", required=True, type=at.output_file, help="output CSV file")
     p.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER", help="image files or folders (searched recursively)")
 
 
@@ -43,10 +45,14 @@ def run(args) -> int:
     model = load_model(args.model, fold=fold)
     frame = predict_images(model, args.images, detect=not args.no_detect, margin=args.margin,
                            batch_size=args.batch_size, detector=args.detector, align=args.align)
+    if not len(frame):
+        from fer_engine.cli import CLIError
+
+        raise CLIError(f"No images found in {', '.join(args.images)}; nothing was written.")
     frame.to_csv(args.csv, index=False)
     s = summarise(frame)
     print(f"{s['images']} image(s): {s['faces']} face(s) classified, {s['errors']} without a prediction "
           f"(see the error column). Wrote {args.csv}", file=sys.stderr)
     for _, row in frame[frame["error"].notna()].head(10).iterrows():
         print(f"  {row['path']}: {row['error']}", file=sys.stderr)
-    return 0 if s["faces"] or not len(frame) else 1
+    return 0 if s["faces"] else 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from fer_engine.commands import argtypes as at
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,20 +24,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--bootstrap",
-        type=int,
+        type=at.positive_int,
         default=1000,
         metavar="N",
         help="participant bootstrap resamples and permutations (default 1000)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="random seed of bootstrap and permutations"
+        "--seed", type=at.non_negative_int, default=0,
+        help="random seed of bootstrap and permutations",
     )
     parser.add_argument(
         "--reference",
         default="best",
         help="subgroup reference: best (default), largest, or a group such as RU",
     )
-    parser.add_argument("--bins", type=int, default=10, help="calibration bins (default 10)")
+    parser.add_argument("--bins", type=at.positive_int, default=10,
+                        help="calibration bins (default 10)")
     parser.add_argument(
         "--probe",
         action="store_true",
@@ -46,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json", "html"), default="text")
     parser.add_argument(
         "--out",
-        type=Path,
+        type=at.output_file,
         default=None,
         metavar="FILE",
         help="write to FILE instead of printing (HTML is best written to a file)",
@@ -58,10 +61,6 @@ def run(args: argparse.Namespace) -> int:
     from fer_engine.analytics.report import build_report, render
     from fer_engine.cli import CLIError
 
-    if args.bootstrap < 0:
-        raise CLIError("--bootstrap must be 0 or more.")
-    if args.bins < 1:
-        raise CLIError("--bins must be at least 1.")
     try:
         prevalence = parse_prevalence(args.prevalence)
     except ValueError as exc:  # includes an unknown emotion name

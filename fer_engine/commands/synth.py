@@ -7,26 +7,30 @@ import shutil
 import time
 from pathlib import Path
 
+from fer_engine.commands import argtypes as at
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, help="folder to write (must be new or empty)")
+    parser.add_argument("--out", required=True, type=at.output_folder,
+                        help="folder to write (must be new or empty)")
     parser.add_argument(
         "--participants",
-        type=int,
+        type=at.positive_int,
         default=19,
         help="number of participants (default 19: the real tapakah68 demographics; "
         "more get seeded plausible demographics)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=at.non_negative_int, default=0,
+                        help="random seed (default 0)")
     parser.add_argument(
         "--images-per-emotion",
-        type=int,
+        type=at.positive_int,
         default=1,
         help="photos per participant and emotion (default 1, as in tapakah68)",
     )
     parser.add_argument(
         "--difficulty",
-        type=float,
+        type=at.non_negative_float,
         default=1.0,
         help="nuisance and expression variability, 0 = clean, 1 = default",
     )
@@ -42,10 +46,6 @@ def run(args: argparse.Namespace) -> int:
     from fer_engine.data import synthetic
 
     out = Path(args.out).expanduser()
-    if args.participants < 1 or args.images_per_emotion < 1:
-        raise CLIError("--participants and --images-per-emotion must be at least 1.")
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"{out} is a file; choose a folder for the synthetic dataset.")
     if out.is_dir() and any(out.iterdir()):
         if not args.force:
             raise CLIError(

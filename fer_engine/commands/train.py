@@ -8,7 +8,8 @@ import os
 import sys
 from dataclasses import fields
 
-from fer_engine.experiments.protocols import LEAKY_PROTOCOLS, PROTOCOLS
+from fer_engine.commands import argtypes as at
+from fer_engine.experiments.protocols import LEAKY_PROTOCOLS, MAX_VAL_FRACTION, PROTOCOLS
 from fer_engine.experiments.spec import ExperimentSpec
 from fer_engine.models import MODEL_NAMES
 
@@ -26,21 +27,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="loso, group-kfold and holdout keep every participant on one side; "
                         "paper is the first study's LEAKY image-level split (a contrast only); "
                         "official uses the dataset's own train/test split")
-    p.add_argument("--epochs", type=int, default=d.epochs,
+    p.add_argument("--epochs", type=at.positive_int, default=d.epochs,
                    help="maximum epochs per fold (early stopping may end sooner)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--learning-rate", type=float, default=d.learning_rate)
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--batch-size", type=at.positive_int, default=d.batch_size)
+    p.add_argument("--learning-rate", type=at.positive_float, default=d.learning_rate)
+    p.add_argument("--seed", type=at.non_negative_int, default=d.seed)
     p.add_argument("--weights", default=d.weights,
                    help="imagenet | none | FILE (default: imagenet for resnet50/vgg16, none otherwise)")
-    p.add_argument("--out", default=None, help="folder that receives the run folder (default: artifacts/runs)")
-    p.add_argument("--k", type=int, default=d.k, help="folds of group-kfold")
-    p.add_argument("--test-size", type=float, default=d.test_size,
+    p.add_argument("--out", type=at.output_folder, default=None,
+                   help="folder that receives the run folder (default: artifacts/runs)")
+    p.add_argument("--k", type=at.int_at_least(2), default=d.k, help="folds of group-kfold")
+    p.add_argument("--test-size", type=at.open_fraction, default=d.test_size,
                    help="test share for holdout (participants) and paper (images)")
-    p.add_argument("--val-fraction", type=float, default=d.val_fraction,
+    p.add_argument("--val-fraction", type=at.float_in(0, MAX_VAL_FRACTION, high_open=True),
+                   default=d.val_fraction,
                    help="share of each fold's training participants used for early stopping (0: none)")
-    p.add_argument("--patience", dest="early_stopping_patience", metavar="PATIENCE", type=int,
-                   default=d.early_stopping_patience, help="early-stopping patience in epochs")
+    p.add_argument("--patience", dest="early_stopping_patience", metavar="PATIENCE",
+                   type=at.non_negative_int, default=d.early_stopping_patience,
+                   help="early-stopping patience in epochs")
     p.add_argument("--augment", choices=["flip", "full", "none"], default=d.augment,
                    help="augmentation of training batches: flip (default), full (+ rotation, shifts, "
                         "zoom, shear), none")
@@ -48,14 +52,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--class-weight", action="store_true", help="balanced class weights")
     p.add_argument("--augment-before-split", action="store_true",
                    help="paper protocol only: augment copies before the split, as the notebook did (leaks)")
-    p.add_argument("--copies", type=int, default=d.copies,
+    p.add_argument("--copies", type=at.positive_int, default=d.copies,
                    help="augmented copies per image with --augment-before-split")
     p.add_argument("--no-detect", dest="detect", action="store_false",
                    help="images already are face crops: no face detection")
-    p.add_argument("--margin", type=float, default=d.margin,
+    p.add_argument("--margin", type=at.non_negative_float, default=d.margin,
                    help="margin around a detected face, as a fraction of its size")
     p.add_argument("--unfreeze", choices=["conv5"], default=None, help="resnet50: also train the last block")
-    p.add_argument("--input-size", type=int, default=None, help=argparse.SUPPRESS)  # tests only
+    p.add_argument("--input-size", type=at.int_at_least(8), default=None,
+                   help=argparse.SUPPRESS)  # tests only
 
 
 def spec_from_args(args) -> ExperimentSpec:
@@ -130,6 +135,6 @@ def run(args) -> int:
     for note in run_.config["protocol"].get("notes", []):
         print(f"note: {note}", file=sys.stderr)
     if m.get("leaky"):
-        print("LEAKY protocol: " + m.get("warning", ""), file=sys.stderr)
+        print(m.get("warning") or "LEAKY protocol.", file=sys.stderr)
     print(path)
     return 0

@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 from dataclasses import fields
 
+from fer_engine.commands import argtypes as at
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from fer_engine.pretrained.training import CLI_OPTIONS, PretrainConfig
 
     d = PretrainConfig()
     p.add_argument("--data", default=d.data, help="FER2013 class-folder root with train/ and public_test/")
-    p.add_argument("--epochs", type=int, default=d.epochs,
+    p.add_argument("--epochs", type=at.positive_int, default=d.epochs,
                    help="length of the cosine schedule (a resumed run may change it)")
     helps = {
         "work_dir": "working checkpoint, resumable (outside the repository)",
@@ -30,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             else kind
         p.add_argument(flag, dest=name, type=convert, default=value,
                        help=helps.get(name, f"default {value}"))
-    p.add_argument("--stop-after", type=int, default=None,
+    p.add_argument("--stop-after", type=at.positive_int, default=None,
                    help="stop after this many epochs in this invocation (resume later)")
     p.add_argument("--export", action="store_true",
                    help="after training, export the model and write the model card")

@@ -56,6 +56,9 @@ def run_section(s: RunSection, path: str, i: int) -> None:
         widgets.synthetic_banner()
     if s.leaky:
         widgets.leaky_banner()
+    run_notes = load_run(path).metrics.get("notes") or []  # e.g. emotions the model cannot answer
+    for note in run_notes:
+        st.warning(note, icon=":material/block:")
     o = s.overall
     st.markdown(f"**{s.title}**: {o.n_samples} test images of {n_people(o.n_participants)}.")
     c1, c2, c3, c4 = st.columns(4)
@@ -189,7 +192,8 @@ def run_section(s: RunSection, path: str, i: int) -> None:
         st.caption("Loss per epoch for each fold (solid: training, dotted: validation people). "
                    "A validation line rising while training falls means over-fitting.")
     for note in s.notes:
-        st.caption(f"Note: {note}")
+        if note not in run_notes:
+            st.caption(f"Note: {note}")
     with st.expander("Methods (for a paper's methods section)"):
         for paragraph in s.methods["paragraphs"]:
             st.markdown(paragraph)

@@ -64,5 +64,5 @@ def test_the_catalogue_names_every_protocol_and_the_offered_models():
     assert list(PROTOCOL_LABELS)[-1] == "paper" and LEAKY_PROTOCOLS == {"paper"}
     assert protocol_label("paper").startswith("⚠ LEAKY: ")
     assert "LEAKY" not in protocol_label("loso")
-    assert list(MODEL_LABELS) == ["cnn", "hog_svm", "resnet50", "vgg16"]
+    assert list(MODEL_LABELS) == ["transfer", "cnn", "hog_svm", "resnet50", "vgg16"]
     assert set(MODEL_LABELS) <= set(MODEL_NAMES)

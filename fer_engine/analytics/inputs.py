@@ -228,6 +228,8 @@ class EvalRun(RunConfigView):
         )
         out.metrics = run.metrics
         out.path = run.path
+        # what the run itself says about its scoring (e.g. emotions its model cannot answer)
+        out.notes.extend(str(n) for n in (run.metrics.get("notes") or []))
         return out
 
     @property

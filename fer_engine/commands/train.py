@@ -22,11 +22,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = DEFAULTS
     p.add_argument("--data", default=None,
                    help="dataset folder (tapakah68 or class-folder layout); default: the synthetic demo dataset")
-    p.add_argument("--model", choices=MODEL_NAMES, default=d.model)
+    p.add_argument("--model", choices=MODEL_NAMES, default=d.model,
+                   help="transfer: the shipped FER2013 network's features + a new head (best for "
+                        "small datasets); pretrained (with --protocol none): score the shipped "
+                        "model as it is, no training")
     p.add_argument("--protocol", choices=PROTOCOLS, default=d.protocol,
                    help="loso, group-kfold and holdout keep every participant on one side; "
                         "paper is the first study's LEAKY image-level split (a contrast only); "
-                        "official uses the dataset's own train/test split")
+                        "official uses the dataset's own train/test split; none: no training "
+                        "(with --model pretrained)")
     p.add_argument("--epochs", type=at.positive_int, default=d.epochs,
                    help="maximum epochs per fold (early stopping may end sooner)")
     p.add_argument("--batch-size", type=at.positive_int, default=d.batch_size)
@@ -59,6 +63,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--margin", type=at.non_negative_float, default=d.margin,
                    help="margin around a detected face, as a fraction of its size")
     p.add_argument("--unfreeze", choices=["conv5"], default=None, help="resnet50: also train the last block")
+    p.add_argument("--finetune", action="store_true",
+                   help="transfer: also train the shipped network's last convolution block and a "
+                        "Keras head (early stopping on validation people), not only a "
+                        "logistic-regression head")
     p.add_argument("--input-size", type=at.int_at_least(8), default=None,
                    help=argparse.SUPPRESS)  # tests only
 

@@ -19,6 +19,8 @@ list of :class:`Fold` (sample indices plus the participants on each side).
                land on both sides. LEAKY: a contrast, never a default.
 ``official``   the dataset's own ``split`` column: ``train`` (and ``val`` if present) vs
                ``public_test``/``test``.
+``none``       no training: one fold whose test side is every image (a trained model, e.g.
+               the shipped FER2013 one, scores the data as it is).
 =============  ===============================================================================
 
 Validation sets (early stopping, learning-rate reduction) are carved from each fold's
@@ -46,7 +48,7 @@ import pandas as pd
 from fer_engine.data.dataset import natural_key
 from fer_engine.errors import DatasetError, SettingsError
 
-PROTOCOLS: tuple[str, ...] = ("loso", "group-kfold", "holdout", "paper", "official")
+PROTOCOLS: tuple[str, ...] = ("loso", "group-kfold", "holdout", "paper", "official", "none")
 LEAKY_PROTOCOLS: frozenset[str] = frozenset({"paper"})
 #: What people read for each protocol: leakage-proof ones first, the leaky one last
 #: (:func:`protocol_label` marks it).
@@ -55,6 +57,7 @@ PROTOCOL_LABELS: dict[str, str] = {
     "group-kfold": "Grouped k-fold: folds of whole people",
     "holdout": "Hold-out: a share of the people is kept for testing (one split)",
     "official": "The dataset's own train/test split (e.g. FER2013)",
+    "none": "No training: score the shipped FER2013 model on this data",
     "paper": "the first study's image-level split (same people in training and test)",
 }
 #: Demographic columns the participant-level splits stratify by (where known).
@@ -371,6 +374,11 @@ def make_plan(
         if augment_before_split:
             notes.append("Augmented copies of one photo land on both sides of the split, as in the "
                          "first study's notebook.")
+    elif protocol == "none":
+        splits = [(np.array([], dtype=np.int64), np.arange(len(samples)))]
+        validation = "none (no training)"
+        notes.append("No training: every image is scored by a model trained elsewhere, which "
+                     "never saw these people.")
     else:  # official
         if "split" not in table.columns or table["split"].isna().all():
             raise DatasetError("This dataset has no split of its own (no train/test folders); "
@@ -415,7 +423,7 @@ def make_plan(
     independent = not leaky and participants_known
     if not leaky:
         check_no_leakage(samples, folds)
-    if protocol in ("loso", "group-kfold"):
+    if protocol in ("loso", "group-kfold", "none"):
         check_pooled(samples, folds)
     dups = sum(f.overlap_duplicates for f in folds)
     if dups:

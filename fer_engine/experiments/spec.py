@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from fer_engine.errors import DatasetError, ModelError
 from fer_engine.experiments.protocols import PROTOCOLS
-from fer_engine.models import MODEL_NAMES
+from fer_engine.models import MODEL_NAMES, SCORING_MODELS
 from fer_engine.models.base import resolve_augmentation
 
 
@@ -34,6 +34,11 @@ class ExperimentSpec:
     weights. ``val_fraction``: share of each fold's training participants held out for early
     stopping (``early_stopping_patience`` epochs) and learning-rate reduction (0 disables
     both). ``detect``/``margin``: face detection of pre-processing (no face: centre crop).
+    ``finetune``: ``transfer`` only: also train the base network's last convolution block and
+    a Keras head (early stopping on the validation people), instead of a logistic-regression
+    head on frozen features.
+    ``model``/``protocol`` ``pretrained``/``none``: no training, the shipped FER2013 model
+    scores every image (each needs the other).
     ``model_options``: extra options of the family (``input_size``, ``unfreeze``, ``C``...).
 
     Unknown models and protocols raise :class:`~fer_engine.errors.UserFacingError`
@@ -58,6 +63,7 @@ class ExperimentSpec:
     early_stopping_patience: int = 6
     detect: bool = True
     margin: float = 0.2
+    finetune: bool = False
     model_options: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -69,6 +75,14 @@ class ExperimentSpec:
             raise DatasetError(
                 f"Unknown protocol '{self.protocol}'. Choose one of: {', '.join(PROTOCOLS)}."
             )
+        if (self.model in SCORING_MODELS) != (self.protocol == "none"):
+            raise ModelError(
+                "Scoring without training pairs the shipped model with the 'none' protocol: "
+                "use model 'pretrained' with protocol 'none' (and a trainable model with any "
+                "other protocol)."
+            )
+        if self.finetune and self.model != "transfer":
+            raise ModelError("finetune applies to the transfer model only.")
         resolve_augmentation(self.augment)  # ValueError for an unknown preset or factor
         for name, kind in _COERCE.items():
             object.__setattr__(self, name, kind(getattr(self, name)))

@@ -15,7 +15,15 @@ background job) call::
 Training: Adam + categorical cross-entropy; early stopping (best weights restored) and
 learning-rate reduction on the validation loss; augmentation on training batches only
 (default horizontal flips; ``augment="full"`` adds rotation, shifts, zoom and shear);
-optional balanced class weights.
+optional balanced class weights. ``transfer`` (frozen) fits a logistic-regression head on the
+shipped network's features, computed once per run (``cache_features``) and never fitted on a
+test participant; each fold's fit gets its participants for the grouped choice of C.
+
+Scoring, no training (``model="pretrained"``, ``protocol="none"``): the shipped model scores
+every image; images of an emotion it cannot output (``contempt``: FER2013 has seven) are left
+out of the predictions, listed in ``config.json``'s excluded images, and said in a note
+(``metrics.json``'s ``not_scored`` and ``notes``, the protocol's notes) with what the model
+answered for them.
 Seeds: ``seed`` for Python, NumPy and TensorFlow before the plan is drawn, and
 ``seed + k`` before fold ``k``'s model is built and trained. Results are repeatable up to
 the nondeterminism of multi-threaded TensorFlow kernels on CPU.
@@ -32,7 +40,7 @@ from __future__ import annotations
 import dataclasses
 import platform
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -43,7 +51,7 @@ import pandas as pd
 
 from fer_engine import __version__, emotions
 from fer_engine.errors import DatasetError
-from fer_engine.models import FULL_AUGMENTATION, FERModel, create
+from fer_engine.models import FULL_AUGMENTATION, SCORING_MODELS, FERModel, create, load_model
 from fer_engine.models.base import START_FROM_EPOCH, resolve_augmentation
 from fer_engine.models.base import ProgressEvent, TrainConfig, check_cancel
 from fer_engine.experiments.protocols import PROTOCOLS, Plan, make_plan
@@ -63,6 +71,8 @@ __all__ = ["run_experiment", "ExperimentSpec", "TrainConfig", "ProgressEvent", "
            "resolve_dataset", "seed_everything", "library_versions"]
 
 KERAS_FAMILIES = ("cnn", "resnet50", "vgg16")
+#: Models whose runs use TensorFlow (seeded with it).
+TF_MODELS = (*KERAS_FAMILIES, "transfer", *SCORING_MODELS)
 
 
 def resolve_dataset(dataset_or_path=None):
@@ -163,6 +173,15 @@ class Planned:
     plan: Plan
     X: np.ndarray
     y: np.ndarray
+    #: scoring runs: per emotion the model cannot output, its images and the model's answers
+    not_scored: dict = field(default_factory=dict)
+    #: per fold, what the fit chose (transfer: C, inner folds, the head's participants)
+    fold_info: list = field(default_factory=list)
+
+    @property
+    def scoring(self) -> bool:
+        """No training: a trained model scores every image (protocol ``none``)."""
+        return self.spec.model in SCORING_MODELS
 
     @property
     def n_folds(self) -> int:
@@ -204,16 +223,27 @@ def plan_experiment(dataset, spec: ExperimentSpec, progress=None, cancel=None) -
     labels = emotions.subset(dataset.labels)
     if len(labels) < 2:
         raise DatasetError("The dataset has fewer than two emotions; there is nothing to tell apart.")
-    uses_tf = (spec.model in KERAS_FAMILIES
+    uses_tf = (spec.model in TF_MODELS
                or (spec.protocol == "paper" and spec.augment_before_split))
     seed_everything(spec.seed, tensorflow=uses_tf)
     # Built first: an ImageNet download failure must stop us before any slow work.
-    first = create(spec.model, labels, weights=spec.weights, **spec.model_options)
-    model_section = {**first.meta(), "weights": first.options.get("weights", "none")}
+    if spec.model in SCORING_MODELS:
+        from fer_engine.models import pretrained
+        from fer_engine.models.lite import served_by
+
+        first = load_model(spec.model)
+        labels = first.labels  # what the model can answer; other emotions are not scored
+        model_section = {**first.meta(), "name": spec.model, "architecture": first.name,
+                         "weights": pretrained.record()["file"], "base": pretrained.record(),
+                         "served": served_by(first)}
+    else:
+        first = create(spec.model, labels, weights=spec.weights, **_family_options(spec))
+        model_section = {**first.meta(), "weights": first.options.get("weights", "none")}
     model_section.pop("labels", None)
     augmentation = resolve_augmentation(spec.augment)
-    if spec.model not in KERAS_FAMILIES:
-        augmentation = None  # HOG+SVM trains on the images as they are: say so in config.json
+    if not (spec.model in KERAS_FAMILIES or spec.finetune):
+        # HOG+SVM and a frozen transfer head see the images as they are: say so in config.json
+        augmentation = None
     train_config = TrainConfig(
         epochs=spec.epochs, batch_size=spec.batch_size, learning_rate=spec.learning_rate,
         seed=spec.seed, augmentation=augmentation, class_weight=spec.class_weight,
@@ -221,6 +251,9 @@ def plan_experiment(dataset, spec: ExperimentSpec, progress=None, cancel=None) -
                         "restore_best_weights": True, "start_from_epoch": START_FROM_EPOCH},
     )
     table, X, excluded, counts = _prepare_images(dataset, first.input_spec, spec, progress, cancel)
+    not_scored: dict = {}
+    if spec.model in SCORING_MODELS:
+        table, X, not_scored = _drop_unscorable(first, table, X, excluded)
     plan = make_plan(table, spec.protocol, participants_known=dataset.participants_known,
                      seed=spec.seed, k=spec.k, test_size=spec.test_size,
                      val_fraction=spec.val_fraction, augment_before_split=spec.augment_before_split,
@@ -233,8 +266,45 @@ def plan_experiment(dataset, spec: ExperimentSpec, progress=None, cancel=None) -
         Xs[copy_rows] = augment_copies(Xs[copy_rows], dict(FULL_AUGMENTATION), spec.seed)
         plan.params["copy_augmentation"] = dict(FULL_AUGMENTATION)
     ys = table["emotion"].map(emotions.normalise).to_numpy()[rows]
+    plan.notes.extend(info["note"] for info in not_scored.values())
     return Planned(spec, dataset, labels, first, model_section, train_config, uses_tf, table,
-                   excluded, counts, plan, Xs, ys)
+                   excluded, counts, plan, Xs, ys, not_scored)
+
+
+def _family_options(spec: ExperimentSpec) -> dict:
+    return {**spec.model_options, **({"finetune": True} if spec.finetune else {})}
+
+
+def _drop_unscorable(model, table: pd.DataFrame, X: np.ndarray, excluded: list[dict]):
+    """Leave out the images of emotions ``model`` cannot output (appended to ``excluded``);
+    returns (table, X, {emotion: {n_images, answers, note}})."""
+    truth = table["emotion"].map(emotions.normalise)
+    lacking = ~truth.isin(model.labels).to_numpy()
+    if not lacking.any():
+        return table, X, {}
+    answers = model.predict(X[lacking])
+    out = {}
+    for label in emotions.subset(truth[lacking].unique()):
+        mine = (truth[lacking] == label).to_numpy()
+        counts = pd.Series(answers[mine]).value_counts()
+        said = ", ".join(f"{emotions.display_name(k).lower()} {v}" for k, v in counts.items())
+        n = int(mine.sum())
+        out[label] = {
+            "n_images": n,
+            "answers": {str(k): int(v) for k, v in counts.items()},
+            "note": (f"{emotions.display_name(label)}: {n} image(s) not scored. The shipped model "
+                     f"has no {label} class (it was trained on {len(model.labels)} emotions), so "
+                     f"these images are excluded from accuracy and every analysis. It called "
+                     f"them: {said}."),
+        }
+    reason = "{}: the shipped model cannot output this emotion; not scored"
+    excluded.extend({"path": str(p), "reason": reason.format(e)}
+                    for p, e in zip(table["path"][lacking], truth[lacking]))
+    keep = ~lacking
+    if not keep.any():
+        raise DatasetError("None of the dataset's emotions is one the shipped model can output; "
+                           "there is nothing to score.")
+    return table[keep].reset_index(drop=True), X[keep], out
 
 
 def _prepare_images(dataset, input_spec, spec: ExperimentSpec, progress, cancel):
@@ -264,29 +334,49 @@ def fit_folds(planned: Planned, models_dir: Path, progress=None, cancel=None):
     """
     spec, plan = planned.spec, planned.plan
     X, y, m = planned.X, planned.y, planned.model
+    participants = plan.samples["participant"].astype(str).to_numpy()
     pred_frames, history_rows = [], []
+    if not planned.scoring:
+        m.cache_features(X)  # transfer: every image's features once per run, not per fold
     for fold in plan.folds:
         check_cancel(cancel)
         planned.emit(progress, "fold_start", fold.index, n_epochs=planned.train_config.epochs,
                      metrics={"n_train": len(fold.train), "n_val": len(fold.val),
                               "n_test": len(fold.test)})
+        if planned.scoring:
+            from fer_engine.models import pretrained
+
+            pretrained.copy_into(models_dir, f"fold_{fold.index}")
+            proba = m.predict_proba(X[fold.test], batch_size=max(64, spec.batch_size))
+            frame = predictions_frame(plan.samples.iloc[fold.test], planned.table,
+                                      np.full(len(fold.test), fold.index), proba, planned.labels)
+            pred_frames.append(frame)
+            planned.emit(progress, "fold_end", fold.index,
+                         metrics={"accuracy": float((frame["true"] == frame["pred"]).mean()),
+                                  "n_test": len(frame), "epochs_run": 0})
+            continue
         if fold.index > 0:
             seed_everything(spec.seed + fold.index, tensorflow=planned.uses_tf)
             if hasattr(m, "reinitialise"):
                 m.reinitialise()
             else:
-                m = create(spec.model, planned.labels, weights=spec.weights, **spec.model_options)
+                m = create(spec.model, planned.labels, weights=spec.weights, **_family_options(spec))
 
         def fold_progress(ev, _k=fold.index):
             if progress is not None:
                 progress(dataclasses.replace(ev, fold=_k, n_folds=planned.n_folds))
 
+        # families that choose settings by participant (transfer) get each row's participant
+        by_person = ({"groups": participants[fold.train], "groups_val": participants[fold.val]}
+                     if getattr(m, "fits_by_participant", False) else {})
         rows = m.fit(X[fold.train], y[fold.train],
                      X_val=X[fold.val] if len(fold.val) else None,
                      y_val=y[fold.val] if len(fold.val) else None,
                      config=dataclasses.replace(planned.train_config, seed=spec.seed + fold.index),
-                     progress=fold_progress, cancel=cancel)
+                     progress=fold_progress, cancel=cancel, **by_person)
         history_rows += [{"fold": fold.index, **r} for r in rows]
+        if getattr(m, "fit_info", None):
+            planned.fold_info.append({"fold": fold.index, **m.fit_info})
         m.save(models_dir, stem=f"fold_{fold.index}")
         proba = m.predict_proba(X[fold.test], batch_size=max(64, spec.batch_size))
         frame = predictions_frame(plan.samples.iloc[fold.test], planned.table,
@@ -312,12 +402,36 @@ def write_run(writer: RunWriter, planned: Planned, predictions: pd.DataFrame,
     training.update(validation=plan.validation, fold_seeds="seed + fold index",
                     early_stopping=config.early_stopping if has_val else None,
                     reduce_lr=config.reduce_lr if has_val else None)
+    model_section = dict(planned.model_section)
+    if planned.scoring:
+        training = {"trained": False, "validation": plan.validation,
+                    "note": "No training: the shipped model scores every image as it is."}
+    elif spec.model == "transfer":
+        from fer_engine.models.transfer import CS, INNER_FOLDS
+
+        model_section["folds"] = planned.fold_info
+        head = {"head": "multinomial logistic regression (scikit-learn, lbfgs, L2) on "
+                        "standardised mirror-averaged features of the shipped network",
+                "C_grid": list(CS),
+                "C_choice": f"log-loss, GroupKFold (up to {INNER_FOLDS} folds) over the fold's "
+                            "training people only"}
+        if spec.finetune:
+            training.update(head, finetune="block4_conv1..3 and the head (Adam), after a "
+                                           "logistic-regression start on the training people")
+        else:
+            training.update(head, optimizer="lbfgs (scikit-learn)",
+                            loss="multinomial logistic loss + L2 penalty", epochs=None,
+                            batch_size=None, learning_rate=None, early_stopping=None,
+                            reduce_lr=None,
+                            validation="none: the head is fitted on every training person "
+                                       "(the fold's validation people included); C by grouped "
+                                       "cross-validation among them")
     writer.write_json("config.json", {
         "run_id": writer.run_id,
         "created": started.isoformat(timespec="seconds"),
         "finished": datetime.now().isoformat(timespec="seconds"),
         "labels": list(planned.labels),
-        "model": planned.model_section,
+        "model": model_section,
         "protocol": plan.config(),
         "dataset": _dataset_section(planned.dataset, len(planned.table), planned.excluded),
         "training": training,
@@ -330,6 +444,10 @@ def write_run(writer: RunWriter, planned: Planned, predictions: pd.DataFrame,
     metrics = summary_metrics(predictions, planned.labels)
     metrics.update(protocol=spec.protocol, leaky=plan.leaky,
                    participant_independent=plan.participant_independent)
+    if planned.not_scored:
+        metrics["not_scored"] = {k: {"n_images": v["n_images"], "answers": v["answers"]}
+                                 for k, v in planned.not_scored.items()}
+        metrics["notes"] = [v["note"] for v in planned.not_scored.values()]
     if plan.leaky:
         metrics["warning"] = ("LEAKY protocol: the same participants are on both sides of the "
                               "split; these numbers overstate how well the model recognises "

@@ -225,6 +225,13 @@ class FERModel:
     def features(self, X, batch_size: int = 256) -> np.ndarray:
         raise NotImplementedError
 
+    def cache_features(self, X, batch_size: int = 256) -> None:
+        """Called by the training loop once per run with every sample, before the first fold.
+
+        A family whose features do not change between folds (``transfer``) computes them here
+        in one pass and reuses them in every fold; the others ignore it.
+        """
+
     def predict(self, X, batch_size: int = 256) -> np.ndarray:
         """Canonical emotion names, shape (n,)."""
         p = self.predict_proba(X, batch_size=batch_size)

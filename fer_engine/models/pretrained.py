@@ -29,6 +29,34 @@ def available() -> bool:
     return model_path().is_file()
 
 
+def record() -> dict:
+    """Which network this is, for a run's ``config.json``: name, file and its SHA-256."""
+    from fer_engine.models.lite import sha256
+
+    path = model_path()
+    return {"name": "pretrained", "description": "the shipped FER2013 network (fervgg)",
+            "file": f"{path.parent.name}/{path.name}", "sha256": sha256(path)}
+
+
+def copy_into(directory, stem: str) -> Path:
+    """Copy the shipped model (its Keras file, LiteRT twin and record, ``meta.json``) into a
+    run's models folder as ``<stem>.keras`` etc., so the run serves the same function."""
+    import shutil
+
+    from fer_engine.models.base import META_FILE
+    from fer_engine.models.lite import twin_paths
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{stem}.keras"
+    shutil.copyfile(model_path(), target)
+    for src, dst in zip(twin_paths(model_path()), twin_paths(target)):
+        if src.is_file():
+            shutil.copyfile(src, dst)
+    shutil.copyfile(pretrained_dir() / META_FILE, directory / META_FILE)
+    return target
+
+
 def load_pretrained():
     """The shipped model as a :class:`fer_engine.models.base.FERModel` (a fresh object)."""
     from fer_engine.models.base import FERModel

@@ -74,6 +74,7 @@ def test_loso_run_folder_matches_the_contract(cnn_loso, dataset):
     assert tr["augmentation"]["horizontal_flip"] is True and tr["early_stopping"]["restore_best_weights"]
     assert "training participants" in tr["validation"]
     assert config["preprocess"]["detect"] is True and config["seed"] == 3
+    assert config["preprocess"]["detector"] == "mtcnn" and config["preprocess"]["align"] is True
     assert {"python", "tensorflow", "keras", "numpy", "sklearn", "fer_engine"} <= set(config["versions"])
 
     pred = pd.read_csv(path / "predictions.csv", dtype={"participant": str})

@@ -9,6 +9,7 @@ import sys
 from dataclasses import fields
 
 from fer_engine.commands import argtypes as at
+from fer_engine.commands.detection_options import add_detection_arguments
 from fer_engine.experiments.protocols import LEAKY_PROTOCOLS, MAX_VAL_FRACTION, PROTOCOLS
 from fer_engine.experiments.spec import ExperimentSpec
 from fer_engine.models import MODEL_NAMES
@@ -62,6 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="images already are face crops: no face detection")
     p.add_argument("--margin", type=at.non_negative_float, default=d.margin,
                    help="margin around a detected face, as a fraction of its size")
+    add_detection_arguments(p)
     p.add_argument("--unfreeze", choices=["conv5"], default=None, help="resnet50: also train the last block")
     p.add_argument("--finetune", action="store_true",
                    help="transfer: also train the shipped network's last convolution block and a "

@@ -14,6 +14,8 @@ from fer_engine.errors import DatasetError, ModelError
 from fer_engine.experiments.protocols import PROTOCOLS
 from fer_engine.models import MODEL_NAMES, SCORING_MODELS
 from fer_engine.models.base import resolve_augmentation
+from fer_engine.preprocess.align import DEFAULT_ALIGN
+from fer_engine.preprocess.detectors import DEFAULT_DETECTOR, DETECTORS
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,9 @@ class ExperimentSpec:
     False, or a dict of factors like ``FULL_AUGMENTATION``. ``class_weight``: balanced class
     weights. ``val_fraction``: share of each fold's training participants held out for early
     stopping (``early_stopping_patience`` epochs) and learning-rate reduction (0 disables
-    both). ``detect``/``margin``: face detection of pre-processing (no face: centre crop).
+    both). ``detect``/``margin``: face detection of pre-processing (no face: centre crop);
+    ``detector`` (a name of ``fer_engine.preprocess.DETECTORS``) finds the faces and ``align``
+    levels the eyes before the crop.
     ``finetune``: ``transfer`` only: also train the base network's last convolution block and
     a Keras head (early stopping on the validation people), instead of a logistic-regression
     head on frozen features.
@@ -63,6 +67,8 @@ class ExperimentSpec:
     early_stopping_patience: int = 6
     detect: bool = True
     margin: float = 0.2
+    detector: str = DEFAULT_DETECTOR
+    align: bool = DEFAULT_ALIGN
     finetune: bool = False
     model_options: dict = field(default_factory=dict)
 
@@ -80,6 +86,10 @@ class ExperimentSpec:
                 "Scoring without training pairs the shipped model with the 'none' protocol: "
                 "use model 'pretrained' with protocol 'none' (and a trainable model with any "
                 "other protocol)."
+            )
+        if self.detector not in DETECTORS:
+            raise DatasetError(
+                f"Unknown face detector '{self.detector}'. Choose one of: {', '.join(DETECTORS)}."
             )
         if self.finetune and self.model != "transfer":
             raise ModelError("finetune applies to the transfer model only.")

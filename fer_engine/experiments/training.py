@@ -317,7 +317,8 @@ def _prepare_images(dataset, input_spec, spec: ExperimentSpec, progress, cancel)
             progress(ProgressEvent("prepare", batch=int(done), n_batches=int(total)))
 
     prepared = prepare_dataset(dataset, input_spec, detect=spec.detect, margin=spec.margin,
-                               fallback="centre", progress=on_prepare)
+                               detector=spec.detector, align=spec.align, fallback="centre",
+                               progress=on_prepare)
     check_cancel(cancel)
     ok = np.asarray(prepared.ok, dtype=bool)
     table_all = dataset.table.reset_index(drop=True)
@@ -435,7 +436,8 @@ def write_run(writer: RunWriter, planned: Planned, predictions: pd.DataFrame,
         "protocol": plan.config(),
         "dataset": _dataset_section(planned.dataset, len(planned.table), planned.excluded),
         "training": training,
-        "preprocess": {"detect": spec.detect, "margin": spec.margin, "fallback": "centre",
+        "preprocess": {"detect": spec.detect, "margin": spec.margin, "detector": spec.detector,
+                       "align": spec.align, "fallback": "centre",
                        "status_counts": planned.preprocess_counts},
         "seed": spec.seed,
         "versions": library_versions(),

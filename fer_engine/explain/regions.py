@@ -391,6 +391,9 @@ def run_region_attribution(
         detect=bool(pre.get("detect", True)),
         margin=float(pre.get("margin", 0.2)),
         fallback=str(pre.get("fallback", "centre")),
+        # Runs that do not name a detector were prepared with the Haar cascade, unaligned.
+        detector=str(pre.get("detector", "haar")),
+        align=bool(pre.get("align", False)),
     )
     status = prepared.status[rows].astype(str)
     usable = np.isin(status, ("face", "centre", "whole"))

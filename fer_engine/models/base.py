@@ -73,6 +73,17 @@ def check_cancel(cancel: CancelToken | None) -> None:
         raise TrainingCancelled("Training was cancelled; no run was saved.")
 
 
+def report_single_step_fit(progress: ProgressCallback | None, row: dict) -> None:
+    """Tell ``progress`` that a model fitted in one step (no epochs) is done: one batch and one
+    epoch, with ``row`` (a history row: loss, accuracy, val_loss, ...) as the metrics."""
+    if progress is None:
+        return
+    progress(ProgressEvent("batch_end", epoch=1, n_epochs=1, batch=1, n_batches=1,
+                           metrics={"loss": row["loss"], "accuracy": row["accuracy"]}))
+    progress(ProgressEvent("epoch_end", epoch=1, n_epochs=1, n_batches=1,
+                           metrics={k: v for k, v in row.items() if k != "epoch"}))
+
+
 # --------------------------------------------------------------------------- settings
 
 #: Epochs before early stopping and learning-rate reduction may act (Keras'

@@ -22,10 +22,10 @@ from fer_engine.models.base import (
     CancelToken,
     FERModel,
     ProgressCallback,
-    ProgressEvent,
     TrainConfig,
     check_cancel,
     encode_labels,
+    report_single_step_fit,
 )
 from fer_engine.preprocess import InputSpec
 
@@ -102,11 +102,7 @@ class HOGSVMModel(FERModel):
             pv = self.predict_proba(X_val)
             row["val_loss"] = float(log_loss(yv, pv, labels=all_idx))
             row["val_accuracy"] = float((pv.argmax(1) == yv).mean())
-        if progress is not None:
-            progress(ProgressEvent("batch_end", epoch=1, n_epochs=1, batch=1, n_batches=1,
-                                   metrics={"loss": row["loss"], "accuracy": row["accuracy"]}))
-            progress(ProgressEvent("epoch_end", epoch=1, n_epochs=1, n_batches=1,
-                                   metrics={k: v for k, v in row.items() if k != "epoch"}))
+        report_single_step_fit(progress, row)
         return [row]
 
     def _proba_from_features(self, F: np.ndarray) -> np.ndarray:

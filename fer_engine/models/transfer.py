@@ -44,10 +44,10 @@ from fer_engine.errors import ModelError, WeightsUnavailableError
 from fer_engine.models.base import (
     CancelToken,
     ProgressCallback,
-    ProgressEvent,
     TrainConfig,
     check_cancel,
     encode_labels,
+    report_single_step_fit,
 )
 from fer_engine.models.keras_base import KerasFERModel
 from fer_engine.preprocess import InputSpec
@@ -351,11 +351,7 @@ class TransferModel(KerasFERModel):
         p = _softmax(F.astype(np.float64) @ W + b)
         row = {"epoch": 1, "loss": _log_loss(p, yh), "accuracy": float((p.argmax(1) == yh).mean()),
                "val_loss": math.nan, "val_accuracy": math.nan, "learning_rate": math.nan}
-        if progress is not None:
-            progress(ProgressEvent("batch_end", epoch=1, n_epochs=1, batch=1, n_batches=1,
-                                   metrics={"loss": row["loss"], "accuracy": row["accuracy"]}))
-            progress(ProgressEvent("epoch_end", epoch=1, n_epochs=1, n_batches=1,
-                                   metrics={k: v for k, v in row.items() if k != "epoch"}))
+        report_single_step_fit(progress, row)
         return [row]
 
     def load_weights_file(self, weights) -> None:

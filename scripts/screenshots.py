@@ -32,7 +32,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is impor
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from streamlit_server import CHROMIUM, FLAGS, start_server, stop_server, wait_idle  # noqa: E402
+from streamlit_server import (  # noqa: E402
+    CHROMIUM,
+    FLAGS,
+    classify_and_explain,
+    start_server,
+    stop_server,
+    wait_idle,
+)
 
 #: A picture for the README should stay under this size (bytes); larger ones are reported.
 MAX_BYTES = 400 * 1024
@@ -120,13 +127,7 @@ def shoot_results(browser, url: str, width: int, out: Path) -> int:
 def shoot_classify(browser, url: str, width: int, out: Path, photo: Path) -> int:
     context, page = open_page(browser, url, "Classify", width, 3200)
     try:
-        page.get_by_text("never written to disk").wait_for()
-        page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
-            str(photo))
-        page.get_by_text("1 face", exact=False).first.wait_for()
-        page.locator(".js-plotly-plot").first.wait_for()
-        page.get_by_text("Explain a face").click()
-        page.get_by_text("Deletion area", exact=False).wait_for()
+        classify_and_explain(page, photo)
         page.get_by_text("Method agreement", exact=False).wait_for()
         wait_idle(page, quiet_s=2.0, timeout_s=180)
         images_decoded(page)

@@ -79,3 +79,14 @@ def stop_server(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def classify_and_explain(page, photo) -> None:
+    """On the open Classify page: upload ``photo``, wait for its face and bars, switch on
+    *Explain a face* and wait for the maps' faithfulness lines."""
+    page.get_by_text("never written to disk").wait_for()
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(photo))
+    page.get_by_text("1 face", exact=False).first.wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    page.get_by_text("Explain a face").click()
+    page.get_by_text("Deletion area", exact=False).wait_for()

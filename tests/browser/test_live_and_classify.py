@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit_server import FAKE_CAMERA, FLAGS, wait_idle
+from streamlit_server import FAKE_CAMERA, FLAGS, classify_and_explain, wait_idle
 from live_clips import LABELS, astronaut, clip_frames, jpeg_bytes, standin_model, write_y4m
 
 pytestmark = pytest.mark.browser
@@ -173,13 +173,7 @@ def test_classify_upload_shows_boxes_bars_and_overlays(camera_browser, server, s
     # (one Playwright per process: the camera browser serves this page too)
     context, page = open_page(camera_browser, server, "Classify", height=2300)
     try:
-        page.get_by_text("never written to disk").wait_for()
-        page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
-            str(photo))
-        page.get_by_text("1 face", exact=False).first.wait_for()
-        page.locator(".js-plotly-plot").first.wait_for()
-        page.get_by_text("Explain a face").click()
-        page.get_by_text("Deletion area", exact=False).wait_for()
+        classify_and_explain(page, photo)
         for name in ("Grad-CAM", "Integrated Gradients", "SmoothGrad", "Occlusion"):
             page.get_by_text(re.compile(rf"^{name} \(")).first.wait_for()
         page.get_by_text("Method agreement", exact=False).wait_for()

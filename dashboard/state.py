@@ -57,7 +57,9 @@ ACTIVATED_JOBS = "activated_jobs"
 RUN_ZIP = "run_zip"
 RESULTS_RUNS = "results_runs"
 RESULTS_PICK = "results_pick"
-LIVE = "live"
+LIVE = "live_state"
+#: The Live page's WebRTC component (streamlit-webrtc keeps its own context under this key).
+LIVE_STREAM = "live"
 SESSION_RESULT = "session_result"
 
 DEFAULTS: dict[str, Any] = {

@@ -86,7 +86,7 @@ def callback(frame: av.VideoFrame) -> av.VideoFrame:
 
 webrtc_relay.install()  # newest frame only between stages: bounded memory, no growing lag
 ctx = webrtc_streamer(
-    key="live",
+    key=state.LIVE_STREAM,
     mode=WebRtcMode.SENDRECV,
     rtc_configuration=webrtc_relay.rtc_configuration(settings),
     media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}},

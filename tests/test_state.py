@@ -103,3 +103,12 @@ def test_live_and_recorded_session(session):
     assert state.recorded_session() is saved
     state.set_recorded_session(None)
     assert state.recorded_session() is None
+
+
+def test_every_session_key_is_its_own():
+    """Two owners of one key collide: streamlit-webrtc refuses a session value it did not put
+    under its component's key (the Live page's stream and its kept state once shared "live")."""
+    keys = {name: value for name, value in vars(state).items()
+            if name.isupper() and isinstance(value, str) and name != "PRETRAINED"}
+    assert {"LIVE", "LIVE_STREAM", "RESULTS_PICK", "ACTIVE_MODEL"} <= set(keys)
+    assert len(set(keys.values())) == len(keys), keys

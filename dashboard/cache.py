@@ -49,11 +49,13 @@ def clear_datasets() -> None:
 @st.cache_data(show_spinner=False, max_entries=2000)
 def thumbnail(path: str, _mtime: float = 0.0, size: int = THUMB) -> np.ndarray | None:
     """A (size, size, 3) uint8 crop around the largest face (centre square if none);
-    None when the image cannot be read."""
-    from fer_engine.preprocess import InputSpec, prepare_image
+    None when the image cannot be read. A preview: found with the fast detector, unaligned,
+    so the Dataset page neither waits for nor loads the training detector."""
+    from fer_engine.preprocess import LIVE_DETECTOR, InputSpec, prepare_image
 
     try:
-        prepared = prepare_image(path, InputSpec(size, 3, "raw"), margin=0.35)
+        prepared = prepare_image(path, InputSpec(size, 3, "raw"), margin=0.35,
+                                 detector=LIVE_DETECTOR, align=False)
     except UserFacingError:
         return None
     return prepared.pixels[0] if prepared.n_inputs else None

@@ -68,6 +68,16 @@ def new_app(timeout: float = 120) -> AppTest:
     return at
 
 
+def local_app(monkeypatch, runs: Path, cache: Path | None = None,
+              timeout: float = 120) -> AppTest:
+    """The app as a local user starts it (no hosted-demo switch), with its runs folder at
+    ``runs`` and its cache at ``cache`` (default: the tests' shared cache)."""
+    monkeypatch.setenv("FER_CACHE_DIR", str(cache if cache is not None else shared_cache()))
+    monkeypatch.setenv("FER_RUNS_DIR", str(runs))
+    monkeypatch.delenv("FER_HOSTED_DEMO", raising=False)
+    return new_app(timeout)
+
+
 def open_page(page: str, artifacts: Path, monkeypatch, timeout: float = 120) -> AppTest:
     """The app with its artifacts folder (shipped model, runs) at ``artifacts``, on ``page``."""
     monkeypatch.setenv("FER_ARTIFACTS_DIR", str(artifacts))

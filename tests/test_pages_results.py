@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from pages_support import new_app, shared_cache, texts
+from pages_support import local_app, texts
 
 from fer_engine.analytics.synthetic import (
     default_participants,
@@ -28,10 +28,7 @@ def write_run(runs, run_id, model, protocol, accuracy, seed, created):
 
 def results_page(monkeypatch, runs, shown: str):
     """The Results page over the run folders in ``runs``, showing the run at ``shown``."""
-    monkeypatch.setenv("FER_CACHE_DIR", str(shared_cache()))
-    monkeypatch.setenv("FER_RUNS_DIR", str(runs))
-    monkeypatch.delenv("FER_HOSTED_DEMO", raising=False)
-    at = new_app()
+    at = local_app(monkeypatch, runs)
     at.session_state["results_n_boot"] = 200
     at.session_state["results_runs"] = [shown]
     at.switch_page("pages/3_Results.py").run()

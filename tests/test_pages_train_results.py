@@ -4,7 +4,7 @@ the UI, its run in the list and on the Results page; busy, cancel half-way, offl
 from __future__ import annotations
 
 import pytest
-from pages_support import new_app, run_until, shared_cache, texts
+from pages_support import local_app, run_until, texts
 
 from fer_engine.experiments import jobs
 from fer_engine.experiments.runs import list_runs
@@ -12,10 +12,7 @@ from fer_engine.experiments.runs import list_runs
 
 @pytest.fixture
 def app(tmp_path, monkeypatch):
-    monkeypatch.setenv("FER_CACHE_DIR", str(shared_cache()))
-    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.delenv("FER_HOSTED_DEMO", raising=False)
-    at = new_app()
+    at = local_app(monkeypatch, tmp_path / "runs")
     # choose data on the Dataset page: 4 synthetic participants
     at.switch_page("pages/1_Dataset.py").run()
     at.number_input[0].set_value(4)

@@ -346,14 +346,11 @@ def test_offline_nothing_was_downloaded(transfer_run, scoring_run, offline):
 
 
 def test_train_page_recommends_transfer_and_offers_scoring(tmp_path, monkeypatch):
-    from pages_support import new_app, shared_cache, texts
+    from pages_support import local_app, texts
 
     from fer_engine.experiments.protocols import protocol_label
 
-    monkeypatch.setenv("FER_CACHE_DIR", str(shared_cache()))
-    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.delenv("FER_HOSTED_DEMO", raising=False)
-    at = new_app()
+    at = local_app(monkeypatch, tmp_path / "runs")
     at.switch_page("pages/2_Train.py").run()
     assert not at.exception, at.exception
     assert at.selectbox(key="train_model").value == "transfer"  # the 152-image demo data
@@ -367,12 +364,9 @@ def test_train_page_recommends_transfer_and_offers_scoring(tmp_path, monkeypatch
 
 
 def test_results_page_shows_what_the_shipped_model_cannot_answer(scoring_run, monkeypatch):
-    from pages_support import new_app, shared_cache, texts
+    from pages_support import local_app, texts
 
-    monkeypatch.setenv("FER_CACHE_DIR", str(shared_cache()))
-    monkeypatch.setenv("FER_RUNS_DIR", str(scoring_run.parent))
-    monkeypatch.delenv("FER_HOSTED_DEMO", raising=False)
-    at = new_app()
+    at = local_app(monkeypatch, scoring_run.parent)
     at.session_state["results_n_boot"] = 200
     at.session_state["results_runs"] = [str(scoring_run)]
     at.switch_page("pages/3_Results.py").run()

@@ -334,7 +334,7 @@ def fit_folds(planned: Planned, models_dir: Path, progress=None, cancel=None):
     rebuilt (it keeps its traced functions, which saves seconds per fold).
     """
     spec, plan = planned.spec, planned.plan
-    X, y, m = planned.X, planned.y, planned.model
+    X, m = planned.X, planned.model
     participants = plan.samples["participant"].astype(str).to_numpy()
     pred_frames, history_rows = [], []
     if not planned.scoring:
@@ -344,50 +344,52 @@ def fit_folds(planned: Planned, models_dir: Path, progress=None, cancel=None):
         planned.emit(progress, "fold_start", fold.index, n_epochs=planned.train_config.epochs,
                      metrics={"n_train": len(fold.train), "n_val": len(fold.val),
                               "n_test": len(fold.test)})
-        if planned.scoring:
+        if planned.scoring:  # the shipped model as it is: its files stand for the fold's model
             from fer_engine.models import pretrained
 
             pretrained.copy_into(models_dir, f"fold_{fold.index}")
-            proba = m.predict_proba(X[fold.test], batch_size=max(64, spec.batch_size))
-            frame = predictions_frame(plan.samples.iloc[fold.test], planned.table,
-                                      np.full(len(fold.test), fold.index), proba, planned.labels)
-            pred_frames.append(frame)
-            planned.emit(progress, "fold_end", fold.index,
-                         metrics={"accuracy": float((frame["true"] == frame["pred"]).mean()),
-                                  "n_test": len(frame), "epochs_run": 0})
-            continue
-        if fold.index > 0:
-            seed_everything(spec.seed + fold.index, tensorflow=planned.uses_tf)
-            if hasattr(m, "reinitialise"):
-                m.reinitialise()
-            else:
-                m = create(spec.model, planned.labels, weights=spec.weights, **_family_options(spec))
-
-        def fold_progress(ev, _k=fold.index):
-            if progress is not None:
-                progress(dataclasses.replace(ev, fold=_k, n_folds=planned.n_folds))
-
-        # families that choose settings by participant (transfer) get each row's participant
-        by_person = ({"groups": participants[fold.train], "groups_val": participants[fold.val]}
-                     if getattr(m, "fits_by_participant", False) else {})
-        rows = m.fit(X[fold.train], y[fold.train],
-                     X_val=X[fold.val] if len(fold.val) else None,
-                     y_val=y[fold.val] if len(fold.val) else None,
-                     config=dataclasses.replace(planned.train_config, seed=spec.seed + fold.index),
-                     progress=fold_progress, cancel=cancel, **by_person)
-        history_rows += [{"fold": fold.index, **r} for r in rows]
-        if getattr(m, "fit_info", None):
-            planned.fold_info.append({"fold": fold.index, **m.fit_info})
-        m.save(models_dir, stem=f"fold_{fold.index}")
+            rows = []
+        else:
+            m, rows = _fit_fold(planned, m, fold, participants, models_dir, progress, cancel)
         proba = m.predict_proba(X[fold.test], batch_size=max(64, spec.batch_size))
         frame = predictions_frame(plan.samples.iloc[fold.test], planned.table,
                                   np.full(len(fold.test), fold.index), proba, planned.labels)
         pred_frames.append(frame)
+        history_rows += [{"fold": fold.index, **r} for r in rows]
         accuracy = float((frame["true"] == frame["pred"]).mean()) if len(frame) else float("nan")
         planned.emit(progress, "fold_end", fold.index,
                      metrics={"accuracy": accuracy, "n_test": len(frame), "epochs_run": len(rows)})
     planned.model = None  # the run keeps the saved files, not the last model in memory
     return pred_frames, history_rows
+
+
+def _fit_fold(planned: Planned, m, fold, participants, models_dir: Path, progress, cancel):
+    """Fit fold ``fold`` (a fresh or re-initialised model after the first) and save it;
+    returns the fitted model and its history rows."""
+    spec, X, y = planned.spec, planned.X, planned.y
+    if fold.index > 0:
+        seed_everything(spec.seed + fold.index, tensorflow=planned.uses_tf)
+        if hasattr(m, "reinitialise"):
+            m.reinitialise()
+        else:
+            m = create(spec.model, planned.labels, weights=spec.weights, **_family_options(spec))
+
+    def fold_progress(ev, _k=fold.index):
+        if progress is not None:
+            progress(dataclasses.replace(ev, fold=_k, n_folds=planned.n_folds))
+
+    # families that choose settings by participant (transfer) get each row's participant
+    by_person = ({"groups": participants[fold.train], "groups_val": participants[fold.val]}
+                 if getattr(m, "fits_by_participant", False) else {})
+    rows = m.fit(X[fold.train], y[fold.train],
+                 X_val=X[fold.val] if len(fold.val) else None,
+                 y_val=y[fold.val] if len(fold.val) else None,
+                 config=dataclasses.replace(planned.train_config, seed=spec.seed + fold.index),
+                 progress=fold_progress, cancel=cancel, **by_person)
+    if getattr(m, "fit_info", None):
+        planned.fold_info.append({"fold": fold.index, **m.fit_info})
+    m.save(models_dir, stem=f"fold_{fold.index}")
+    return m, rows
 
 
 def write_run(writer: RunWriter, planned: Planned, predictions: pd.DataFrame,

@@ -28,8 +28,12 @@ def assert_no_errors(page) -> None:
 
 
 def go(page, name: str) -> None:
-    """Navigate with the sidebar link (keeps the browser session, unlike a new URL)."""
+    """Navigate with the sidebar link (keeps the browser session, unlike a new URL) and wait
+    until the address names the page: text a test waits for next may also stand in the sidebar
+    of the page being left (a running training's label), so arriving must not be guessed from it."""
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=name).click()
+    path = "" if name == "Home" else name  # Home is the app's root address
+    page.wait_for_url(re.compile(rf"/{path}(\?|$)"))
 
 
 def test_every_page_loads_without_an_error(server, page, shots):

@@ -148,7 +148,7 @@ def test_official_refuses_a_split_that_shares_participants():
 
 def test_grouped_protocols_refuse_data_without_participants(study_table):
     for protocol in ("loso", "group-kfold", "holdout"):
-        with pytest.raises(DatasetError, match="does not say who"):
+        with pytest.raises(DatasetError, match="needs participant ids; this dataset has none"):
             make_plan(study_table, protocol, participants_known=False)
 
 
@@ -185,3 +185,54 @@ def test_fold_json_matches_the_contract(study_table):
     f = make_plan(study_table, "holdout").folds[0].to_json()
     assert {"fold", "train", "val", "test", "overlap"} <= set(f)
     assert f["overlap"] == [] and all(isinstance(p, str) for p in f["train"] + f["val"] + f["test"])
+
+
+def _fer2013_like(n: int = 40) -> pd.DataFrame:
+    """Class folders without a manifest: every image its own id, the dataset's own split."""
+    return pd.DataFrame({
+        "path": [f"/f/{i}.png" for i in range(n)], "participant": [f"img:{i}" for i in range(n)],
+        "emotion": ["happy", "sad"] * (n // 2),
+        "split": ["train"] * (n - 10) + ["PublicTest"] * 10,
+    })
+
+
+def test_support_offers_only_what_the_data_allow_and_says_why_not(study_table):
+    from fer_engine.experiments.protocols import PROTOCOL_LABELS, default_protocol, protocol_support
+
+    fer = protocol_support(_fer2013_like(), participants_known=False)
+    assert list(fer) == list(PROTOCOL_LABELS)  # the order people see
+    assert fer == {
+        "loso": "Leave-one-subject-out needs participant ids; this dataset has none.",
+        "group-kfold": "Grouped k-fold needs participant ids; this dataset has none.",
+        "holdout": "A participant-level holdout needs participant ids; this dataset has none.",
+        "official": None, "none": None, "paper": None,
+    }
+    assert default_protocol(fer) == "official"  # never the leaky one while another applies
+
+    study = protocol_support(study_table)
+    assert [p for p, why in study.items() if why is None] == [
+        "loso", "group-kfold", "holdout", "none", "paper"]
+    assert study["official"].startswith("This dataset has no split of its own")
+    assert default_protocol(study) == "loso"
+
+    two = study_table[study_table["participant"].isin(["1", "2"])]
+    support = protocol_support(two)
+    assert support["loso"] == ("Leave-one-subject-out needs at least 3 participants; this "
+                               "dataset has 2.")
+    assert support["group-kfold"] is None  # with k = 2
+    assert default_protocol(support) == "group-kfold"
+    assert default_protocol({"loso": "no", "paper": "no"}) is None
+
+
+def test_make_plan_refuses_with_the_same_sentence_the_support_gives(study_table):
+    from fer_engine.experiments.protocols import refusal
+
+    cases = [(_fer2013_like(), "loso", False, 5), (study_table, "official", True, 5),
+             (study_table, "group-kfold", True, 20),
+             (study_table[study_table["participant"] == "1"], "holdout", True, 5)]
+    for table, protocol, known, k in cases:
+        why = refusal(table, protocol, participants_known=known, k=k)
+        assert why and why.endswith(".")
+        with pytest.raises(DatasetError) as exc:
+            make_plan(table, protocol, participants_known=known, k=k)
+        assert str(exc.value) == why

@@ -29,7 +29,10 @@ image split of the training images. Never from the test side.
 
 A protocol that cannot apply to the data (too few people or images for it, no participant
 ids, no split of its own) or a setting out of range raises a
-:class:`~fer_engine.errors.UserFacingError` with one plain sentence.
+:class:`~fer_engine.errors.UserFacingError` with one plain sentence. The data rules are in
+:func:`refusal` (that sentence, or None), which :func:`make_plan` applies and
+:func:`protocol_support` asks for every protocol before any image is prepared, so the CLI
+and the Train page can offer or refuse a protocol up front.
 
 Every protocol except ``paper`` asserts, from the sample table itself, that no
 participant is on both the training (train + val) and the test side; a violation raises
@@ -60,6 +63,17 @@ PROTOCOL_LABELS: dict[str, str] = {
     "none": "No training: score the shipped FER2013 model on this data",
     "paper": "the first study's image-level split (same people in training and test)",
 }
+#: How a sentence names each protocol (its reasons for refusing data start with this).
+PROTOCOL_NAMES: dict[str, str] = {
+    "loso": "Leave-one-subject-out",
+    "group-kfold": "Grouped k-fold",
+    "holdout": "A participant-level holdout",
+    "official": "The dataset's own split",
+    "none": "Scoring without training",
+    "paper": "The image-level split",
+}
+#: Protocols that split by participant and so need to know who is in each image.
+GROUPED_PROTOCOLS: frozenset[str] = frozenset({"loso", "group-kfold", "holdout"})
 #: Demographic columns the participant-level splits stratify by (where known).
 STRATA_COLUMNS: tuple[str, ...] = ("country_group", "gender", "age_group")
 #: The share of a fold's training people held out for validation is below this.
@@ -281,6 +295,76 @@ def _samples(table: pd.DataFrame, copies: int = 0) -> pd.DataFrame:
                                                  *(["duplicate_group"] if "duplicate_group" in base else [])]]
 
 
+# --------------------------------------------------------------------------- what data allows
+
+
+def _official_split(table: pd.DataFrame) -> pd.Series | None:
+    """The table's own ``split`` column, lower case with ``_`` for ``-`` (None without one)."""
+    if "split" not in table.columns or table["split"].isna().all():
+        return None
+    return table["split"].astype(str).str.lower().str.replace("-", "_")
+
+
+def refusal(table: pd.DataFrame, protocol: str, *, participants_known: bool = True,
+            k: int = 5) -> str | None:
+    """Why ``protocol`` cannot split ``table`` (one plain sentence), or None when it can.
+
+    The data rules of :func:`make_plan`, which raises them as :class:`DatasetError`; cheap
+    (no image is read), so callers ask before preparing any image. ``k``: the folds of
+    ``group-kfold``. Settings out of range are :func:`make_plan`'s own checks, not here.
+    """
+    if protocol not in PROTOCOLS:
+        return f"Unknown protocol '{protocol}'. Choose one of: {', '.join(PROTOCOLS)}."
+    if len(table) == 0:
+        return "The dataset has no usable images to split."
+    if protocol in GROUPED_PROTOCOLS and not participants_known:
+        return f"{PROTOCOL_NAMES[protocol]} needs participant ids; this dataset has none."
+    n_people = int(table["participant"].astype(str).nunique())
+    if protocol == "loso" and n_people < 3:
+        return ("Leave-one-subject-out needs at least 3 participants; this dataset has "
+                f"{n_people}.")
+    if protocol == "group-kfold" and n_people < k:
+        return (f"group-kfold with k={k} needs at least {k} participants; this dataset has "
+                f"{n_people}. Lower k or use loso.")
+    if protocol == "holdout" and n_people < 3:
+        return ("A participant-level holdout needs at least 3 participants; this dataset has "
+                f"{n_people}.")
+    if protocol == "paper" and len(table) < 2:
+        return "The image-level split needs at least 2 images; this dataset has 1."
+    if protocol == "official":
+        split = _official_split(table)
+        if split is None:
+            return ("This dataset has no split of its own (no train/test folders); the "
+                    "'official' protocol needs one.")
+        training = split.isin(TRAIN_SPLITS | VAL_SPLITS).to_numpy()
+        test = split.isin(TEST_SPLITS).to_numpy()
+        if not split.isin(TRAIN_SPLITS).any() or not test.any():
+            return ("The dataset's own split needs both a train part and a test part "
+                    f"(found: {', '.join(sorted(split.unique()))}).")
+        if participants_known:
+            part = table["participant"].astype(str).to_numpy()
+            both = sorted(set(part[training]) & set(part[test]))
+            if both:
+                return (f"The dataset's own split puts {len(both)} participant(s) (e.g. {both[0]}) "
+                        "in both train and test; use loso or group-kfold instead.")
+    return None
+
+
+def protocol_support(table: pd.DataFrame, *, participants_known: bool = True,
+                     k: int = 2) -> dict[str, str | None]:
+    """Per protocol, in the order of :data:`PROTOCOL_LABELS` (what people see), None when it
+    can split ``table`` or the sentence saying why not (:func:`refusal`; ``k``: the fewest
+    folds ``group-kfold`` would use)."""
+    return {name: refusal(table, name, participants_known=participants_known, k=k)
+            for name in PROTOCOL_LABELS}
+
+
+def default_protocol(support: dict[str, str | None]) -> str | None:
+    """The first protocol ``support`` (from :func:`protocol_support`) allows, in its order:
+    a leakage-proof one whenever the data allow one; None when none applies."""
+    return next((name for name, why in support.items() if why is None), None)
+
+
 # --------------------------------------------------------------------------- the protocols
 
 
@@ -297,8 +381,9 @@ def make_plan(
     copies: int = 4,
 ) -> Plan:
     """Apply ``protocol`` to ``table`` (columns ``path``, ``participant``, ``emotion``, ``split``
-    and demographics; rows = usable images). Raises :class:`DatasetError` when the protocol
-    cannot apply to this data (too few participants, no participant ids, no split column).
+    and demographics; rows = usable images). Raises :class:`DatasetError` with the sentence of
+    :func:`refusal` when the protocol cannot apply to this data (too few participants, no
+    participant ids, no split column).
     """
     if protocol not in PROTOCOLS:
         raise DatasetError(f"Unknown protocol '{protocol}'. Choose one of: {', '.join(PROTOCOLS)}.")
@@ -308,17 +393,14 @@ def make_plan(
     if not 0 < test_size < 1:
         raise SettingsError("The test share must be more than 0 and less than 1; it is "
                             f"{test_size:g}.")
+    if protocol == "group-kfold" and k < 2:
+        raise SettingsError(f"group-kfold needs k of at least 2; it is {k}.")
     table = table.reset_index(drop=True)
-    if len(table) == 0:
-        raise DatasetError("The dataset has no usable images to split.")
+    why = refusal(table, protocol, participants_known=participants_known, k=k)
+    if why:
+        raise DatasetError(why)
     rng = np.random.default_rng(seed)
     people = sorted(map(str, table["participant"].unique()), key=natural_key)
-    grouped = protocol in ("loso", "group-kfold", "holdout")
-    if grouped and not participants_known:
-        raise DatasetError(
-            f"The '{protocol}' protocol splits by participant, but this dataset does not say who is in "
-            "each image; use 'official' (the dataset's own split) or, as a labelled leaky contrast, 'paper'."
-        )
     params: dict = {}
     notes: list[str] = []
     fixed_val = None
@@ -335,24 +417,13 @@ def make_plan(
         validation = "none (no early stopping or learning-rate reduction)"
 
     if protocol == "loso":
-        if len(people) < 3:
-            raise DatasetError("Leave-one-subject-out needs at least 3 participants; this dataset "
-                               f"has {len(people)}.")
         part = samples["participant"].to_numpy()
         splits = [(np.flatnonzero(part != p), np.flatnonzero(part == p)) for p in people]
     elif protocol == "group-kfold":
-        if k < 2:
-            raise SettingsError(f"group-kfold needs k of at least 2; it is {k}.")
-        if len(people) < k:
-            raise DatasetError(f"group-kfold with k={k} needs at least {k} participants; this dataset has "
-                               f"{len(people)}. Lower k or use loso.")
         splits, used, note = _grouped_folds(table, k, seed)
         params.update(k=k, stratified_by=used)
         notes += [note] if note else []
     elif protocol == "holdout":
-        if len(people) < 3:
-            raise DatasetError("A participant-level holdout needs at least 3 participants; this "
-                               f"dataset has {len(people)}.")
         # one of n_splits stratified participant groups is the test side (~test_size of them)
         n_splits = max(2, min(int(round(1 / test_size)), len(people)))
         all_splits, used, note = _grouped_folds(table, n_splits, seed)
@@ -361,8 +432,6 @@ def make_plan(
         notes += [note] if note else []
     elif protocol == "paper":
         n = len(samples)
-        if n < 2:
-            raise DatasetError("The image-level split needs at least 2 images; this dataset has 1.")
         order = rng.permutation(n)
         n_test = min(n - 1, max(1, int(round(test_size * n))))
         splits = [(order[n_test:], order[:n_test])]
@@ -379,30 +448,16 @@ def make_plan(
         validation = "none (no training)"
         notes.append("No training: every image is scored by a model trained elsewhere, which "
                      "never saw these people.")
-    else:  # official
-        if "split" not in table.columns or table["split"].isna().all():
-            raise DatasetError("This dataset has no split of its own (no train/test folders); "
-                               "the 'official' protocol needs one.")
-        split = table["split"].astype(str).str.lower().str.replace("-", "_")
+    else:  # official (refusal() checked that it has train and test parts)
+        split = _official_split(table)
         tr = np.flatnonzero(split.isin(TRAIN_SPLITS))
         va = np.flatnonzero(split.isin(VAL_SPLITS))
         te = np.flatnonzero(split.isin(TEST_SPLITS))
-        if len(tr) == 0 or len(te) == 0:
-            raise DatasetError("The dataset's own split needs both a train part and a test part "
-                               f"(found: {', '.join(sorted(split.unique()))}).")
         ignored = len(table) - len(tr) - len(va) - len(te)
         if ignored:
             notes.append(f"{ignored} images in other split(s) were not used.")
         params.update(train_splits=sorted(set(split.iloc[tr])), test_splits=sorted(set(split.iloc[te])))
-        if participants_known:
-            both = sorted(set(table["participant"].iloc[np.concatenate([tr, va])].astype(str))
-                          & set(table["participant"].iloc[te].astype(str)))
-            if both:
-                raise DatasetError(
-                    f"The dataset's own split puts {len(both)} participant(s) (e.g. {both[0]}) in both "
-                    "train and test; use loso or group-kfold instead."
-                )
-        else:
+        if not participants_known:
             notes.append("Participants are unknown: the dataset's own split cannot be checked for "
                          "people appearing on both sides.")
         splits = [(tr, te)]

@@ -1,7 +1,9 @@
 """Where things live on disk. Every location can be moved with an environment variable.
 
-- ``FER_CACHE_DIR``: generated synthetic datasets and pre-processed array caches
-  (default ``<repo>/.cache``, git-ignored).
+- ``FER_CACHE_DIR``: generated synthetic datasets, unpacked uploads, pre-processed array
+  caches, training jobs and logs (default ``$XDG_CACHE_HOME/fer_engine/cache``, that is
+  ``~/.cache/fer_engine/cache``: outside the repository, so ``streamlit run``, which watches
+  the repository's folders, is not flooded with the cache's file events).
 - ``FER_ARTIFACTS_DIR``: the shipped model (``pretrained/``) and user runs (``runs/``)
   (default ``<repo>/artifacts``).
 - ``FER_RUNS_DIR``: user runs only (default ``<artifacts>/runs``, git-ignored).
@@ -20,8 +22,15 @@ def _dir(env: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
+def user_cache_root() -> Path:
+    """The user's cache folder: ``$XDG_CACHE_HOME`` when it is an absolute path, else
+    ``~/.cache``."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    return Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+
+
 def cache_dir() -> Path:
-    return _dir("FER_CACHE_DIR", REPO_ROOT / ".cache")
+    return _dir("FER_CACHE_DIR", user_cache_root() / "fer_engine" / "cache")
 
 
 def artifacts_dir() -> Path:

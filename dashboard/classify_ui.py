@@ -21,14 +21,15 @@ TTL = 30 * 60
 
 @st.cache_data(max_entries=16, ttl=TTL, show_spinner=False)
 def classify(model_key: str, data: bytes, name: str, detect: bool, small_faces: bool,
-             _model) -> ImageResult:
+             detector: str, _model) -> ImageResult:
     """:func:`fer_engine.inference.classify.classify_image` of uploaded bytes (in memory)."""
-    return classify_image(_model, data, name=name, detect=detect, small_faces=small_faces)
+    return classify_image(_model, data, name=name, detect=detect, small_faces=small_faces,
+                          detector=detector)
 
 
 @st.cache_data(max_entries=16, ttl=TTL, show_spinner=False)
-def explain(model_key: str, data: bytes, detect: bool, small_faces: bool, face: int,
-            methods: tuple[str, ...], _model, _result: ImageResult) -> dict:
+def explain(model_key: str, data: bytes, detect: bool, small_faces: bool, detector: str,
+            face: int, methods: tuple[str, ...], _model, _result: ImageResult) -> dict:
     """Maps (48x48 or the model's input size) per method and the faithfulness figures."""
     f = _result.faces[face]
     exps = explain_face(_model, f, methods)

@@ -98,3 +98,13 @@ def sidebar_status() -> None:
             st.caption(f":blue-badge[Training] {job.summary} ({job.fraction:.0%})")
         if state.settings().hosted_demo:
             st.caption(":violet-badge[Public demo] server folders off, training capped and queued")
+
+
+def detector_choice(key: str, default: str, *, help: str | None = None) -> str:
+    """A select box of the installed face detectors (engine names), opening on ``default``."""
+    from fer_engine.preprocess.detectors import DETECTOR_LABELS, available_detectors
+
+    names = available_detectors()
+    index = names.index(default) if default in names else 0
+    return st.selectbox("Face detector", names, index=index, key=key,
+                        format_func=DETECTOR_LABELS.get, help=help)

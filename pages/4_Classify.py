@@ -9,6 +9,8 @@ from fer_engine.errors import UserFacingError
 from fer_engine.explain import CMAPS, DEFAULT_METHODS, METHOD_NAMES, explanation_note, overlay_panel
 from fer_engine.inference.classify import annotate
 from fer_engine.models import pretrained
+from fer_engine.preprocess import DEFAULT_DETECTOR
+from fer_engine.preprocess.detectors import DETECTOR_LABELS
 
 TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
 #: Labels of the two detection settings, also named in the advice after a note.
@@ -30,14 +32,19 @@ model, source, description = model_choice.choose("classify_model")
 key = model_choice.model_key(source)
 st.caption(f"Emotions of this model: {', '.join(model.labels)}.")
 
-o1, o2, o3 = st.columns(3)
-cropped = o1.checkbox(CROPPED_LABEL, key="classify_cropped",
+o1, o2, o3, o4 = st.columns([3, 2, 2, 2])
+with o1:
+    detector = widgets.detector_choice(
+        "classify_detector", DEFAULT_DETECTOR,
+        help="MTCNN finds more faces in ordinary photos (turned, tilted, dark) and levels the "
+        "eyes before classifying; the Haar cascade is faster but misses such faces.")
+cropped = o2.checkbox(CROPPED_LABEL, key="classify_cropped",
                       help="Skip face detection and classify the centre square of each photo "
                       "(for photos that already show one face filling the frame).")
-small = o2.checkbox(f"{SMALL_LABEL} (slower)", key="classify_small",
+small = o3.checkbox(f"{SMALL_LABEL} (slower)", key="classify_small",
                     disabled=cropped, help="Search faces down to 3 % of the photo's shorter side "
                     "instead of 10 %.")
-use_camera = o3.toggle("Use the camera", key="classify_camera",
+use_camera = o4.toggle("Use the camera", key="classify_camera",
                        help="Take a photo with this device's camera instead of uploading one.")
 
 files = st.file_uploader(
@@ -55,6 +62,8 @@ def advice(kind: str) -> str:
     """What to change on this page after an engine note of ``kind`` (empty: nothing)."""
     if kind == "no_face":
         return ((f" If the faces are small, tick '{SMALL_LABEL}'." if not small else "")
+                + (f" Try the detector '{DETECTOR_LABELS[DEFAULT_DETECTOR]}'."
+                   if detector != DEFAULT_DETECTOR else "")
                 + f" If the photo already is a cropped face, tick '{CROPPED_LABEL}'.")
     if kind == "large_photo" and not small:
         return f" If a face was missed, ticking '{SMALL_LABEL}' also finds smaller faces."
@@ -75,7 +84,8 @@ for n_item, (name, data) in enumerate(items):
         continue
     try:
         with st.spinner(f"Looking for faces in {name}..."):
-            result = classify_ui.classify(key, data, name, not cropped, small, model)
+            result = classify_ui.classify(key, data, name, not cropped, small, detector,
+                                          model)
     except Exception as exc:  # noqa: BLE001 - shown as one sentence
         widgets.error(exc, f"Classifying {name}", icon=":material/broken_image:")
         continue
@@ -134,7 +144,8 @@ name, data, result = classified[picked[0]]
 face = result.faces[picked[1]]
 try:
     with st.spinner("Computing the explanations (a few seconds)..."):
-        out = classify_ui.explain(key, data, not cropped, small, picked[1], tuple(methods),
+        out = classify_ui.explain(key, data, not cropped, small, detector, picked[1],
+                                  tuple(methods),
                                   model, result)
 except UserFacingError as exc:
     st.info(f"No explanations for this model: {exc}")

@@ -92,8 +92,10 @@ def test_huge_photo_is_explained_and_shown_scaled_down():
     # faces of 10 % of the shorter side: 64 px in the 640 copy = 400 px of the photo
     assert "smaller than about 400 pixels" in text and "crop the photo around it" in text
     assert "tick" not in text  # the page names its own settings (test_pages_classify)
-    res = classify_image(FakeModel(), big, small_faces=True)
+    res = classify_image(FakeModel(), big, small_faces=True, detector="haar")
     assert "smaller than about 150 pixels" in res.notes[0].text  # the cascade's 24 px x 6.25
+    res = classify_image(FakeModel(), big, small_faces=True)  # MTCNN: 3 % of 640 = 19 px x 6.25
+    assert "smaller than about 119 pixels" in res.notes[0].text
     assert annotate(res).shape == (1280, 1280, 3)
 
 
@@ -151,3 +153,47 @@ def test_explanations_overlays_and_faithfulness_lines(standin):
     assert lines[1].startswith("Insertion area") and "IG" in lines[1]
     assert lines[2].startswith("Method agreement") and "over 6 pairs" in lines[2]
     assert f"{f.deletion['gradcam']:.2f}" in lines[0]
+
+
+def tilted_astronaut(degrees: float = 20.0) -> np.ndarray:
+    """The astronaut turned about her face, so the detector's landmarks ask for alignment."""
+    img = astronaut()
+    m = cv2.getRotationMatrix2D((256.0, 140.0), degrees, 1.0)
+    return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), borderMode=cv2.BORDER_REFLECT)
+
+
+def test_aligned_faces_carry_their_angle_and_maps_are_turned_back_onto_the_photo():
+    from dataclasses import replace
+
+    from fer_engine.preprocess import paste_map
+
+    res = classify_image(FakeModel(), tilted_astronaut(), name="tilted.png")
+    [face] = res.faces
+    assert 12 < abs(face.angle) < 28  # eyes levelled by about the tilt
+    assert classify_image(FakeModel(), tilted_astronaut(), align=False).faces[0].angle == 0.0
+    # The input's own pixels pasted back lie over the photo's face only when turned back
+    gray = cv2.cvtColor(res.rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    pixels = face.pixels[..., 0].astype(np.float32)
+
+    def fit(angle: float) -> float:
+        placed = paste_map(pixels, face.crop, res.rgb.shape, fill=np.nan, angle=angle)
+        inside = np.isfinite(placed)
+        return float(np.corrcoef(placed[inside], gray[inside])[0, 1])
+
+    assert fit(face.angle) > 0.8 > 0.6 > fit(0.0) > fit(-face.angle)  # measured 0.86, 0.42, 0.08
+    # overlay_panel uses the face's angle
+    ramp = np.tile(np.linspace(0, 1, 48, dtype=np.float32), (48, 1))
+    turned = overlay_panel(res, face, ramp, alpha=1.0)
+    straight = overlay_panel(res, replace(face, angle=0.0), ramp, alpha=1.0)
+    assert np.abs(turned.astype(int) - straight.astype(int)).mean() > 3
+
+
+def test_the_detector_can_be_chosen_and_unknown_names_are_refused():
+    from fer_engine.errors import UserFacingError
+
+    photo = jpeg_bytes(tilted_astronaut())
+    assert len(classify_image(FakeModel(), photo, detector="mtcnn").faces) == 1
+    haar = classify_image(FakeModel(), photo, detector="haar")
+    assert all(f.angle == 0.0 for f in haar.faces)  # no landmarks: cut straight
+    with pytest.raises(UserFacingError, match="Unknown face detector 'nope'"):
+        classify_image(FakeModel(), photo, detector="nope")

@@ -223,3 +223,14 @@ def test_missing_pretrained_model_says_so_and_offers_runs(tmp_path, monkeypatch)
     assert not at.exception and not at.warning
     upload(at, ("astronaut.jpg", jpeg_bytes(astronaut()), "image/jpeg"))
     assert charts(at) == 1
+
+
+def test_face_detector_is_a_choice_and_the_advice_names_the_better_one(app):
+    box = app.selectbox(key="classify_detector")
+    assert box.value == "mtcnn" and "haar" in box.options[0].lower() + box.options[1].lower()
+    upload(app, ("empty.png", png_bytes(blank_frame()), "image/png"))
+    assert "No face was found" in texts(app.warning)
+    assert "Try the detector" not in texts(app.warning)  # already the best one
+    app.selectbox(key="classify_detector").set_value("haar").run()
+    assert not app.exception
+    assert "Try the detector 'MTCNN" in texts(app.warning)

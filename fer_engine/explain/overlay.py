@@ -55,6 +55,7 @@ def overlay(
     *,
     cmap: str = "jet",
     alpha: float = 0.45,
+    angle: float = 0.0,
 ) -> np.ndarray:
     """The map drawn on the ORIGINAL photo through the face's crop box: (H, W, 3) uint8.
 
@@ -63,7 +64,8 @@ def overlay(
     ``crop_box``: the square the input was cut from, a ``FaceBox`` or ``(x, y, w, h)``
     in photo pixels (it may reach past the border; the part outside is dropped).
     Placement uses :func:`fer_engine.preprocess.paste_map` (same pixel-centre
-    convention as the crop); pixels outside the box are left as they are.
+    convention as the crop); pixels outside the box are left as they are. ``angle``: the
+    rotation an aligned input was cut with; the map is turned back by it.
     """
     from fer_engine.preprocess import paste_map
 
@@ -72,7 +74,8 @@ def overlay(
         rgb = np.repeat(rgb[..., None], 3, axis=2)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"photo must be (H, W, 3) RGB, got {rgb.shape}")
-    placed = paste_map(map_in_input_coords, _as_box(crop_box), rgb.shape, fill=np.nan)
+    placed = paste_map(map_in_input_coords, _as_box(crop_box), rgb.shape, fill=np.nan,
+                       angle=angle)
     return _blend(rgb.astype(np.uint8), placed, cmap, alpha)
 
 
@@ -94,7 +97,8 @@ def overlay_panel(result, face, map_2d: np.ndarray, *, alpha: float = 0.45, cmap
 
     ``result``: the photo's result (``.rgb``, as
     :class:`fer_engine.inference.classify.ImageResult`), ``face``: one of its faces
-    (``.crop``, the square the model input was cut from). The region shown is the crop
+    (``.crop``, the square the model input was cut from, and ``.angle``, the rotation it
+    was cut with when aligned). The region shown is the crop
     box enlarged by ``context`` (fraction of its side) on each side, clipped to the
     photo; the map is placed through the crop box exactly as the model input was cut
     (:func:`overlay`) and the panel shrunk or enlarged so its longest side is ``max_side``.
@@ -106,7 +110,8 @@ def overlay_panel(result, face, map_2d: np.ndarray, *, alpha: float = 0.45, cmap
     x1, y1 = min(w, c.x2 + pad), min(h, c.y2 + pad)
     region = result.rgb[y0:y1, x0:x1]
     local = FaceBox(c.x - x0, c.y - y0, c.w, c.h)
-    panel = overlay(region, map_2d, local, cmap=cmap, alpha=alpha)
+    panel = overlay(region, map_2d, local, cmap=cmap, alpha=alpha,
+                    angle=getattr(face, "angle", 0.0))
     ph, pw = panel.shape[:2]
     scale = max_side / max(ph, pw)
     size = (max(1, round(pw * scale)), max(1, round(ph * scale)))

@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 
 from fer_engine import emotions
-from fer_engine.preprocess import FaceBox, prepare_image
-from fer_engine.preprocess.faces import CASCADE_WINDOW, DETECT_MAX_SIDE
+from fer_engine.preprocess import DEFAULT_DETECTOR, FaceBox, prepare_image
+from fer_engine.preprocess.detectors import get_detector
+from fer_engine.preprocess.faces import DETECT_MAX_SIDE
 
 #: Faces classified per photo at most (largest first).
 MAX_FACES = 12
@@ -59,7 +60,8 @@ class Face:
     """One classified face. ``box``: the detected face (the centre square when detection
     was off), ``crop``: the square the model input was cut from, both in photo pixels;
     ``pixels``: the model input before normalisation ((size, size, channels) uint8);
-    ``probabilities``: (K,) over the model's labels."""
+    ``probabilities``: (K,) over the model's labels; ``angle``: the rotation (degrees) the
+    input was cut with when the face was aligned (0.0 otherwise), for overlays."""
 
     index: int
     box: FaceBox
@@ -68,6 +70,7 @@ class Face:
     probabilities: np.ndarray
     label: str
     confidence: float
+    angle: float = 0.0
 
     @property
     def small(self) -> bool:
@@ -105,11 +108,15 @@ class ImageResult:
                              "probability": f.probabilities.astype(float)})
 
 
-def _findable_face_px(shape, min_size: float) -> int:
-    """Smallest face side (photo pixels) the detector can find in a photo of ``shape``."""
+def _findable_face_px(shape, min_size: float, detector: str) -> int | None:
+    """Smallest face side (photo pixels) ``detector`` can find in a photo of ``shape``
+    (None when the detector's smallest face is not known)."""
+    smallest = get_detector(detector).smallest_px
+    if smallest is None:
+        return None
     h, w = shape[:2]
     scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
-    side = max(CASCADE_WINDOW, int(min_size * min(h, w) * scale))
+    side = max(smallest, int(min_size * min(h, w) * scale))
     return int(math.ceil(side / scale))
 
 
@@ -122,13 +129,17 @@ def classify_image(
     small_faces: bool = False,
     max_faces: int = MAX_FACES,
     margin: float = 0.2,
+    detector: str = DEFAULT_DETECTOR,
+    align: bool | None = None,
 ) -> ImageResult:
     """Find and classify every face of one photo.
 
     ``model``: a loaded FER model. ``source``: bytes, a binary file or an (H, W, 3)
     uint8 RGB array. ``detect=False``: the photo is a face crop; its centre square is
     classified. ``small_faces``: search faces down to 3 % of the shorter side instead of
-    10 % (slower). Decoding problems raise :class:`fer_engine.errors.ImageError` with a
+    10 % (slower). ``detector``: a name of
+    :data:`fer_engine.preprocess.detectors.DETECTORS`; ``align``: level the eyes before the
+    crop (None: the engine's default). Decoding problems raise :class:`fer_engine.errors.ImageError` with a
     sentence for the user.
     """
     label = f"'{name}'" if name else "this photo"
@@ -136,8 +147,10 @@ def classify_image(
         source = io.BytesIO(bytes(source))  # named, so decoding errors name the file
         source.name = name
     min_size = MIN_FACE_SMALL if small_faces else MIN_FACE
+    options = {} if align is None else {"align": align}
     prep = prepare_image(source, model.input_spec, detect=detect, margin=margin,
-                         fallback="none", max_faces=max_faces, min_size=min_size)
+                         fallback="none", max_faces=max_faces, min_size=min_size,
+                         detector=detector, **options)
     h, w = prep.rgb.shape[:2]
     notes: list[Note] = []
     faces: list[Face] = []
@@ -147,7 +160,7 @@ def classify_image(
         for i, (p, crop) in enumerate(zip(probs, prep.crops)):
             top = int(np.argmax(p))
             faces.append(Face(i, boxes[i], crop, prep.pixels[i], p, model.labels[top],
-                              float(p[top])))
+                              float(p[top]), float(prep.angles[i])))
     if not detect:
         notes.append(Note("info", "Face detection is off: the centre square of the photo was "
                                   "classified as one face.", "detection_off"))
@@ -170,10 +183,12 @@ def classify_image(
                 "model sees an enlarged, blurry copy. Treat these results with caution."),
                 "small_faces"))
     if max(h, w) > LARGE_PHOTO_SIDE and detect:
+        findable = _findable_face_px(prep.rgb.shape, min_size, detector)
+        smallest = (f", so faces smaller than about {findable} pixels are not found"
+                    if findable else ", so very small faces may be missed")
         notes.append(Note("info", (
             f"Large photo ({w} x {h} pixels, {w * h / 1e6:.0f} megapixels): faces are searched "
-            f"in a {DETECT_MAX_SIDE}-pixel copy, so faces smaller than about "
-            f"{_findable_face_px(prep.rgb.shape, min_size)} pixels are not found; if a face was "
+            f"in a {DETECT_MAX_SIDE}-pixel copy{smallest}; if a face was "
             "missed, crop the photo around it. The photo is shown scaled down."), "large_photo"))
     return ImageResult(name or "photo", prep.rgb, tuple(model.labels), faces, prep.status, notes)
 

@@ -18,7 +18,8 @@ Every detector's weights ship inside its pip wheel; nothing is downloaded at run
 ``blazeface-short``  The same, short-range model (faces within about 2 m of a camera).
 =============  ======================================================================
 
-A detector is an object with ``name``, ``landmarks`` (bool) and
+A detector is an object with ``name``, ``landmarks`` (bool), ``smallest_px`` (the smallest
+face side it can find in the detection copy, None where not known) and
 ``detect(rgb, *, min_size, **options) -> list[FaceBox]``. Each works on a copy whose
 longest side is at most :data:`fer_engine.preprocess.faces.DETECT_MAX_SIDE` (small
 images, taken to be tight face crops, get a replicated border first) and returns boxes
@@ -44,6 +45,13 @@ from fer_engine.preprocess.faces import FaceBox
 
 #: Detector names, in the order they are offered.
 DETECTORS: tuple[str, ...] = ("haar", "mtcnn", "blazeface", "blazeface-short")
+#: What each detector is called where people choose one.
+DETECTOR_LABELS: dict[str, str] = {
+    "haar": "Haar cascade (fastest, misses turned and dark faces)",
+    "mtcnn": "MTCNN (finds more faces, slower)",
+    "blazeface": "BlazeFace, full range",
+    "blazeface-short": "BlazeFace, short range (faces close to the camera)",
+}
 #: The detector for photos, dataset preparation, training and prediction.
 DEFAULT_DETECTOR: str = "mtcnn"
 #: The detector for live video (at least 30 analysed frames per second at 640x480 on 2 cores).
@@ -158,6 +166,8 @@ class HaarDetector:
 
     name = "haar"
     landmarks = False
+    #: Smallest face side it can find, in detection-copy pixels (None: not known).
+    smallest_px: int | None = faces.CASCADE_WINDOW
 
     def settings(self) -> list:
         return [faces.CASCADE_FILE, faces.DETECT_MAX_SIDE, faces.SMALL_IMAGE_SIDE,
@@ -174,6 +184,7 @@ class MTCNNDetector:
 
     name = "mtcnn"
     landmarks = True
+    smallest_px: int | None = MTCNN_RETRY_FACE_PX
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -242,6 +253,7 @@ class BlazeFaceDetector:
     """
 
     landmarks = True
+    smallest_px: int | None = None  # set by the network's input resolution; not measured
 
     def __init__(self, model: str) -> None:
         self.model = model
@@ -325,6 +337,11 @@ def available(name: str) -> bool:
         check_detector(name)
     )
     return module is None or importlib.util.find_spec(module) is not None
+
+
+def available_detectors() -> list[str]:
+    """The detectors whose packages are installed, in the order they are offered."""
+    return [name for name in DETECTORS if available(name)]
 
 
 def detector_settings(name: str) -> dict:

@@ -10,8 +10,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard import widgets
 from fer_engine import emotions
 from fer_engine.inference.pipeline import LiveConfig
+from fer_engine.preprocess.detectors import LIVE_DETECTOR
 from fer_engine.inference.timeline import Timeline
 
 #: Points drawn per line at most: the pages pass ``Timeline.to_frame(max_rows=MAX_POINTS)``
@@ -49,6 +51,11 @@ def config_controls(prefix: str, labels, *, live: bool) -> LiveConfig:
             key=f"{prefix}_min_face",
             help="Smaller values find faces further from the camera but cost time.")
         max_faces = d2.number_input("Faces per frame at most", 1, 10, 4, key=f"{prefix}_faces")
+        detector = widgets.detector_choice(
+            f"{prefix}_detector", LIVE_DETECTOR,
+            help="The Haar cascade keeps up with live video. MTCNN finds more faces (turned, "
+            "tilted, dark) but takes several times longer per frame, so fewer frames are "
+            "analysed.")
         gradcam_every = 0
         if live:
             gradcam_every = d3.number_input(
@@ -57,7 +64,7 @@ def config_controls(prefix: str, labels, *, live: bool) -> LiveConfig:
                 "about as much as classifying a frame).")
     return LiveConfig(smoothing_s=smoothing, threshold=threshold, hold_s=hold,
                       alert_emotions=tuple(watched), min_face=min_face, max_faces=int(max_faces),
-                      gradcam_every=int(gradcam_every))
+                      gradcam_every=int(gradcam_every), detector=detector)
 
 
 def timeline_figure(df: pd.DataFrame, labels, config: LiveConfig,

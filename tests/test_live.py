@@ -133,6 +133,21 @@ def test_pipeline_draws_the_box_around_the_detected_face(face_bgr):
     assert not np.array_equal(out, face_bgr) and out is not face_bgr
 
 
+def test_pipeline_uses_the_chosen_detector(face_bgr):
+    from fer_engine.errors import UserFacingError
+    from fer_engine.preprocess.detectors import LIVE_DETECTOR
+
+    assert LiveConfig().detector == LIVE_DETECTOR == "haar"
+    haar = FramePipeline(FakeModel(), LiveConfig(), clock=Clock()).detect(face_bgr)
+    mtcnn = FramePipeline(FakeModel(), LiveConfig(detector="mtcnn"), clock=Clock()).detect(face_bgr)
+    [h], [m] = haar, mtcnn
+    assert h.landmarks is None and m.landmarks is not None  # MTCNN ran, in frame pixels
+    assert 180 < m.x < 280 and 80 < m.y < 180 and 100 < m.w < 280
+    assert m.iou(h) > 0.4
+    with pytest.raises(UserFacingError, match="Unknown face detector"):
+        LiveConfig(detector="nope")
+
+
 def test_pipeline_batches_faces_into_one_model_call_per_frame():
     two = np.full((480, 640, 3), 120, np.uint8)
     one = webcam_frame(size=(320, 240))

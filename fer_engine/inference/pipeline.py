@@ -41,6 +41,7 @@ from fer_engine import emotions
 from fer_engine.inference.alerts import AlertEvent, AlertMonitor
 from fer_engine.inference.tracking import FaceTracker
 from fer_engine.preprocess import FaceBox, crop_box, detect_faces, extract_face
+from fer_engine.preprocess.detectors import LIVE_DETECTOR, check_detector
 
 #: Box colour (BGR) of a face that is not in alert: pure green, absent from most scenes.
 BOX_COLOUR: tuple[int, int, int] = (0, 255, 0)
@@ -56,7 +57,9 @@ class LiveConfig:
     ``threshold`` probability in [0, 1]; ``hold_s`` seconds above it before an alert;
     ``alert_emotions`` the emotions watched (those the model does not predict are
     ignored). Detection: ``detect_max_side`` pixels of the detection copy's longest
-    side; ``min_face`` smallest face as a fraction of the frame's shorter side;
+    side; ``detector`` a name of :data:`fer_engine.preprocess.detectors.DETECTORS`
+    (default the fast :data:`~fer_engine.preprocess.detectors.LIVE_DETECTOR`; faces are
+    not aligned in video); ``min_face`` smallest face as a fraction of the frame's shorter side;
     ``scale_factor``/``min_neighbors`` OpenCV's; ``detect_every`` run the detector on
     every n-th frame; ``max_faces`` faces classified per frame (largest first);
     ``margin`` crop margin around a face (fraction of its size, as in training).
@@ -71,6 +74,7 @@ class LiveConfig:
     hold_s: float = 3.0
     alert_emotions: tuple[str, ...] = emotions.CLINICAL_EMOTIONS
     detect_max_side: int = 320
+    detector: str = LIVE_DETECTOR
     min_face: float = 0.2
     scale_factor: float = 1.2
     min_neighbors: int = 5
@@ -96,6 +100,7 @@ class LiveConfig:
             raise ValueError("gradcam_every must be 0 (off) or more")
         if self.detect_max_side < 64:
             raise ValueError("detect_max_side must be at least 64 pixels")
+        check_detector(self.detector)
         object.__setattr__(
             self, "alert_emotions", tuple(emotions.normalise(e) for e in self.alert_emotions)
         )
@@ -146,14 +151,15 @@ class FrameSummary:
         return self.primary.label(self.labels) if self.faces else None
 
 
-
 def _scale_box(box: FaceBox, factor: float, shape) -> FaceBox:
     h, w = shape[:2]
     x0 = max(0, int(round(box.x * factor)))
     y0 = max(0, int(round(box.y * factor)))
     x1 = min(w, int(round(box.x2 * factor)))
     y1 = min(h, int(round(box.y2 * factor)))
-    return FaceBox(x0, y0, max(1, x1 - x0), max(1, y1 - y0), box.score)
+    landmarks = None if box.landmarks is None else tuple(
+        (px * factor, py * factor) for px, py in box.landmarks)
+    return FaceBox(x0, y0, max(1, x1 - x0), max(1, y1 - y0), box.score, landmarks)
 
 
 class FramePipeline:
@@ -210,16 +216,18 @@ class FramePipeline:
     def detect(self, bgr: np.ndarray) -> list[FaceBox]:
         """Faces in a BGR frame, largest first, in frame pixels (at most ``max_faces``)."""
         c = self.config
-        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        h, w = gray.shape
+        # The Haar cascade reads gray pixels; the others want colour.
+        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY if c.detector == "haar" else
+                             cv2.COLOR_BGR2RGB)
+        h, w = image.shape[:2]
         scale = min(1.0, c.detect_max_side / max(h, w))
-        small = gray if scale >= 1.0 else cv2.resize(
-            gray, (max(1, round(w * scale)), max(1, round(h * scale))),
+        small = image if scale >= 1.0 else cv2.resize(
+            image, (max(1, round(w * scale)), max(1, round(h * scale))),
             interpolation=cv2.INTER_AREA)
-        boxes = detect_faces(small, min_size=c.min_face, scale_factor=c.scale_factor,
-                             min_neighbors=c.min_neighbors)
+        boxes = detect_faces(small, detector=c.detector, min_size=c.min_face,
+                             scale_factor=c.scale_factor, min_neighbors=c.min_neighbors)
         if scale < 1.0:
-            boxes = [_scale_box(b, 1.0 / scale, gray.shape) for b in boxes]
+            boxes = [_scale_box(b, 1.0 / scale, (h, w)) for b in boxes]
         return boxes[: c.max_faces]
 
     def classify(self, bgr: np.ndarray, boxes: Sequence[FaceBox]) -> tuple[np.ndarray, np.ndarray]:

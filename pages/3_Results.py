@@ -217,17 +217,22 @@ else:
 # -- comparisons ---------------------------------------------------------------------------
 comparisons = report["comparisons"]
 contrasts = list(comparisons["leakage"])
-for s, path in zip(sections, selected):  # a paper run of the same model that was not picked
-    if s.leaky:
+no_contrast = []  # why a run has no like-for-like leaky run to be set beside
+for s, path in zip(sections, selected):  # a LEAKY run of the same model and data not picked
+    if s.leaky or any(c.independent_run == s.run_id for c in contrasts):
         continue
-    partner = leaky_partner(runs, s.model, exclude=selected)
-    if partner is not None and not any(c.independent_run == s.run_id for c in contrasts):
-        try:
-            contrasts.append(cache.leakage(path, partner, int(n_boot)))
-        except UserFacingError as exc:
-            st.caption(str(exc))
-if comparisons["paired"] or contrasts or comparisons["notes"]:
+    partner = leaky_partner(runs, cache.eval_run(path), exclude=selected, load=cache.eval_run)
+    if partner.path is None:
+        no_contrast += [partner.reason] if partner.reason else []
+        continue
+    try:
+        contrasts.append(cache.leakage(path, partner.path, int(n_boot)))
+    except UserFacingError as exc:
+        no_contrast.append(str(exc))
+if comparisons["paired"] or contrasts or comparisons["notes"] or no_contrast:
     st.subheader("Comparisons")
+for reason in no_contrast:
+    st.info(reason, icon=":material/compare_arrows:")
 for p in comparisons["paired"]:
     st.markdown(f"**{p.name_a}** vs **{p.name_b}**")
     st.markdown(p.sentence)
@@ -243,7 +248,7 @@ for c in contrasts:
     for note in c.notes:
         st.caption(note)
 for note in comparisons["notes"]:
-    st.caption(note)
+    st.info(note, icon=":material/compare_arrows:")
 
 # -- downloads -----------------------------------------------------------------------------
 st.subheader("Downloads")

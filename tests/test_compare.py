@@ -7,18 +7,22 @@ import pytest
 
 from fer_engine.analytics.compare import (
     compare_runs,
+    contrast_obstacle,
+    default_run,
     leakage_contrast,
     leaky_partner,
     mcnemar_exact,
     paired_comparison,
+    images_tested,
 )
 from fer_engine.analytics.inputs import EvalRun, PredictionsError
 
 LABELS = ["anger", "fear"]
 
 
-def run_from(rows, run_id, protocol="loso", model="cnn", leaky=None) -> EvalRun:
-    """rows: (sample_id, participant, true, pred)."""
+def run_from(rows, run_id, protocol="loso", model="cnn", leaky=None, fingerprint="data-1",
+             epochs=None) -> EvalRun:
+    """rows: (sample_id, participant, true, pred); the dataset is recorded by ``fingerprint``."""
     frame = pd.DataFrame(rows, columns=["sample_id", "participant", "true", "pred"])
     leaky = protocol == "paper" if leaky is None else leaky
     config = {
@@ -26,7 +30,10 @@ def run_from(rows, run_id, protocol="loso", model="cnn", leaky=None) -> EvalRun:
         "labels": LABELS,
         "model": {"name": model},
         "protocol": {"name": protocol, "leaky": leaky, "participant_independent": not leaky},
+        "dataset": {"name": f"dataset {fingerprint}", "fingerprint": fingerprint},
     }
+    if epochs is not None:
+        config["training"] = {"epochs": epochs}
     return EvalRun.from_table(frame, config)
 
 
@@ -132,29 +139,105 @@ def test_compare_runs_picks_the_right_comparison():
         loso.title,
         hog.title,
     }
-    assert len(out["leakage"]) == 2  # paper (cnn) against the cnn runs, not against hog_svm
-    assert {c.independent_run for c in out["leakage"]} == {"loso", "z"}
+    # paper (cnn) against the cnn run of the same images only: not against hog_svm, and not
+    # against the cnn run that tested another image
+    assert [(c.independent_run, c.leaky_run) for c in out["leakage"]] == [("loso", "paper")]
     assert sum("share no image" in n for n in out["notes"]) == 2
     assert sum("models differ" in n for n in out["notes"]) == 1
+    assert sum("No like-for-like leakage contrast" in n and "different images" in n
+               for n in out["notes"]) == 1
 
 
-def test_leaky_partner_is_the_newest_leaky_run_of_the_same_model_not_shown():
-    listing = pd.DataFrame(
-        [  # newest first, as list_runs gives them
-            ("r6", "cnn", False, "/runs/r6"),
-            ("r5", "resnet50", True, "/runs/r5"),
-            ("r4", "cnn", True, "/runs/r4"),
-            ("r3", "cnn", True, "/runs/r3"),
-            ("r2", "cnn", False, "/runs/r2"),
-            ("r1", "vgg16", False, "/runs/r1"),
-        ],
-        columns=["run_id", "model", "leaky", "path"],
-    )
-    assert leaky_partner(listing, "cnn") == "/runs/r4"
-    assert leaky_partner(listing, "cnn", exclude=["/runs/r6", "/runs/r4"]) == "/runs/r3"
-    assert leaky_partner(listing, "cnn", exclude=("/runs/r4", "/runs/r3")) is None
-    assert leaky_partner(listing, "resnet50") == "/runs/r5"
-    assert leaky_partner(listing, "vgg16") is None  # only an independent run of that model
-    assert leaky_partner(listing, "fervgg") is None
-    assert leaky_partner(listing.iloc[:0], "cnn") is None
+def test_tested_images_count_augmented_copies_as_their_image():
+    frame = pd.DataFrame({"sample_id": ["a.jpg#aug0", "a.jpg#aug1", "b.jpg"],
+                          "path": ["a.jpg", "a.jpg", "b.jpg"]})
+    assert images_tested(frame) == {"a.jpg", "b.jpg"}
+    assert images_tested(frame.drop(columns="path")) == {"a.jpg", "b.jpg"}
 
+
+def test_a_leakage_contrast_needs_the_same_dataset_and_images():
+    honest = run_from(B_ROWS, "honest", epochs=2)
+    # another dataset, even with the same image names: refused, saying why
+    elsewhere = run_from(A_ROWS, "paper-elsewhere", protocol="paper", fingerprint="data-2",
+                         epochs=30)
+    reason = contrast_obstacle(honest, elsewhere)
+    assert reason.startswith("they were tested on different datasets")
+    assert "dataset data-1, 8 images tested" in reason and "dataset data-2" in reason
+    with pytest.raises(PredictionsError, match="No like-for-like leakage contrast.*different "
+                                               "datasets"):
+        leakage_contrast(honest, elsewhere)
+    # a run that records no dataset cannot be shown to be the same data
+    unrecorded = run_from(A_ROWS, "paper-unrecorded", protocol="paper", fingerprint="")
+    assert "does not record which dataset" in contrast_obstacle(honest, unrecorded)
+    # same dataset, images that only partly overlap (neither run tested all of the other's)
+    partial = run_from(A_ROWS[4:] + [("s9", "p3", "anger", "anger")], "paper-partial",
+                       protocol="paper")
+    assert contrast_obstacle(honest, partial).startswith(
+        "they tested different images of the same dataset (4 in common; 4 tested only by the "
+        "participant-independent run and 1 only by the leaky one)")
+    # same dataset, the leaky run tested a random share of the images: like for like
+    share = run_from(A_ROWS[:5], "paper-share", protocol="paper", epochs=30)
+    assert contrast_obstacle(honest, share) == ""
+    c = leakage_contrast(honest, share, n_boot=20)
+    assert c.paired is not None and c.paired.n_shared == 5
+    assert any("tested 5 of the 8 images" in n for n in c.notes)
+    assert any("different numbers of epochs (2 participant-independent, 30 leaky)" in n
+               for n in c.notes)
+
+
+def listing(rows):
+    return pd.DataFrame(rows, columns=["run_id", "model", "leaky", "fingerprint", "path"])
+
+
+def test_leaky_partner_is_the_newest_like_for_like_leaky_run_not_shown():
+    honest = run_from(B_ROWS, "r6")
+    loaded = {
+        "/runs/r5": run_from(A_ROWS, "r5", protocol="paper", model="resnet50"),
+        "/runs/r4": run_from(A_ROWS, "r4", protocol="paper"),
+        "/runs/r3": run_from(A_ROWS[:4], "r3", protocol="paper"),
+        "/runs/r7": run_from(A_ROWS, "r7", protocol="paper", fingerprint="data-2"),
+        "/runs/r8": run_from([("t1", "p1", "anger", "anger")], "r8", protocol="paper"),
+    }
+    calls = []
+
+    def load(path):
+        calls.append(path)
+        return loaded[path]
+
+    runs = listing([  # newest first, as list_runs gives them
+        ("r7", "cnn", True, "data-2", "/runs/r7"),
+        ("r6", "cnn", False, "data-1", "/runs/r6"),
+        ("r5", "resnet50", True, "data-1", "/runs/r5"),
+        ("r4", "cnn", True, "data-1", "/runs/r4"),
+        ("r3", "cnn", True, "data-1", "/runs/r3"),
+        ("r2", "cnn", False, "data-1", "/runs/r2"),
+    ])
+    # r7 is newer but of another dataset: never loaded, never picked
+    assert leaky_partner(runs, honest, load=load).path == "/runs/r4" and calls == ["/runs/r4"]
+    shown = ["/runs/r6", "/runs/r4"]
+    assert leaky_partner(runs, honest, exclude=shown, load=load).path == "/runs/r3"
+    # only the other dataset's leaky run is left: no partner, and the reason is plain
+    other = leaky_partner(runs, honest, exclude=("/runs/r4", "/runs/r3"), load=load)
+    assert other.path is None
+    assert other.reason.startswith(f"No like-for-like leakage contrast for {honest.title}: the "
+                                   "LEAKY run r7 of cnn is not comparable because they were "
+                                   "tested on different datasets")
+    # same dataset, other images
+    runs8 = listing([("r8", "cnn", True, "data-1", "/runs/r8")])
+    assert "tested different images" in leaky_partner(runs8, honest, load=load).reason
+    # no leaky run of the model at all: nothing to say
+    assert leaky_partner(runs, run_from(B_ROWS, "v", model="vgg16"), load=load) == (
+        leaky_partner(runs.iloc[:0], honest, load=load))
+    assert leaky_partner(runs.iloc[:0], honest, load=load).path is None
+    assert leaky_partner(runs.iloc[:0], honest, load=load).reason == ""
+
+
+def test_results_open_on_the_newest_participant_independent_run():
+    runs = listing([
+        ("r3", "cnn", True, "data-1", "/runs/r3"),
+        ("r2", "cnn", False, "data-1", "/runs/r2"),
+        ("r1", "cnn", False, "data-1", "/runs/r1"),
+    ])
+    assert default_run(runs) == "/runs/r2"
+    assert default_run(runs.iloc[:1]) == "/runs/r3"  # all leaky: the newest
+    assert default_run(runs.iloc[:0]) is None

@@ -7,10 +7,16 @@
   bootstrap interval of the accuracy difference A - B (participants drawn with
   replacement, both runs' counts taken from the same drawn people).
 - :func:`leakage_contrast`: the same model under a participant-independent protocol and
-  under the leaky ``paper`` protocol. The two usually score different images, so both
-  accuracies are shown side by side with their own intervals and the gap; when they do
-  share images a paired comparison on those is added. :func:`leaky_partner` finds the
-  leaky run to set beside a participant-independent one in a listing of runs.
+  under the leaky ``paper`` protocol, on the same dataset. Both accuracies are shown side
+  by side with their own intervals and the gap; when they share images a paired
+  comparison on those is added. :func:`leaky_partner` finds the leaky run to set beside a
+  participant-independent one in a listing of runs.
+- :func:`contrast_obstacle` is the one rule for a like-for-like leakage contrast: both runs
+  record the same dataset fingerprint, and the images one run tested are all among those
+  the other tested (``predictions.csv`` lists every image a run tested; augmented copies
+  count as their source image). A leave-one-subject-out run tests every image; a ``paper``
+  run tests a random share of the same images, so it qualifies. Runs of different datasets,
+  or of one dataset but different images, are never set side by side.
 """
 
 from __future__ import annotations
@@ -165,6 +171,54 @@ def _paired_sentence(r: PairedComparison) -> str:
     )
 
 
+def dataset_fingerprint(run: EvalRun) -> str:
+    """The fingerprint of the dataset a run was tested on (``config.json`` ``dataset.
+    fingerprint``), or "" when the run does not record one."""
+    return str((run.config.get("dataset") or {}).get("fingerprint") or "")
+
+
+def _dataset_name(run: EvalRun) -> str:
+    dataset = run.config.get("dataset") or {}
+    return str(dataset.get("name") or dataset.get("root") or "an unnamed dataset")
+
+
+def images_tested(predictions: pd.DataFrame) -> set[str]:
+    """The source images a predictions table tested: its ``path`` column (``sample_id``
+    when there is none), an augmented copy (``<image>#aug<k>``) counted as its image."""
+    column = predictions["path"] if "path" in predictions.columns else predictions["sample_id"]
+    return set(column.astype(str).str.replace(r"#aug\d+$", "", regex=True))
+
+
+def contrast_obstacle(independent: EvalRun, leaky: EvalRun) -> str:
+    """Why ``independent`` and ``leaky`` are not a like-for-like leakage contrast, as a
+    clause for a sentence ("they were tested on different datasets ..."); "" when they are.
+
+    Like for like: both runs record the same dataset fingerprint, and the images one of
+    them tested are all among the images the other tested.
+    """
+    fp_i, fp_l = dataset_fingerprint(independent), dataset_fingerprint(leaky)
+    a, b = images_tested(independent.predictions), images_tested(leaky.predictions)
+    if not fp_i or not fp_l:
+        which = independent.run_id if not fp_i else leaky.run_id
+        return (f"run {which} does not record which dataset it was tested on, so the two "
+                "cannot be shown to be the same data")
+    if fp_i != fp_l:
+        return (f"they were tested on different datasets ({_dataset_name(independent)}, "
+                f"{len(a)} images tested, and {_dataset_name(leaky)}, {len(b)} images tested), "
+                "so the gap would mix the datasets with the leakage")
+    if not (a <= b or b <= a):
+        return (f"they tested different images of the same dataset ({len(a & b)} in common; "
+                f"{len(a - b)} tested only by the participant-independent run and {len(b - a)} "
+                "only by the leaky one), so the gap would mix the images with the leakage")
+    return ""
+
+
+def no_contrast_sentence(independent: EvalRun, leaky: EvalRun, obstacle: str) -> str:
+    """The plain sentence shown when ``leaky`` cannot be set beside ``independent``."""
+    return (f"No like-for-like leakage contrast for {independent.title}: the LEAKY run "
+            f"{leaky.run_id} of {leaky.model_name} is not comparable because {obstacle}.")
+
+
 @dataclass
 class LeakageContrast:
     """The same model evaluated without and with participant leakage.
@@ -216,7 +270,9 @@ def leakage_contrast(
 ) -> LeakageContrast:
     """Side-by-side accuracy of a participant-independent run and a leaky run of one model.
 
-    Raises :class:`PredictionsError` if ``independent`` is itself leaky or ``leaky`` is not.
+    Raises :class:`PredictionsError` if ``independent`` is itself leaky or ``leaky`` is not,
+    or when the two are not like for like (:func:`contrast_obstacle`: another dataset or
+    other images); its message says why in one sentence.
     """
     if independent.leaky:
         raise PredictionsError(
@@ -224,11 +280,32 @@ def leakage_contrast(
         )
     if not leaky.leaky:
         raise PredictionsError(f"Run {leaky.run_id} is not leaky; there is no leakage to contrast.")
+    obstacle = contrast_obstacle(independent, leaky)
+    if obstacle:
+        raise PredictionsError(no_contrast_sentence(independent, leaky, obstacle))
     notes = []
     if independent.model_name != leaky.model_name:
         notes.append(
             f"The two runs use different models ({independent.model_name} vs {leaky.model_name}); "
             "the gap mixes the model and the leakage."
+        )
+    epochs_i = (independent.config.get("training") or {}).get("epochs")
+    epochs_l = (leaky.config.get("training") or {}).get("epochs")
+    if epochs_i and epochs_l and epochs_i != epochs_l:
+        notes.append(
+            f"The two runs trained for different numbers of epochs ({epochs_i} participant-"
+            f"independent, {epochs_l} leaky); part of the gap may come from training length, "
+            "not leakage."
+        )
+    images_i = images_tested(independent.predictions)
+    images_l = images_tested(leaky.predictions)
+    if images_l != images_i:
+        fewer, more = ("leaky", "participant-independent") if images_l < images_i else (
+            "participant-independent", "leaky")
+        notes.append(
+            f"The {fewer} run tested {min(len(images_l), len(images_i))} of the "
+            f"{max(len(images_l), len(images_i))} images the {more} run tested; both come from "
+            "the same dataset."
         )
     rows = [
         _run_row(independent, n_boot, seed, confidence),
@@ -305,13 +382,55 @@ def compare_runs(runs: list[EvalRun], n_boot: int = N_BOOT, seed: int = 0) -> di
     return {"paired": paired, "leakage": leakage, "notes": notes}
 
 
-def leaky_partner(runs: pd.DataFrame, model: str, exclude=()) -> str | None:
-    """The leaky run to contrast with a participant-independent run of ``model``.
+@dataclass
+class LeakyPartner:
+    """What :func:`leaky_partner` found: the ``path`` of a like-for-like leaky run, or None
+    with ``reason``, a plain sentence on why no like-for-like contrast exists ("" when the
+    listing holds no leaky run of the model at all)."""
 
-    ``runs``: a listing of runs with ``model``, ``leaky`` and ``path`` columns, as
-    :func:`fer_engine.experiments.runs.list_runs` gives it (newest first); ``exclude``:
-    paths not to pick (runs already shown). Returns the ``path`` of the first leaky run of
-    the same model that is not excluded, or None when there is none.
+    path: str | None
+    reason: str = ""
+
+
+def leaky_partner(runs: pd.DataFrame, independent: EvalRun, exclude=(), load=None) -> LeakyPartner:
+    """The leaky run to contrast with the participant-independent run ``independent``.
+
+    ``runs``: a listing of runs with ``model``, ``leaky``, ``fingerprint`` and ``path``
+    columns, as :func:`fer_engine.experiments.runs.list_runs` gives it (newest first);
+    ``exclude``: paths not to pick (runs already shown); ``load``: path -> :class:`EvalRun`
+    (default :func:`~fer_engine.analytics.inputs.as_eval_run`; the pages pass a cached one).
+    The partner is the newest leaky run of the same model that is like for like
+    (:func:`contrast_obstacle`: same dataset fingerprint, same images); only runs of the
+    same dataset are loaded.
     """
-    found = runs[(runs["model"] == model) & runs["leaky"] & ~runs["path"].isin(list(exclude))]
-    return found["path"].iloc[0] if len(found) else None
+    if load is None:
+        from fer_engine.analytics.inputs import as_eval_run as load
+    model = runs[(runs["model"] == independent.model_name) & runs["leaky"].astype(bool)
+                 & ~runs["path"].isin(list(exclude))]
+    if not len(model):
+        return LeakyPartner(None)
+    fingerprint = dataset_fingerprint(independent)
+    fingerprints = model["fingerprint"] if "fingerprint" in model else pd.Series("", model.index)
+    same_data = model[fingerprints.fillna("").astype(str) == fingerprint] if fingerprint else model
+    if not len(same_data):
+        newest = load(model["path"].iloc[0])
+        return LeakyPartner(None, no_contrast_sentence(
+            independent, newest, contrast_obstacle(independent, newest)))
+    first_reason = ""
+    for path in same_data["path"]:
+        leaky = load(path)
+        obstacle = contrast_obstacle(independent, leaky)
+        if not obstacle:
+            return LeakyPartner(str(path))
+        first_reason = first_reason or no_contrast_sentence(independent, leaky, obstacle)
+    return LeakyPartner(None, first_reason)
+
+
+def default_run(runs: pd.DataFrame) -> str | None:
+    """The run a results view opens on: the newest participant-independent run of a
+    listing (newest first, ``leaky`` and ``path`` columns), else the newest run; None for
+    an empty listing."""
+    if not len(runs):
+        return None
+    honest = runs[~runs["leaky"].astype(bool)]
+    return str((honest if len(honest) else runs)["path"].iloc[0])

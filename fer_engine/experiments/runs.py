@@ -43,8 +43,8 @@ HISTORY_COLUMNS = ("fold", "epoch", "loss", "accuracy", "val_loss", "val_accurac
 #: Table columns that are not demographics (everything else is copied to predictions.csv):
 #: ``fer_engine.data.PER_IMAGE_COLUMNS`` plus the participant id.
 NON_DEMOGRAPHIC = ("participant", *PER_IMAGE_COLUMNS)
-LIST_COLUMNS = ("run_id", "created", "dataset", "synthetic", "model", "protocol", "leaky",
-                "accuracy", "macro_f1", "path")
+LIST_COLUMNS = ("run_id", "created", "dataset", "fingerprint", "synthetic", "model", "protocol",
+                "leaky", "accuracy", "macro_f1", "path")
 
 
 def runs_root(root=None) -> Path:
@@ -352,6 +352,7 @@ def list_runs(root=None) -> pd.DataFrame:
             "run_id": run.run_id,
             "created": config.get("created"),
             "dataset": ds.get("name"),
+            "fingerprint": ds.get("fingerprint"),
             "synthetic": run.synthetic,
             "model": config.get("model", {}).get("name"),
             "protocol": proto.get("name"),

@@ -1,0 +1,68 @@
+"""Results page as a clinician reads it (AppTest on run folders written by
+fer_engine.analytics.synthetic): which run it opens on, the LEAKY banner, the leakage
+contrast only between runs of the same data, and plain words in every table and text."""
+
+from __future__ import annotations
+
+import pandas as pd
+from pages_support import local_app, texts
+
+from fer_engine.analytics.synthetic import (
+    loso_folds,
+    synthetic_config,
+    synthetic_predictions,
+    write_run_folder,
+)
+
+
+def history(n_folds: int = 2, epochs: int = 2) -> pd.DataFrame:
+    rows = [(f, e, 2.0 / e + f / 100, 0.3, 2.2 / e + f / 50, 0.2, 1e-3)
+            for f in range(n_folds) for e in range(1, epochs + 1)]
+    return pd.DataFrame(rows, columns=["fold", "epoch", "loss", "accuracy", "val_loss",
+                                       "val_accuracy", "learning_rate"])
+
+
+def write_run(runs, run_id, protocol, accuracy, seed, created, *, model="cnn", epochs=30,
+              fingerprint="synthetic", dataset_name=None, n_images=152):
+    """A run folder of predictions drawn at random (152 images of 19 people)."""
+    pred = synthetic_predictions(accuracy=accuracy, seed=seed)
+    config = synthetic_config(model=model, protocol=protocol, run_id=run_id)
+    config["created"] = created
+    config["training"]["epochs"] = epochs
+    config["dataset"].update(fingerprint=fingerprint, n_images=n_images)
+    if dataset_name:
+        config["dataset"]["name"] = dataset_name
+    return str(write_run_folder(runs / run_id, pred, config, loso_folds(pred), history()))
+
+
+def open_results(monkeypatch, runs, n_boot: int = 200):
+    """The Results page as a user opens it from the sidebar (nothing picked before)."""
+    at = local_app(monkeypatch, runs)
+    at.session_state["results_n_boot"] = n_boot
+    at.switch_page("pages/3_Results.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_no_leakage_contrast_with_a_leaky_run_of_another_dataset(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    honest = write_run(runs, "20260101-000000-cnn-loso-aaaa", "loso", 0.13, 1,
+                       "2026-01-01T00:00:00", epochs=2)
+    write_run(runs, "20250101-000000-cnn-paper-bbbb", "paper", 0.97, 2, "2025-01-01T00:00:00",
+              fingerprint="0f3a9c", dataset_name="a 981-image dataset", n_images=981)
+    at = open_results(monkeypatch, runs)
+    assert at.multiselect(key="results_pick").value == [honest]
+    assert "Leakage contrast" not in texts(at.markdown)
+    assert len(at.get("plotly_chart")) == 7  # the run's own charts; no contrast chart
+    info = texts(at.info)
+    assert "No like-for-like leakage contrast for cnn / loso" in info
+    assert "tested on different datasets" in info and "a 981-image dataset" in info
+
+
+def test_leakage_contrast_with_the_leaky_run_of_the_same_data(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    write_run(runs, "20260101-000000-cnn-loso-aaaa", "loso", 0.45, 1, "2026-01-01T00:00:00")
+    write_run(runs, "20250101-000000-cnn-paper-bbbb", "paper", 0.9, 2, "2025-01-01T00:00:00")
+    at = open_results(monkeypatch, runs)
+    assert "Leakage contrast: cnn" in texts(at.markdown)
+    assert "No like-for-like" not in texts(at.info)

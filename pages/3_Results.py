@@ -9,7 +9,7 @@ from dashboard import cache, state, widgets
 from fer_engine import emotions
 from fer_engine import format as fmt
 from fer_engine.analytics import figures
-from fer_engine.analytics.compare import leaky_partner
+from fer_engine.analytics.compare import default_run, leaky_partner
 from fer_engine.analytics.report import RunSection
 from fer_engine.analytics.subgroups import n_people
 from fer_engine.errors import UserFacingError
@@ -28,7 +28,10 @@ if not len(runs):
 
 label_of = dict(zip(runs["path"], runs["model"] + " / " + runs["protocol"]
                     + runs["leaky"].map({True: " (LEAKY)", False: ""}) + " · " + runs["run_id"]))
-state.prepare_results_pick(list(runs["path"]))
+# the run to open on (newest participant-independent) leads the list prepare_results_pick
+# falls back on
+first = default_run(runs)
+state.prepare_results_pick([first] + [p for p in runs["path"] if p != first])
 selected = st.multiselect(
     "Runs to show (pick two that scored the same images to compare them)",
     list(runs["path"]), format_func=label_of.get, key=state.RESULTS_PICK,
@@ -47,15 +50,13 @@ except Exception as exc:  # noqa: BLE001 - shown as one sentence
     widgets.error(exc, "Analysing the runs", before="These runs cannot be analysed:")
     st.stop()
 
-for banner in report["banners"]:
+for banner in report["banners"]:  # one per LEAKY run shown, naming it
     widgets.leaky_banner(banner)
 
 
 def run_section(s: RunSection, path: str, i: int) -> None:
     if s.synthetic:
         widgets.synthetic_banner()
-    if s.leaky:
-        widgets.leaky_banner()
     run_notes = load_run(path).metrics.get("notes") or []  # e.g. emotions the model cannot answer
     for note in run_notes:
         st.warning(note, icon=":material/block:")

@@ -44,6 +44,10 @@ def open_results(monkeypatch, runs, n_boot: int = 200):
     return at
 
 
+def leaky_banners(at) -> list[str]:
+    return [e.value for e in at.error if "LEAKY" in str(e.value)]
+
+
 def test_no_leakage_contrast_with_a_leaky_run_of_another_dataset(tmp_path, monkeypatch):
     runs = tmp_path / "runs"
     honest = write_run(runs, "20260101-000000-cnn-loso-aaaa", "loso", 0.13, 1,
@@ -66,3 +70,29 @@ def test_leakage_contrast_with_the_leaky_run_of_the_same_data(tmp_path, monkeypa
     at = open_results(monkeypatch, runs)
     assert "Leakage contrast: cnn" in texts(at.markdown)
     assert "No like-for-like" not in texts(at.info)
+
+
+def test_opens_on_the_newest_participant_independent_run_with_no_banner(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    honest = write_run(runs, "20260101-000000-cnn-loso-aaaa", "loso", 0.45, 1,
+                       "2026-01-01T00:00:00")
+    leaky = write_run(runs, "20260102-000000-cnn-paper-bbbb", "paper", 0.9, 2,
+                      "2026-01-02T00:00:00")  # newer
+    at = open_results(monkeypatch, runs)
+    assert at.multiselect(key="results_pick").value == [honest]
+    assert leaky_banners(at) == []
+    # picking the leaky run: exactly one LEAKY banner, naming it
+    at.multiselect(key="results_pick").set_value([leaky]).run()
+    assert not at.exception, at.exception
+    banners = leaky_banners(at)
+    assert len(banners) == 1 and "20260102-000000-cnn-paper-bbbb" in banners[0]
+
+
+def test_all_runs_leaky_opens_on_the_newest_under_one_banner(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    write_run(runs, "20260101-000000-cnn-paper-aaaa", "paper", 0.9, 1, "2026-01-01T00:00:00")
+    newest = write_run(runs, "20260102-000000-cnn-paper-bbbb", "paper", 0.9, 2,
+                       "2026-01-02T00:00:00")
+    at = open_results(monkeypatch, runs)
+    assert at.multiselect(key="results_pick").value == [newest]
+    assert len(leaky_banners(at)) == 1

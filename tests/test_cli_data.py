@@ -118,3 +118,17 @@ def test_inspect_runs_without_tensorflow_or_streamlit(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stdout and "Images:       8" in proc.stdout
+
+
+def test_inspect_counts_a_decompression_bomb_as_unreadable(tmp_path, capsys):
+    from test_data_files import png_declaring
+
+    class_folders(tmp_path, {"": {"angry": 2, "happy": 2}})
+    (tmp_path / "happy" / "bomb.png").write_bytes(png_declaring(100_000, 100_000))
+    assert main(["inspect", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Images:       4" in out  # the bomb is not counted
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith("  ")}
+    assert rows["happy"] == ["2"]
+    assert "[corrupt_image] 1 image(s) could not be read" in out and "happy/bomb.png" in out
+    assert "100000 x 100000 pixels" in out

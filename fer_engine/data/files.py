@@ -6,11 +6,14 @@ image by default:
 - ``check="quick"`` (default): the first and last bytes of every file are checked
   against its format (a JPEG must start with the SOI marker and end with EOI, a PNG
   with its signature and IEND); any file that fails, or whose format is neither JPEG
-  nor PNG, is opened and fully decoded with Pillow to decide. A JPEG that is damaged
-  in the middle but intact at both ends passes here and is reported later, when
-  pre-processing decodes it.
+  nor PNG, is opened and fully decoded with Pillow to decide. The size a JPEG or PNG
+  declares in its header is checked too: an image above the decoder's limit
+  (:data:`fer_engine.preprocess.decode.MAX_PIXELS`, a possible decompression bomb) is
+  unreadable, as pre-processing would refuse it. A JPEG that is damaged in the middle
+  but intact at both ends passes here and is reported later, when pre-processing
+  decodes it.
 - ``check="full"``: every file is decoded with Pillow (slow: about 0.15 ms for a 48x48
-  JPEG, far more for a photograph).
+  JPEG, far more for a photograph), after the same size check.
 
 Duplicates are byte-identical files: only files that share their size with another
 file are read and hashed (BLAKE2b), so large photographs are rarely read at all.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +40,11 @@ CHECK_MODES = ("quick", "full")
 
 _JPEG_SOI = b"\xff\xd8\xff"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_EDGE = 64  # bytes read from each end of a file for the quick check
+_EDGE = 64  # bytes read from the end of a file for the quick check
+_BOMB = "the image is absurdly large (a possible decompression bomb)"
+_HEAD = 4096  # bytes read from its start: enough to reach the declared size in most files
+#: JPEG start-of-frame markers (they hold the image's size): C0-CF except DHT, JPG and DAC.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 @dataclass(frozen=True)
@@ -95,15 +103,76 @@ def _edges_look_valid(head: bytes, tail: bytes) -> bool | None:
     return None
 
 
+def declared_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) that a PNG's IHDR or a JPEG's start-of-frame segment in ``head`` (the
+    first bytes of a file) declares; None when ``head`` is neither or does not reach it."""
+    if head.startswith(_PNG_SIGNATURE):
+        if len(head) >= 24 and head[12:16] == b"IHDR":
+            return struct.unpack(">II", head[16:24])
+        return None
+    if not head.startswith(_JPEG_SOI):
+        return None
+    i = 2
+    while i + 9 <= len(head):
+        if head[i] != 0xFF:
+            return None
+        marker = head[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", head[i + 2 : i + 4])
+        if length < 2:
+            return None
+        if marker in _JPEG_SOF:
+            height, width = struct.unpack(">HH", head[i + 5 : i + 9])
+            return width, height
+        i += 2 + length
+    return None
+
+
+def _size_problem(width: int, height: int) -> str | None:
+    """Why an image declaring ``width`` x ``height`` pixels is refused; None if it is not."""
+    from fer_engine.preprocess.decode import MAX_PIXELS
+
+    if width * height <= MAX_PIXELS:
+        return None
+    return (f"the image declares {width} x {height} pixels, more than the "
+            f"{MAX_PIXELS / 1e6:.0f} megapixels this tool accepts: a possible decompression bomb")
+
+
+def header_problem(path: str, head: bytes) -> str | None:
+    """The declared size of a JPEG or PNG checked against the decoder's limit, from ``head``
+    (its first bytes) or, where the size lies further in (a large EXIF block), from the
+    header Pillow reads. None if fine or undecided (a damaged header is left to the other
+    checks)."""
+    size = declared_size(head)
+    if size is None and (head.startswith(_JPEG_SOI) or head.startswith(_PNG_SIGNATURE)):
+        try:
+            with Image.open(path) as img:  # reads the header only
+                size = img.size
+        except Image.DecompressionBombError:
+            return _BOMB
+        except Exception:  # noqa: BLE001 - undecided here; the edges or a decode decide
+            return None
+    return _size_problem(*size) if size is not None else None
+
+
 def pillow_problem(path: str) -> str | None:
-    """Open and fully decode ``path`` with Pillow; None if fine, else a short reason."""
+    """Open and fully decode ``path`` with Pillow; None if fine, else a short reason
+    (including an image declaring more pixels than the decoder accepts)."""
     try:
         with Image.open(path) as img:
+            too_large = _size_problem(*img.size)
+            if too_large:
+                return too_large
             img.load()
             if img.width < 1 or img.height < 1:
                 return "the image has no pixels"
     except Image.DecompressionBombError:
-        return "the image is absurdly large (a possible decompression bomb)"
+        return _BOMB
     except Image.UnidentifiedImageError:
         return "the file is not an image format this tool can read"
     except OSError as exc:
@@ -146,13 +215,17 @@ def check_files(files: list[FileEntry], check: str = "quick") -> CheckResult:
                         data = fh.read()
                         hashed += 1
                         by_digest[hashlib.blake2b(data, digest_size=16).hexdigest()].append(f.path)
-                        head, tail = data[:_EDGE], data[-_EDGE:]
+                        head, tail = data[:_HEAD], data[-_EDGE:]
                     else:
-                        head = fh.read(_EDGE)
+                        head = fh.read(_HEAD)
                         fh.seek(max(0, size - _EDGE))
                         tail = fh.read(_EDGE)
             except OSError as exc:
                 unreadable[f.path] = f"the file cannot be opened ({exc.strerror})"
+                continue
+            too_large = header_problem(f.path, head)
+            if too_large:
+                unreadable[f.path] = too_large
                 continue
             if check == "full" or not _edges_look_valid(head, tail):
                 reason = pillow_problem(f.path)

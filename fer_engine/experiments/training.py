@@ -24,6 +24,11 @@ every image; images of an emotion it cannot output (``contempt``: FER2013 has se
 out of the predictions, listed in ``config.json``'s excluded images, and said in a note
 (``metrics.json``'s ``not_scored`` and ``notes``, the protocol's notes) with what the model
 answered for them.
+Data that cannot serve: a protocol the dataset cannot support (``protocols.refusal``: no
+participant ids, too few people, no split of its own) is refused before any slow work; images
+pre-processing cannot read are left out, listed in ``config.json``'s excluded images and said
+in one sentence (:func:`unreadable_note`) among ``metrics.json``'s ``notes`` and the
+protocol's notes.
 Seeds: ``seed`` for Python, NumPy and TensorFlow before the plan is drawn, and
 ``seed + k`` before fold ``k``'s model is built and trained. Results are repeatable up to
 the nondeterminism of multi-threaded TensorFlow kernels on CPU.
@@ -54,7 +59,7 @@ from fer_engine.errors import DatasetError
 from fer_engine.models import FULL_AUGMENTATION, SCORING_MODELS, FERModel, create, load_model
 from fer_engine.models.base import START_FROM_EPOCH, resolve_augmentation
 from fer_engine.models.base import ProgressEvent, TrainConfig, check_cancel
-from fer_engine.experiments.protocols import PROTOCOLS, Plan, make_plan
+from fer_engine.experiments.protocols import PROTOCOLS, Plan, make_plan, refusal
 from fer_engine.experiments.spec import ExperimentSpec
 from fer_engine.experiments.runs import (
     HISTORY_COLUMNS,
@@ -177,6 +182,8 @@ class Planned:
     not_scored: dict = field(default_factory=dict)
     #: per fold, what the fit chose (transfer: C, inner folds, the head's participants)
     fold_info: list = field(default_factory=list)
+    #: the sentence saying how many images could not be read in pre-processing ("" if none)
+    unreadable: str = ""
 
     @property
     def scoring(self) -> bool:
@@ -219,10 +226,16 @@ def run_experiment(dataset_or_path=None, spec: ExperimentSpec | None = None, *, 
 
 
 def plan_experiment(dataset, spec: ExperimentSpec, progress=None, cancel=None) -> Planned:
-    """Build the first model, pre-process the images and draw the protocol's folds."""
+    """Build the first model, pre-process the images and draw the protocol's folds.
+
+    A protocol the data cannot support is refused first, before any slow work."""
     labels = emotions.subset(dataset.labels)
     if len(labels) < 2:
         raise DatasetError("The dataset has fewer than two emotions; there is nothing to tell apart.")
+    why = refusal(dataset.table, spec.protocol, participants_known=dataset.participants_known,
+                  k=spec.k)
+    if why:
+        raise DatasetError(why)
     uses_tf = (spec.model in TF_MODELS
                or (spec.protocol == "paper" and spec.augment_before_split))
     seed_everything(spec.seed, tensorflow=uses_tf)
@@ -250,7 +263,8 @@ def plan_experiment(dataset, spec: ExperimentSpec, progress=None, cancel=None) -
         early_stopping={"monitor": "val_loss", "patience": spec.early_stopping_patience,
                         "restore_best_weights": True, "start_from_epoch": START_FROM_EPOCH},
     )
-    table, X, excluded, counts = _prepare_images(dataset, first.input_spec, spec, progress, cancel)
+    table, X, excluded, counts, unreadable = _prepare_images(dataset, first.input_spec, spec,
+                                                            progress, cancel)
     not_scored: dict = {}
     if spec.model in SCORING_MODELS:
         table, X, not_scored = _drop_unscorable(first, table, X, excluded)
@@ -267,8 +281,10 @@ def plan_experiment(dataset, spec: ExperimentSpec, progress=None, cancel=None) -
         plan.params["copy_augmentation"] = dict(FULL_AUGMENTATION)
     ys = table["emotion"].map(emotions.normalise).to_numpy()[rows]
     plan.notes.extend(info["note"] for info in not_scored.values())
+    if unreadable:
+        plan.notes.insert(0, unreadable)
     return Planned(spec, dataset, labels, first, model_section, train_config, uses_tf, table,
-                   excluded, counts, plan, Xs, ys, not_scored)
+                   excluded, counts, plan, Xs, ys, not_scored, unreadable=unreadable)
 
 
 def _family_options(spec: ExperimentSpec) -> dict:
@@ -307,8 +323,26 @@ def _drop_unscorable(model, table: pd.DataFrame, X: np.ndarray, excluded: list[d
     return table[keep].reset_index(drop=True), X[keep], out
 
 
+def unreadable_note(paths, n_images: int, root=None, reason: str = "") -> str:
+    """One sentence for the images pre-processing could not read: how many of ``n_images``,
+    the first one's path (relative to the dataset folder ``root``) and why ("" when none)."""
+    paths = list(paths)
+    if not paths:
+        return ""
+    first = Path(str(paths[0]))
+    if root is not None:
+        try:
+            first = first.relative_to(Path(str(root)))
+        except ValueError:
+            pass
+    why = f": {reason.rstrip('.')}" if reason else ""
+    return (f"{len(paths)} of {n_images} images could not be read and were left out "
+            f"(first: {first.as_posix()}{why}).")
+
+
 def _prepare_images(dataset, input_spec, spec: ExperimentSpec, progress, cancel):
-    """(kept table rows, their uint8 images, excluded images with reasons, status counts)."""
+    """(kept table rows, their uint8 images, excluded images with reasons, status counts, the
+    sentence about images that could not be read: :func:`unreadable_note`)."""
     from fer_engine.preprocess import prepare_dataset
 
     def on_prepare(done, total):
@@ -324,7 +358,11 @@ def _prepare_images(dataset, input_spec, spec: ExperimentSpec, progress, cancel)
     table_all = dataset.table.reset_index(drop=True)
     excluded = [{"path": str(table_all["path"].iloc[i]), "reason": str(prepared.messages[i])}
                 for i in np.flatnonzero(~ok)]
-    return table_all[ok].reset_index(drop=True), prepared.X[ok], excluded, prepared.counts()
+    failed = np.flatnonzero(prepared.failed)
+    note = unreadable_note(table_all["path"].iloc[failed], len(table_all), dataset.root,
+                           str(prepared.messages[failed[0]]) if len(failed) else "")
+    return (table_all[ok].reset_index(drop=True), prepared.X[ok], excluded, prepared.counts(),
+            note)
 
 
 def fit_folds(planned: Planned, models_dir: Path, progress=None, cancel=None):
@@ -448,10 +486,13 @@ def write_run(writer: RunWriter, planned: Planned, predictions: pd.DataFrame,
     metrics = summary_metrics(predictions, planned.labels)
     metrics.update(protocol=spec.protocol, leaky=plan.leaky,
                    participant_independent=plan.participant_independent)
+    notes = [planned.unreadable] if planned.unreadable else []
     if planned.not_scored:
         metrics["not_scored"] = {k: {"n_images": v["n_images"], "answers": v["answers"]}
                                  for k, v in planned.not_scored.items()}
-        metrics["notes"] = [v["note"] for v in planned.not_scored.values()]
+        notes += [v["note"] for v in planned.not_scored.values()]
+    if notes:
+        metrics["notes"] = notes
     if plan.leaky:
         metrics["warning"] = ("LEAKY protocol: the same participants are on both sides of the "
                               "split; these numbers overstate how well the model recognises "

@@ -152,3 +152,23 @@ def test_missing_and_damaged_runs_are_clear_errors(tmp_path):
     with pytest.raises(ModelError, match="metrics.json cannot be read"):
         load_run(path)
     assert list_runs(tmp_path).empty
+
+
+def test_deleting_a_run_removes_its_export_zip_and_nothing_else(tmp_path, monkeypatch):
+    from fer_engine.errors import ModelError
+    from fer_engine.experiments.runs import delete_run, exports_dir, zip_run
+
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    path = _existing_run(runs)
+    archive = zip_run(path, root=runs)  # the Train page's download: the default export folder
+    assert archive == exports_dir() / f"{path.name}.zip" and archive.is_file()
+    other = exports_dir() / "20260101-000000-cnn-loso-aaaa.zip"  # another run's zip stays
+    other.write_bytes(b"zip")
+    elsewhere = zip_run(path, dest=tmp_path / "mine.zip", root=runs)  # a place the user chose
+    delete_run(path.name, root=runs)
+    assert not path.exists() and not archive.exists()
+    assert other.is_file() and elsewhere.is_file()
+    with pytest.raises(ModelError, match="No run folder"):  # gone: a clear error, not a crash
+        delete_run(path.name, root=runs)

@@ -368,19 +368,27 @@ def list_runs(root=None) -> pd.DataFrame:
 
 
 def delete_run(run_id_or_path, root=None) -> None:
-    """Remove a complete run folder."""
-    shutil.rmtree(resolve_run(run_id_or_path, root))
+    """Remove a complete run folder and its zip in the default export folder (if any)."""
+    path = resolve_run(run_id_or_path, root)
+    shutil.rmtree(path)
+    (exports_dir() / f"{path.name}.zip").unlink(missing_ok=True)
+
+
+def exports_dir() -> Path:
+    """Where :func:`zip_run` writes by default: ``<cache>/exports``."""
+    from fer_engine.paths import cache_dir
+
+    return cache_dir() / "exports"
 
 
 def zip_run(run_id_or_path, dest=None, root=None) -> Path:
     """Zip a run folder (everything, models included); returns the ``.zip`` path.
 
-    ``dest``: a folder (default: ``<cache>/exports``) or a ``.zip`` file path.
+    ``dest``: a folder (default: :func:`exports_dir`, whose zip :func:`delete_run` removes
+    with the run) or a ``.zip`` file path.
     """
-    from fer_engine.paths import cache_dir
-
     path = resolve_run(run_id_or_path, root)
-    dest = Path(dest) if dest is not None else cache_dir() / "exports"
+    dest = Path(dest) if dest is not None else exports_dir()
     if dest.suffix == ".zip":
         target = dest.with_suffix("")
     else:

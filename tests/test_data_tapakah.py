@@ -23,8 +23,8 @@ def issue(ds, code):
     return found[0]
 
 
-@pytest.mark.parametrize("sep", [";", ","])
-def test_both_delimiters_columns_and_groups(tmp_path, sep):
+@pytest.mark.parametrize("sep", [";", ",", "|", "\t"])
+def test_every_delimiter_columns_and_groups(tmp_path, sep):
     rows = [("0", "FEMALE", 36, "RU"), ("1", "MALE", 30, "PH"), ("2", "female", 31, "in")]
     tapakah(tmp_path, rows, sep=sep)
     ds = load_dataset(tmp_path)
@@ -216,6 +216,17 @@ def test_metadata_without_id_column_is_fatal(tmp_path):
     )
     with pytest.raises(DatasetError, match="no set_id column"):
         load_dataset(tmp_path)
+
+
+@pytest.mark.parametrize("sep, named", [(":", "':'"), (" ", "spaces")])
+def test_metadata_with_an_unread_delimiter_names_it(tmp_path, sep, named):
+    tapakah(tmp_path, sets=("0",), meta_rows=[("0", "FEMALE", 20, "RU")], sep=sep)
+    with pytest.raises(DatasetError) as info:
+        load_dataset(tmp_path)
+    message = str(info.value)
+    assert f"seems to separate its columns with {named}" in message
+    assert "commas, semicolons, tabs or vertical bars (|)" in message
+    assert "no set_id column" not in message
 
 
 def test_all_images_unreadable_is_fatal(tmp_path):

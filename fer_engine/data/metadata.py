@@ -1,4 +1,5 @@
-"""Metadata tables: reading CSVs of any delimiter and case, and the derived subgroup columns.
+"""Metadata tables: reading CSVs (separated by commas, semicolons, tabs or ``|``; headers and
+values in any case) and the derived subgroup columns.
 
 Both the Kaggle tapakah68 ``emotions.csv`` (set_id, gender, age, country) and a
 class-folder ``manifest.csv`` (path, participant, demographics) pass through here.
@@ -50,12 +51,27 @@ def _column_name(name: object) -> str:
     return str(name).strip().lstrip("\ufeff").strip().lower().replace(" ", "_").replace("-", "_")
 
 
+#: Column delimiters read, in order of preference when a header has several equally often.
+DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
+_DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "vertical bars (|)"}
+
+
 def sniff_delimiter(text: str) -> str:
-    """The delimiter of a small CSV: ``,``, ``;`` or tab, judged from the header line."""
+    """The delimiter of a small CSV: one of :data:`DELIMITERS`, the one its header line holds
+    most often (``,`` when it holds none)."""
     header = next((line for line in text.splitlines() if line.strip()), "")
-    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    counts = {d: header.count(d) for d in DELIMITERS}
     best = max(counts, key=counts.get)
     return best if counts[best] > 0 else ","
+
+
+def _unread_delimiter(header: str) -> str | None:
+    """The character that seems to separate the columns of a header read as one column
+    (``set_id:gender:age``), or None when it looks like one column name."""
+    candidates = [c for c in header.strip() if not (c.isalnum() or c in "_-.'\"()")]
+    if not candidates:
+        return None
+    return max(set(candidates), key=lambda c: (candidates.count(c), c))
 
 
 def read_csv_table(path: Path, what: str) -> pd.DataFrame:
@@ -84,6 +100,16 @@ def read_csv_table(path: Path, what: str) -> pd.DataFrame:
         )
     except (pd.errors.ParserError, ValueError) as exc:
         raise DatasetError(f"The {what} {path} is not a readable CSV table ({exc}).") from exc
+    if len(table.columns) == 1:
+        other = _unread_delimiter(str(table.columns[0]))
+        if other is not None:
+            shown = "spaces" if other.isspace() else f"'{other}'"
+            raise DatasetError(
+                f"The {what} {path} seems to separate its columns with {shown}, which this tool "
+                f"does not read (its first line: {str(table.columns[0]).strip()[:80]}). Separate "
+                f"the columns with {', '.join(_DELIMITER_NAMES[d] for d in DELIMITERS[:-1])} or "
+                f"{_DELIMITER_NAMES[DELIMITERS[-1]]}."
+            )
     table.columns = [_column_name(c) for c in table.columns]
     table = table.apply(lambda col: col.str.strip())
     return table.replace({"": None})

@@ -4,7 +4,7 @@ Two layouts are recognised automatically (see :func:`detect_layout`):
 
 ``tapakah68`` (Kaggle "tapakah68/facial-emotion-recognition")
     ``images/<set_id>/<Emotion>.<ext>`` plus ``emotions.csv`` (set_id, gender, age,
-    country; ``,`` or ``;`` separated; headers and values in any case). One set per
+    country; ``,``, ``;``, tab or ``|`` separated; headers and values in any case). One set per
     participant. ``<Emotion>_<n>`` names are accepted for several photos per emotion.
     The path may be the folder holding ``images/`` and ``emotions.csv``, the ``images``
     folder itself, or a folder that only wraps one of those (as unzipping often leaves).

@@ -56,6 +56,21 @@ def test_unknown_emotion_folder_is_excluded(tmp_path):
     assert "confused/ (4 images)" in msg and ds.n_images == 4
 
 
+@pytest.mark.parametrize("layout, total", [
+    ({"": {"happyy": 3, "angery": 2, "cats": 1}}, 6),
+    ({"train": {"happyy": 2, "angery": 1, "cats": 1}, "test": {"happyy": 1, "angery": 1}}, 6),
+], ids=["one-split", "train-test"])
+def test_misspelt_emotion_folders_say_what_was_found(tmp_path, layout, total):
+    class_folders(tmp_path, layout)
+    with pytest.raises(DatasetError) as info:
+        load_dataset(tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"Found {total} images in {tmp_path}, in folders whose names are "
+                              "not emotions (angery (anger?), cats, happyy (happy?)).")
+    assert "anger, contempt, disgust, fear, happy, neutral, sad, surprise" in message
+    assert "No images found" not in message
+
+
 def test_stem_collisions_get_distinct_participant_ids(tmp_path):
     write_image(tmp_path / "angry" / "1.jpg")
     write_image(tmp_path / "happy" / "1.jpg")

@@ -239,7 +239,50 @@ def detect_layout(path: str | Path, _depth: int = 0) -> Layout:
             f"The images in {p} are not sorted by emotion, so they cannot be used for training "
             f"or evaluation. {_EXPECTED}"
         )
+    misnamed = _images_in_other_folders(dirs)
+    if misnamed:
+        names = [f"{name} ({guess}?)" if guess else name
+                 for name, guess in ((n, _closest_emotion(n)) for n in sorted(misnamed))]
+        shown = ", ".join(names[:_MAX_LISTED])
+        more = f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else ""
+        raise DatasetError(
+            f"Found {sum(misnamed.values())} images in {p}, in folders whose names are not "
+            f"emotions ({shown}{more}). Name the folders after the emotions: "
+            f"{', '.join(emo.EMOTIONS)} (or synonyms such as angry, happiness, surprised), "
+            "or use the Kaggle tapakah68 layout: images/<set_id>/<Emotion>.jpg with an "
+            "emotions.csv next to images/."
+        )
     raise DatasetError(f"No images found in {p}. {_EXPECTED}")
+
+
+def _images_in_other_folders(dirs: list[os.DirEntry]) -> dict[str, int]:
+    """Images per folder name in ``dirs`` and in their sub-folders (``<name>/`` or
+    ``<split>/<name>/``), for a folder whose sub-folders are not named after emotions."""
+    found: dict[str, int] = defaultdict(int)
+    for d in dirs:
+        try:
+            subs, images, _ = list_folder(d.path)
+        except OSError:
+            continue
+        if images:
+            found[d.name] += len(images)
+        for sub in subs:
+            try:
+                n = len(list_folder(sub.path)[1])
+            except OSError:
+                continue
+            if n:
+                found[sub.name] += n
+    return dict(found)
+
+
+def _closest_emotion(name: str) -> str | None:
+    """The emotion a misspelt folder name most likely means (``angery`` -> anger), or None."""
+    import difflib
+
+    key = name.strip().lower()
+    match = difflib.get_close_matches(key, emo.EMOTIONS, n=1, cutoff=0.75)
+    return match[0] if match else None
 
 
 # --------------------------------------------------------------------------- tapakah68

@@ -370,7 +370,7 @@ def test_card_describes_and_measures_the_served_function(model_dir, fer_like, tm
     assert 0.0 <= agree <= 1.0
     assert abs(ev["accuracy"] - ev["accuracy_keras_graph"]) <= 1.0 - agree + 1e-9
     note = explanation_note(load_model(folder / "model.keras"), agree)
-    assert "over 10 views" in note and "int8" in note and f"{agree:.1%} of the time" in note
+    assert "over 10 views" in note and "8-bit numbers" in note and f"{agree:.1%} of the time" in note
     csv = tmp_path / "out.csv"
     assert cli.main(["predict", "--model", str(folder / "model.keras"), "--no-detect", "--csv",
                      str(csv), str(fer_like / "public_test")]) == 0

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from fer_engine import emotions
+from fer_engine import format as fmt
 from fer_engine.errors import ModelError
 from fer_engine.preprocess import InputSpec, normalise
 
@@ -447,15 +448,14 @@ def explanation_note(model, agreement: float | None = None) -> str | None:
     runner = getattr(model, "lite", None)
     if runner is None:
         return None
-    served = runner.info.get("function", "a LiteRT twin")
-    quant = runner.info.get("quantisation")
-    text = (f"The probabilities above come from the served function ({served}"
-            + (f"; {quant}" if quant else "") + "). Gradient maps need the float32 Keras "
-            "graph, so the maps below and their faithfulness figures are computed on that "
-            "graph (one pass, no mirror image), always for the emotion the served function "
-            "chose.")
+    served = runner.info.get("function", "the model")
+    compact = "int8" in str(runner.info.get("quantisation", ""))
+    text = (f"The probabilities above come from a fast copy of the model ({served}"
+            + ("; stored in 8-bit numbers" if compact else "") + "). The maps below need the "
+            "full model, so they and the figures under them are computed on the full model, "
+            "on the face alone (no mirror image), always for the emotion named above.")
     if agreement is not None:
-        text += (f" On the model card's test images the graph names the same emotion as the "
-                 f"served function {agreement:.1%} of the time.")
+        text += (f" On the model card's test images the full model names the same emotion as "
+                 f"the fast copy {fmt.pct(agreement)} of the time.")
     return text
 

@@ -91,3 +91,34 @@ def test_limits_for_upload_and_stale_cleanup(cache):
     assert not old.exists() and new.exists()
     upload.remove_upload(Path("/tmp"))  # not an upload folder: left alone
     assert Path("/tmp").exists()
+
+
+def test_the_dataset_is_named_after_the_archive(cache, tmp_path):
+    from data_builders import class_folders
+
+    from fer_engine.data import load_dataset
+
+    folders = class_folders(tmp_path / "src", {"": {"angry": 2, "happy": 2}})
+    entries = {f"{p.parent.name}/{p.name}": p.read_bytes() for p in folders.rglob("*.jpg")}
+    top_level = make_zip(entries)  # emotion folders at the top of the archive
+    wrapped = make_zip({f"faces/{k}": v for k, v in entries.items()})
+    one_split = make_zip({f"train/{k}": v for k, v in entries.items()})
+
+    class Uploaded(io.BytesIO):  # what Streamlit hands over: bytes with the user's file name
+        name = "my_faces.zip"
+
+    for data, expected, split in ((top_level, "my_faces", None), (wrapped, "my_faces", None),
+                                  (one_split, "my_faces/train", "train")):
+        folder = extract_zip(Uploaded(data))
+        assert upload.archive_stem(folder) == "my_faces"
+        ds = load_dataset(folder)
+        assert ds.name == expected and "upload-" not in ds.name
+        assert ds.n_images == 4  # the name file is not read as data
+        assert set(ds.table["split"]) == {split}  # a wrapping folder is not a split
+    path = tmp_path / "Study 2.ZIP"
+    path.write_bytes(top_level)
+    assert load_dataset(extract_zip(path)).name == "Study 2"
+    assert load_dataset(extract_zip(top_level, name="C:\\data\\shared.zip")).name == "shared"
+    unnamed = extract_zip(top_level)  # bytes without a name: the folder's name, as before
+    assert upload.archive_stem(unnamed) is None
+    assert load_dataset(unnamed).name == unnamed.name

@@ -62,6 +62,7 @@ from fer_engine.data.files import (
     fingerprint,
     list_folder,
 )
+from fer_engine.data.upload import archive_stem
 from fer_engine.errors import DatasetError
 
 LAYOUTS = ("tapakah68", "class_folders")
@@ -224,6 +225,12 @@ def detect_layout(path: str | Path, _depth: int = 0) -> Layout:
         split = p.name if p.name.lower() in KNOWN_SPLITS else None
         return Layout("class_folders", p, splits=[(split, p)])
     split_dirs = [d for d in dirs if _has_emotion_subdirs(Path(d.path))]
+    wrapper = (len(dirs) == 1 and not images and split_dirs
+               and dirs[0].name.lower() not in KNOWN_SPLITS)
+    if wrapper and _depth < 2:
+        # One folder of emotion folders, not named like a split: it wraps the dataset
+        # (as unzipping an archive of that folder leaves), it is not a split of it.
+        return detect_layout(dirs[0].path, _depth + 1)
     if split_dirs:
         return Layout("class_folders", p, splits=[(d.name, Path(d.path)) for d in split_dirs])
     if _is_sets_folder(p):
@@ -699,13 +706,19 @@ def read_marker(root: str | Path) -> dict | None:
 
 
 def _dataset_name(layout: Layout, marker: dict | None) -> str:
+    """The synthetic data's settings; an uploaded archive's name (``my_faces.zip`` ->
+    ``my_faces``); else the folder's name (with its parent's for a single split)."""
     if marker is not None:
         n = marker.get("participants", "?")
         seed = marker.get("seed", "?")
         return f"synthetic demo data ({n} participants, seed {seed})"
     root = layout.root
-    if len(layout.splits) == 1 and layout.splits[0][0] is not None:
-        return f"{root.parent.name}/{root.name}"
+    split = layout.splits[0][0] if len(layout.splits) == 1 else None
+    archive = archive_stem(root)
+    if archive is not None:
+        return f"{archive}/{split}" if split else archive
+    if split:
+        return f"{root.parent.name}/{root.name}" if root.name == split else f"{root.name}/{split}"
     return root.name
 
 

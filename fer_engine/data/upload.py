@@ -19,6 +19,7 @@ folders left over from earlier server runs.
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import stat
 import tempfile
@@ -36,6 +37,8 @@ MAX_RATIO = 100.0  # uncompressed / compressed per entry (JPEGs are ~1)
 _RATIO_MIN_BYTES = 1024 * 1024  # small entries may compress well (CSV), ratio not checked
 _CHUNK = 1024 * 1024
 UPLOADS = "uploads"
+#: File in an upload folder naming the archive it was unpacked from (hidden: readers skip it).
+UPLOAD_INFO = ".upload.json"
 
 
 class UploadError(UserFacingError):
@@ -122,13 +125,31 @@ def check_members(zf: zipfile.ZipFile, limits: ZipLimits = ZipLimits()) -> list[
     return infos
 
 
-def extract_zip(source, dest_parent=None, limits: ZipLimits = ZipLimits()) -> Path:
+def _archive_name(source, name: str | None) -> str | None:
+    """The archive's file name without folders: ``name``, else the name of a path or of a
+    file object (Streamlit's ``UploadedFile`` has one); None for bytes."""
+    if name is None:
+        if isinstance(source, (str, Path)):
+            name = str(source)
+        else:
+            name = getattr(source, "name", None)
+    if not isinstance(name, str) or not name.strip():
+        return None
+    return PurePosixPath(name.replace("\\", "/")).name.strip()[:200] or None
+
+
+def extract_zip(source, dest_parent=None, limits: ZipLimits = ZipLimits(),
+                name: str | None = None) -> Path:
     """Check and unpack a zip archive into a new folder; returns that folder.
 
     ``source``: a path, bytes, or a binary file object (e.g. Streamlit's ``UploadedFile``).
     ``dest_parent``: where the new folder is made (default :func:`uploads_dir`).
+    ``name``: the archive's file name as the user knows it (default: the name of a path or
+    file object); recorded in the folder (:data:`UPLOAD_INFO`) so that the dataset is named
+    after it (:func:`archive_stem`), not after the temporary folder.
     Raises :class:`UploadError`; on any failure the new folder is removed.
     """
+    archive = _archive_name(source, name)
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
     try:
@@ -166,7 +187,29 @@ def extract_zip(source, dest_parent=None, limits: ZipLimits = ZipLimits()) -> Pa
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
             shutil.rmtree(dest, ignore_errors=True)
             raise UploadError(f"The archive could not be unpacked ({exc}).") from None
+    if archive:
+        (dest / UPLOAD_INFO).write_text(json.dumps({"archive": archive}), encoding="utf-8")
     return dest
+
+
+def archive_stem(folder) -> str | None:
+    """The name of the archive that ``folder`` (an upload folder, or a folder inside one) was
+    unpacked from, without ``.zip`` (``my_faces.zip`` -> ``my_faces``); None for any other
+    folder or when the name was not recorded. Needs no cache setting: the upload folder is
+    recognised by its name (``upload-...``) and :data:`UPLOAD_INFO`."""
+    p = Path(folder)
+    for candidate in [p, *p.parents][:4]:
+        if not candidate.name.startswith("upload-"):
+            continue
+        try:
+            info = json.loads((candidate / UPLOAD_INFO).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        archive = info.get("archive") if isinstance(info, dict) else None
+        if isinstance(archive, str) and archive.strip():
+            stem = archive.strip()
+            return stem[:-4] if stem.lower().endswith(".zip") and len(stem) > 4 else stem
+    return None
 
 
 def is_upload_folder(path) -> bool:

@@ -4,12 +4,14 @@ JSON reports, the command line and the dashboard pages.
 Shares (0.453) are written as percentages with one decimal (``45.3%``); a missing value
 (None, NaN, infinity, text that is not a number) as :data:`MISSING`. An interval is written
 ``40.0%–50.0%``. The warnings for leaky evaluations and synthetic data are worded here once;
-each renderer only frames them (a red box, ``!!`` lines, ``st.error``).
+each renderer only frames them (a red box, ``!!`` lines, ``st.error``). Groups of people read
+in words (``Country: RU · Age: 31 or older``), never as column names.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 #: How a missing number is written.
@@ -82,3 +84,46 @@ def ratio(value: Any, missing: str = MISSING) -> str:
     """A ratio with two decimals: ``0.8 -> "0.80"``."""
     number = _number(value)
     return missing if number is None else f"{number:.2f}"
+
+
+# -- words for people's groups -------------------------------------------------------------
+#: How a demographic column reads in tables and charts.
+ATTRIBUTE_NAMES: dict[str, str] = {
+    "participant": "Person",
+    "country_group": "Country",
+    "country": "Country of origin",
+    "age_group": "Age",
+    "age": "Age (years)",
+    "gender": "Gender",
+}
+_PLUS = re.compile(r"^(\d+)_plus$")
+_UNDER = re.compile(r"^under_(\d+)$")
+
+
+def attribute(name: Any) -> str:
+    """A demographic column as people name it: ``"age_group" -> "Age"``; a column not in
+    :data:`ATTRIBUTE_NAMES` with its underscores as spaces, capitalised."""
+    name = str(name)
+    return ATTRIBUTE_NAMES.get(name, name.replace("_", " ").capitalize())
+
+
+def group_value(value: Any, missing: str = "unknown") -> str:
+    """A group's value in words: ``"31_plus" -> "31 or older"``, ``"under_31" -> "under 31"``,
+    a missing value -> ``missing`` (the analytics' word for it), other text with its
+    underscores as spaces."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return missing
+    text = str(value).strip()
+    if text.lower() in ("", "nan", "none", "<na>"):
+        return missing
+    if m := _PLUS.match(text):
+        return f"{m.group(1)} or older"
+    if m := _UNDER.match(text):
+        return f"under {m.group(1)}"
+    return text.replace("_", " ")
+
+
+def subgroup(columns, values, separator: str = " · ") -> str:
+    """One group of people in words: ``(["country_group", "age_group"], ["RU", "31_plus"])``
+    -> ``"Country: RU · Age: 31 or older"``."""
+    return separator.join(f"{attribute(c)}: {group_value(v)}" for c, v in zip(columns, values))

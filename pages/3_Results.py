@@ -133,7 +133,7 @@ def run_section(s: RunSection, path: str, i: int) -> None:
     st.markdown("#### Subgroups")
     groups = s.subgroups["groups"]
     if len(groups):
-        st.plotly_chart(figures.subgroup_bars(groups), key=f"subgroups_{i}")
+        st.plotly_chart(figures.subgroup_bars(groups), key=f"subgroups_{i}", width="stretch")
         st.caption("Accuracy per group of people with 95% intervals from resampling people; the "
                    "label on each bar gives its people and images. Grey bars marked ⚠ have too "
                    "few people to say anything; p is the chance of a gap this large if groups did "
@@ -188,10 +188,14 @@ def run_section(s: RunSection, path: str, i: int) -> None:
 
     history = s.history
     if history is not None and len(history):
-        st.markdown("#### Training curves per fold")
-        st.plotly_chart(figures.training_curves(history), key=f"history_{i}")
-        st.caption("Loss per epoch for each fold (solid: training, dotted: validation people). "
-                   "A validation line rising while training falls means over-fitting.")
+        st.markdown("#### Training curves")
+        each = st.toggle("Show each fold", key=f"history_folds_{i}")
+        st.plotly_chart(figures.training_curves(history, show_folds=each), key=f"history_{i}",
+                        width="stretch")
+        st.caption("Loss per epoch (solid: training images, dotted: validation people). The line "
+                   "is the middle fold (median) and the shaded band runs from the lowest to the "
+                   "highest fold. A validation line rising while training falls means "
+                   "over-fitting.")
     for note in s.notes:
         if note not in run_notes:
             st.caption(f"Note: {note}")

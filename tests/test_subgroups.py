@@ -98,11 +98,14 @@ def test_subgroup_counts_accuracy_and_intervals():
     assert math.isnan(g.loc["RU", "p_value"]) and g.loc["RU", "p_method"] == "reference"
     # small-sample warnings
     assert g.loc["Other", "small_sample"] and g.loc["Other", "warning"].startswith("Only 1 person")
-    # the chart labels each bar with its people and images, warning sign on small groups
+    # the chart labels each bar with its group in words, its people and images, and a
+    # warning sign on small groups
     from fer_engine.analytics.figures import subgroup_bars
 
-    labels = set(subgroup_bars(res.groups).data[0].text)
-    assert labels == {"⚠ 3 people / 12 images", "⚠ 1 person / 4 images"}
+    labels = {label.split("<br>")[0]: label for label in subgroup_bars(res.groups).data[0].y}
+    assert set(labels) == {"Country: Other", "Country: RU"}
+    assert "⚠ 3 people, 12 images" in labels["Country: RU"]
+    assert "⚠ 1 person, 4 images" in labels["Country: Other"]
     assert (
         g.loc["RU", "warning"] == "Only 3 people: this number can swing widely; do not compare it."
     )
@@ -194,7 +197,12 @@ def test_subgroup_analysis_skips_missing_columns_and_combines():
         "country_group × age_group",
     ]
     _, notes = sg.available_groupings(t)
-    assert any("gender" in n for n in notes)
+    assert notes == ["No gender information in this run: the 4 subgroup views that need it are "
+                     "left out."]
+    _, notes = sg.available_groupings(t.drop(columns=["country_group", "age_group"]))
+    assert notes == ["No country, age or gender information in this run: the 7 subgroup views "
+                     "that need them are left out."]
+    assert sg.available_groupings(t, [("country_group",), ("age_group",)])[1] == []
     groups, recall = sg.combine(results)
     assert len(groups) == 2 + 2 + 3 and len(recall) == len(groups) * len(LABELS)
 
@@ -231,3 +239,27 @@ def test_calibration_by_group_matches_subset():
     assert summary.set_index("group").loc["Other", "small_sample"]
     assert set(bins["group"]) == {"RU", "Other"} and len(bins) == 20
     assert sg.calibration_by_group(t.drop(columns=["p_sad"]), LABELS)[0].empty
+
+
+def test_groups_read_in_words():
+    assert sg.readable_group("country_group × age_group × gender", "RU · 31_plus · male") == (
+        "Country: RU · Age: 31 or older · Gender: male")
+    assert sg.readable_group("age_group", "under_31") == "Age: under 31"
+    assert sg.readable_group("gender", "unknown") == "Gender: unknown"
+    assert sg.readable_grouping("country_group × gender") == "Country × Gender"
+
+
+def test_subgroup_notes_say_each_thing_once():
+    t = people_table(SPEC | {"e": ("RU", "31_plus", 2)})
+    t["gender"] = "female"
+    groups, _ = sg.combine(sg.subgroup_analysis(t, LABELS, n_boot=20, n_perm=20))
+    notes = sg.subgroup_notes(groups)
+    assert len(notes) == 2
+    small, single = notes
+    # every group has fewer than 5 people: one sentence lists them all, in words
+    assert small.startswith("Groups of fewer than 5 people: Country: Other (1 person); "
+                            "Country: RU (4 people);")
+    assert small.count("fewer than") == 1 and "31_plus" not in small
+    assert "Age: 31 or older · Gender: female (3 people)" in small
+    assert single == "Only one group, so nothing to compare, by: Gender."
+    assert sg.subgroup_notes(groups.iloc[:0]) == []

@@ -2,7 +2,9 @@
 
 Each function takes the tables :func:`fer_engine.analytics.report.build_report` returns
 (tidy DataFrames) and returns a :class:`plotly.graph_objects.Figure`. No statistics are
-computed here: intervals are drawn exactly as the tables give them.
+computed here: intervals are drawn exactly as the tables give them; the one summary drawn is
+the spread of a run's training curves over its folds (:func:`fold_spread`). Groups of people
+are named in words (:func:`fer_engine.analytics.subgroups.readable_group`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from fer_engine import emotions
+from fer_engine import format as fmt
 from fer_engine.analytics.inputs import known_or_unknown
-from fer_engine.analytics.subgroups import n_people
+from fer_engine.analytics.subgroups import n_people, readable_group
 
 _BLUE, _ORANGE, _GREEN, _GREY, _RED = "#1f77b4", "#ff7f0e", "#2ca02c", "#9e9e9e", "#d62728"
 
@@ -131,45 +134,78 @@ def ppv_chart(
     return fig
 
 
+#: Height of one line of a bar's label, and the space between bars (pixels).
+LINE_HEIGHT, ROW_GAP = 18, 16
+
+
 def subgroup_bars(
-    groups: pd.DataFrame, title: str = "Accuracy by subgroup (participant bootstrap 95%)"
+    groups: pd.DataFrame,
+    title: str = "Accuracy by group of people",
+    subtitle: str = "whiskers: 95% range from resampling people",
 ) -> go.Figure:
     """Horizontal bars, one per group of every grouping, with participant-bootstrap error
-    bars and the number of people and images; groups under the small-sample limit are
-    drawn pale and marked with a warning sign."""
+    bars. Each bar's label names the group in words (``Country: RU · Age: 31 or older``) and,
+    on a second line, its people and images, so no whisker covers the counts; groups under
+    the small-sample limit are drawn pale and marked with a warning sign. The height grows
+    with the number of rows and the labels get the margin they need (readable on a phone)."""
     g = groups.iloc[::-1].reset_index(drop=True)
-    y = [f"{row.grouping}: {row.group}" for row in g.itertuples()]
-    text = [
+    names = [readable_group(row.grouping, row.group) for row in g.itertuples()]
+    counts = [
         ("⚠ " if row.small_sample else "")
-        + f"{n_people(row.n_participants)} / {row.n_images} images"
+        + f"{n_people(row.n_participants)}, {row.n_images} images"
         for row in g.itertuples()
     ]
+    y = [f"{_wrap(name)}<br><span style='font-size:0.85em'>{n}</span>"
+         for name, n in zip(names, counts)]
     colours = [_GREY if s else _BLUE for s in g["small_sample"]]
+    p_text = [fmt.p_value(v) for v in g["p_value"]]
     fig = go.Figure(
         go.Bar(
             x=g["accuracy"],
             y=y,
             orientation="h",
             marker_color=colours,
-            text=text,
-            textposition="auto",
             error_x=_errors(g, "accuracy", "accuracy_boot_low", "accuracy_boot_high"),
-            customdata=np.stack([g["warning"].fillna(""), g["p_value"].astype(float)], axis=1),
+            customdata=np.stack([names, counts, p_text, g["warning"].fillna("")], axis=1),
             hovertemplate=(
-                "%{y}: %{x:.0%}<br>permutation p = %{customdata[1]}<br>%{customdata[0]}"
+                "%{customdata[0]}: %{x:.0%} (%{customdata[1]})<br>chance of a gap this large "
+                "if groups did not matter: p = %{customdata[2]}<br>%{customdata[3]}"
                 "<extra></extra>"
             ),
         )
     )
-    fig.update_layout(title=title, height=max(300, 28 * len(g) + 120), xaxis_title="accuracy")
+    lines = sum(label.count("<br>") + 1 for label in y)
+    fig.update_layout(
+        title={"text": title, "subtitle": {"text": subtitle}},
+        height=max(300, LINE_HEIGHT * lines + ROW_GAP * len(g) + 150),
+        xaxis_title="accuracy",
+        margin={"l": 10, "r": 20, "t": 80, "b": 50},
+        yaxis={"automargin": True, "tickfont": {"size": 12}},
+        bargap=0.35,
+    )
     _pct_axis(fig, "x")
     return fig
+
+
+def _wrap(label: str, width: int = 28) -> str:
+    """A group label broken into lines of about ``width`` characters at its `` · ``
+    separators (plotly breaks lines only at ``<br>``)."""
+    parts = label.split(" · ")
+    lines, line = [], ""
+    for part in parts:
+        candidate = f"{line} · {part}" if line else part
+        if line and len(candidate) > width:
+            lines.append(line + " ·")
+            line = part
+        else:
+            line = candidate
+    return "<br>".join(lines + [line])
 
 
 def participant_dots(
     per_participant: pd.DataFrame,
     colour_by: str = "country_group",
-    title: str = "Accuracy per participant (Wilson 95%)",
+    title: str = "Accuracy per participant (95% range)",
 ) -> go.Figure:
     """One dot per person with its interval; coloured by ``colour_by`` when present."""
     p = per_participant.reset_index(drop=True)
@@ -182,7 +218,7 @@ def participant_dots(
     for key in sorted(keys.unique()):
         sub = p[keys.to_numpy() == key]
         fig.add_scatter(
-            name=str(key),
+            name=fmt.subgroup([colour_by], [key]) if colour_by in p.columns else str(key),
             mode="markers",
             x=sub["accuracy"],
             y=sub["participant"].astype(str),
@@ -240,7 +276,7 @@ def reliability_diagram(
     add(bins, "all images")
     if by_group is not None and len(by_group) and grouping:
         for group, frame in by_group[by_group["grouping"] == grouping].groupby("group"):
-            add(frame, f"{grouping}: {group}")
+            add(frame, readable_group(grouping, group))
     fig.update_layout(
         title=title,
         xaxis_title="confidence (probability of the predicted label)",
@@ -271,29 +307,79 @@ def accuracy_comparison(table: pd.DataFrame, title: str = "Leakage contrast") ->
     return fig
 
 
-def training_curves(history: pd.DataFrame, title: str = "Training curves per fold") -> go.Figure:
-    """Loss (solid) and validation loss (dotted) per epoch, one colour per fold, from a run's
-    ``history.csv`` (``fold, epoch, loss, accuracy, val_loss, val_accuracy, learning_rate``)."""
+def fold_spread(history: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per epoch, the ``median``, ``low`` (lowest fold) and ``high`` (highest fold) of
+    ``column`` over the folds that reached that epoch, and ``n_folds``: what
+    :func:`training_curves` draws (the one summary computed in this module)."""
+    h = history.dropna(subset=[column])
+    by = h.groupby("epoch", sort=True)[column]
+    return pd.DataFrame({"median": by.median(), "low": by.min(), "high": by.max(),
+                         "n_folds": by.size()}).reset_index()
+
+
+_CURVES = (("loss", "training", _BLUE, "solid"), ("val_loss", "validation", _ORANGE, "dot"))
+
+
+def training_curves(
+    history: pd.DataFrame, title: str = "Training curves", show_folds: bool = False
+) -> go.Figure:
+    """Loss per epoch from a run's ``history.csv`` (``fold, epoch, loss, ..., val_loss``):
+    for training (solid) and validation people (dotted), the median over folds as a line
+    and a shaded band from the lowest to the highest fold; with ``show_folds`` also each
+    fold as a thin line (one legend entry for all of them). Whole-number epoch ticks; the
+    legend sits above the plot, clear of every title."""
     fig = go.Figure()
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
-    for i, (fold, h) in enumerate(history.groupby("fold", sort=True)):
-        colour = palette[i % len(palette)]
-        fig.add_scatter(
-            x=h["epoch"],
-            y=h["loss"],
-            mode="lines",
-            name=f"fold {fold} loss",
-            line={"color": colour},
-            legendgroup=str(fold),
-        )
-        if "val_loss" in h and h["val_loss"].notna().any():
+    n_folds = int(history["fold"].nunique()) if len(history) else 0
+    for column, name, colour, dash in _CURVES:
+        if column not in history or not history[column].notna().any():
+            continue
+        spread = fold_spread(history, column)
+        if show_folds:
+            for i, (_, h) in enumerate(history.dropna(subset=[column]).groupby("fold", sort=True)):
+                fig.add_scatter(
+                    x=h["epoch"], y=h[column], mode="lines", name=f"{name} (each fold)",
+                    legendgroup=f"{column}-folds", showlegend=i == 0, opacity=0.35,
+                    line={"color": colour, "dash": dash, "width": 1},
+                    hovertemplate=f"fold {h['fold'].iloc[0]}, epoch %{{x}}: %{{y:.3f}}"
+                    "<extra></extra>",
+                )
+        if n_folds > 1:
             fig.add_scatter(
-                x=h["epoch"],
-                y=h["val_loss"],
-                mode="lines",
-                name=f"fold {fold} validation loss",
-                legendgroup=str(fold),
-                line={"color": colour, "dash": "dot"},
+                x=spread["epoch"], y=spread["high"], mode="lines", line={"width": 0},
+                legendgroup=f"{column}-band", showlegend=False, hoverinfo="skip",
             )
-    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="loss", height=400)
+            fig.add_scatter(
+                x=spread["epoch"], y=spread["low"], mode="lines", line={"width": 0},
+                fill="tonexty", fillcolor=_rgba(colour, 0.18), legendgroup=f"{column}-band",
+                name=f"{name} (lowest to highest fold)", hoverinfo="skip",
+            )
+        fig.add_scatter(
+            x=spread["epoch"], y=spread["median"], mode="lines",
+            name=f"{name} (median)" if n_folds > 1 else name,
+            line={"color": colour, "dash": dash, "width": 2.5},
+            customdata=spread["n_folds"],
+            hovertemplate="epoch %{x}: %{y:.3f} (median of %{customdata} folds)<extra></extra>",
+        )
+    last = int(history["epoch"].max()) if len(history) else 1
+    entries = sum(t.showlegend is not False for t in fig.data)
+    if n_folds > 1:
+        title = f"{title}: median of {n_folds} folds"
+    fig.update_layout(
+        title={"text": title, "y": 0.98, "yanchor": "top"},
+        xaxis_title="epoch",
+        yaxis_title="loss",
+        height=440 + 24 * entries,
+        # the legend sits between the title and the plot; room for one entry per line on a
+        # narrow screen, so it never covers the title
+        margin={"t": 50 + 26 * entries, "b": 50, "l": 50, "r": 20},
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
+    )
+    step = max(1, int(np.ceil(last / 10)))  # whole epochs, about ten ticks
+    fig.update_xaxes(tickmode="linear", tick0=1 if step == 1 else 0, dtick=step,
+                     range=[0.8, last + 0.2] if last > 1 else [0.5, 1.5])
     return fig
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {alpha})"

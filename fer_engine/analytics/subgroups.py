@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame, count
 
+from fer_engine import format as fmt
 from fer_engine.analytics.inputs import (
     PredictionsError,
     has_probabilities,
@@ -96,8 +97,28 @@ def overall_people_warning(n_participants: int, min_participants: int = MIN_PART
             "people is itself rough." + advice)
 
 
+#: Between the columns of a grouping's name (``country_group × age_group``).
+GROUPING_SEPARATOR: str = " × "
+
+
 def grouping_name(columns) -> str:
-    return " × ".join(columns)
+    return GROUPING_SEPARATOR.join(columns)
+
+
+def grouping_columns(grouping: str) -> list[str]:
+    """The columns of a grouping name: ``"country_group × age_group" -> [...]``."""
+    return grouping.split(GROUPING_SEPARATOR)
+
+
+def readable_grouping(grouping: str) -> str:
+    """A grouping in words: ``"country_group × age_group" -> "Country × Age"``."""
+    return GROUPING_SEPARATOR.join(fmt.attribute(c) for c in grouping_columns(grouping))
+
+
+def readable_group(grouping: str, group: str) -> str:
+    """A group in words: ``("country_group × age_group", "RU · 31_plus")`` ->
+    ``"Country: RU · Age: 31 or older"``."""
+    return fmt.subgroup(grouping_columns(grouping), str(group).split(SEPARATOR), SEPARATOR)
 
 
 def group_labels(table: pd.DataFrame, columns) -> pd.Series:
@@ -369,15 +390,47 @@ def subgroup_metrics(
 
 
 def available_groupings(table: pd.DataFrame, groupings=DEFAULT_GROUPINGS) -> tuple[list, list[str]]:
-    """The groupings whose columns exist and are not all unknown; and notes on the others."""
-    keep, notes = [], []
+    """The groupings whose columns exist and are not all unknown; and one note on the
+    others (none when every grouping is available)."""
+    keep, skipped, missing = [], 0, []
     for cols in groupings:
-        missing = [c for c in cols if c not in table.columns or table[c].isna().all()]
-        if missing:
-            notes.append(f"No {', '.join(missing)} information: {grouping_name(cols)} skipped.")
+        absent = [c for c in cols if c not in table.columns or table[c].isna().all()]
+        if absent:
+            skipped += 1
+            missing += [c for c in absent if c not in missing]
         else:
             keep.append(tuple(cols))
-    return keep, notes
+    if not skipped:
+        return keep, []
+    names = [fmt.attribute(c).lower() for c in missing]
+    what = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    views = "the subgroup view" if skipped == 1 else f"the {skipped} subgroup views"
+    it = "it" if len(names) == 1 else "them"
+    return keep, [f"No {what} information in this run: {views} that need {it} are left out."]
+
+
+def subgroup_notes(groups: pd.DataFrame, min_participants: int = MIN_PARTICIPANTS) -> list[str]:
+    """At most two plain sentences about a combined groups table (:func:`combine`) for a
+    reader: the groups of fewer than ``min_participants`` people, and the groupings with
+    one group only (nothing to compare). Groups are named in words."""
+    if not len(groups):
+        return []
+    notes = []
+    small = groups[groups["small_sample"].astype(bool)]
+    if len(small):
+        listed = "; ".join(
+            f"{readable_group(r.grouping, r.group)} ({n_people(int(r.n_participants))})"
+            for r in small.itertuples()
+        )
+        notes.append(
+            f"Groups of fewer than {min_participants} people: {listed}. Their accuracy and any "
+            "gap involving them are very uncertain; do not compare them."
+        )
+    sizes = groups.groupby("grouping", sort=False)["group"].size()
+    single = [readable_grouping(g) for g, n in sizes.items() if n < 2]
+    if single:
+        notes.append("Only one group, so nothing to compare, by: " + ", ".join(single) + ".")
+    return notes
 
 
 def subgroup_analysis(

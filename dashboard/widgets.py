@@ -27,11 +27,12 @@ def error(exc: BaseException, action: str, *, before: str = "", after: str = "",
     """``st.error`` with the sentence the CLI prints when ``action`` (e.g. "Loading the
     dataset") raised ``exc`` (:func:`fer_engine.errors.failure_message`: a
     :class:`~fer_engine.errors.UserFacingError`'s own message, else what failed and the
-    file holding the full log; never a traceback), between ``before`` and ``after``."""
-    from fer_engine.errors import failure_message
+    file holding the full log; never a traceback), between ``before`` and ``after``; server
+    paths hidden as :func:`fer_engine.errors.display_text` says."""
+    from fer_engine.errors import display_text, failure_message
 
     text = " ".join(p for p in (before, failure_message(exc, action), after) if p)
-    st.error(text, icon=icon)
+    st.error(display_text(text, hosted=state.settings().hosted_demo), icon=icon)
 
 
 def active_model() -> tuple[str, str | None]:

@@ -2,7 +2,8 @@
 
 The CLI prints them as one line and the pages show them with ``st.error``; neither
 shows a traceback. Anything else that escapes is a bug: :func:`failure_message` turns it
-into one sentence naming the file that holds its full log.
+into one sentence naming the file that holds its full log. :func:`display_text` is what
+the pages put such a sentence through: it hides server paths in the hosted demo.
 """
 
 from __future__ import annotations
@@ -87,3 +88,46 @@ def failure_message(exc: BaseException, action: str) -> str:
     what = type(exc).__name__ + (f": {detail}" if detail else "")
     where = f"The full log is in {log}." if log else "Its log could not be written to disk."
     return f"{action} failed with an internal error ({what}). {where}"
+
+
+# Characters that end a path inside a sentence (spaces, quotes, brackets, separators).
+_PATH_CHARS = r"[^\s'\"`()\[\]<>,;|]"
+#: An absolute POSIX path (at least one character after its first ``/``), not part of a
+#: URL or of a relative path such as ``images/<set_id>``.
+_ABSOLUTE = re.compile(rf"(?<![\w.~:/\\>\]-])/{_PATH_CHARS}+")
+#: A path inside an upload folder (``.../uploads/upload-<random>[/rest]``).
+_IN_UPLOAD = re.compile(rf"(?<![\w.~:/\\-])(?:/{_PATH_CHARS}*?)?/uploads/upload-[\w-]+"
+                        rf"(?P<rest>/{_PATH_CHARS}*)?")
+_SENTENCE_END = ".:"
+
+
+def _split_punctuation(path: str) -> tuple[str, str]:
+    """A matched path and the sentence punctuation right after it (``/a/b.`` -> ``/a/b``, ``.``)."""
+    stripped = path.rstrip(_SENTENCE_END)
+    return stripped, path[len(stripped):]
+
+
+def _inside_upload(match: re.Match) -> str:
+    rest, end = _split_punctuation(match.group("rest") or "")
+    return (rest.strip("/") or "the uploaded archive") + end
+
+
+def _hidden(match: re.Match) -> str:
+    path, end = _split_punctuation(match.group(0))
+    return (Path(path.rstrip("/")).name or "a server folder") + end
+
+
+def display_text(text: str, *, hosted: bool) -> str:
+    """``text`` (a message for the pages) with the server's paths taken out where they mean
+    nothing to the reader or must not be seen.
+
+    Always: a path inside an uploaded archive's temporary folder becomes the path inside the
+    archive (``faces/angry``), the folder itself "the uploaded archive". With the hosted-demo
+    switch on (``hosted``), every other absolute path is cut to its last part, the name of the
+    file or folder (``/srv/fer/cache/logs/x.log`` -> ``x.log``), so no server path is shown.
+    Relative paths, URLs and layout patterns such as ``images/<set_id>/<Emotion>.jpg`` stay.
+    """
+    text = _IN_UPLOAD.sub(_inside_upload, str(text))
+    if hosted:
+        text = _ABSOLUTE.sub(_hidden, text)
+    return text

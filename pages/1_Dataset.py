@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import cache, charts, state, widgets
 from fer_engine import emotions
 from fer_engine.data.summary import LAYOUT_DESCRIPTIONS, SMALL_N, emotion_counts, group_counts
-from fer_engine.errors import DatasetError, failure_message
+from fer_engine.errors import DatasetError, display_text, failure_message
 from fer_engine.settings import is_allowed_path
 from fer_engine.data.upload import extract_zip, limits_for_upload, remove_upload
 
@@ -20,6 +20,13 @@ SAMPLES_PER_EMOTION = 6
 
 state.init()
 settings = state.settings()
+
+
+def shown(text: str) -> str:
+    """A message as this server may show it (no server paths in the hosted demo)."""
+    return display_text(text, hosted=settings.hosted_demo)
+
+
 st.title("Dataset")
 st.caption("Choose the images to work with, then see who is in them and every problem "
            "the loader found.")
@@ -73,16 +80,17 @@ elif source == "upload":
                     f"{settings.max_upload_mb} MB can be uploaded here."
                 )
             with st.spinner("Checking and unpacking the archive..."):
-                folder = extract_zip(uploaded, limits=limits_for_upload(settings.max_upload_bytes))
+                folder = extract_zip(uploaded, limits=limits_for_upload(settings.max_upload_bytes),
+                                     name=uploaded.name)
                 cache.dataset(str(folder))  # validate before switching
             state.set_dataset(str(folder), "upload")
             st.rerun()
         except Exception as exc:  # noqa: BLE001 - one sentence on the page, never a traceback
             remove_upload(folder)
-            state.set_upload_error(
+            state.set_upload_error(shown(
                 f"{uploaded.name} cannot be used: {failure_message(exc, 'Reading the archive')} "
                 "The previous dataset is still active."
-            )
+            ))
     if uploaded is not None and state.upload_error():
         st.error(state.upload_error())
 
@@ -152,11 +160,11 @@ st.markdown("#### Validation")
 if ds.warnings:
     st.caption("What the loader found, and what it did about it (nothing is dropped silently).")
     for issue in ds.warnings[:10]:
-        st.warning(issue.message)
+        st.warning(shown(issue.message))
     if len(ds.warnings) > 10:
         with st.expander(f"{len(ds.warnings) - 10} more warnings"):
             for issue in ds.warnings[10:]:
-                st.warning(issue.message)
+                st.warning(shown(issue.message))
 else:
     st.success("No problems found.")
 

@@ -133,3 +133,90 @@ def test_hosted_demo_mode(cache, tmp_path, monkeypatch):
     assert not at.exception, at.exception
     assert "at most 3 epochs" in texts(at.info)
     assert at.number_input(key="train_epochs").max == 3
+
+
+@pytest.fixture
+def hosted_app(cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_CACHE_DIR", str(cache["root"]))
+    monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("FER_HOSTED_DEMO", "1")
+    monkeypatch.delenv("FER_MAX_UPLOAD_MB", raising=False)
+    at = new_app()
+    at.switch_page("pages/1_Dataset.py").run()
+    assert not at.exception, at.exception
+    at.radio[0].set_value("upload").run()
+    return at
+
+
+def no_server_path(text: str, cache) -> bool:
+    import tempfile
+
+    return (str(cache["root"]) not in text and "upload-" not in text
+            and tempfile.gettempdir() + "/" not in text)
+
+
+def test_hosted_demo_messages_show_no_server_paths(hosted_app, cache, monkeypatch):
+    at = hosted_app
+    upload(at, "notes.zip", _text_zip())
+    error = texts(at.error)
+    assert "notes.zip cannot be used: No images found in notes." in error
+    assert no_server_path(error, cache), error
+
+    # a dataset without its metadata file: the warning names the folder inside the archive
+    upload(at, "nometa.zip", zip_folder(cache["small"], prefix="tapakah68", skip={"emotions.csv"}))
+    assert not at.error, texts(at.error)
+    warnings = texts(at.warning)
+    assert "No emotions.csv found in tapakah68:" in warnings
+    assert no_server_path(warnings, cache), warnings
+
+    # an internal error: its log's path is cut to the log's name
+    from fer_engine.data import upload as upload_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"disk trouble at {cache['root']}/uploads/upload-x1/data")
+
+    monkeypatch.setattr(upload_module, "extract_zip", broken)
+    upload(at, "other.zip", zip_folder(cache["small"], prefix="tapakah68"))
+    error = texts(at.error)
+    assert "internal error (RuntimeError: disk trouble at data)" in error
+    assert "The full log is in " in error and ".log." in error
+    assert no_server_path(error, cache), error
+
+
+def test_hosted_demo_active_dataset_error_shows_no_server_path(hosted_app, cache):
+    import shutil
+
+    at = hosted_app
+    before = set(uploads(cache))
+    upload(at, "mine.zip", zip_folder(cache["small"], prefix="tapakah68"))
+    assert metrics(at)["Images"] == "32"
+    (folder,) = set(uploads(cache)) - before
+    shutil.rmtree(folder)  # the upload disappears from the server's disk
+    at.button[0].click().run()  # "Reload from disk"
+    error = texts(at.error)
+    assert "The active dataset cannot be loaded:" in error and "does not exist" in error
+    assert no_server_path(error, cache), error
+
+
+def test_an_uploaded_dataset_is_named_after_its_zip(app, cache, tmp_path):
+    from data_builders import class_folders
+
+    app.radio[0].set_value("upload").run()
+    faces = class_folders(tmp_path / "src", {"": {"angry": 2, "happy": 2}})
+    upload(app, "my_faces.zip", zip_folder(faces, prefix="."))
+    assert not app.error, texts(app.error)
+    assert texts(app.subheader) == "my_faces"
+    app.switch_page("app.py").run()  # Home names the session's active dataset
+    assert "**my_faces**" in texts(app.markdown)
+
+
+def test_misspelt_emotion_folders_are_named_in_the_error(app, tmp_path):
+    from data_builders import class_folders
+
+    app.radio[0].set_value("upload").run()
+    faces = class_folders(tmp_path / "src", {"": {"happyy": 3, "angery": 2}})
+    upload(app, "faces.zip", zip_folder(faces, prefix="."))
+    error = texts(app.error)
+    assert ("faces.zip cannot be used: Found 5 images in the uploaded archive, in folders whose "
+            "names are not emotions (angery (anger?), happyy (happy?)).") in error
+    assert "No images found" not in error and "upload-" not in error

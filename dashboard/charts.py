@@ -58,19 +58,25 @@ def images_per_emotion(counts: pd.DataFrame) -> go.Figure:
 
 
 def group_sizes(groups: pd.DataFrame, small_n: int) -> go.Figure:
-    """Horizontal bars of participants per subgroup (``summary.group_counts``); groups under
-    ``small_n`` people are grey and marked with a warning sign."""
+    """Horizontal bars of participants per subgroup (``summary.group_counts``), named in words
+    (``Country: RU``); groups under ``small_n`` people are grey and marked with a warning sign.
+    The dotted line at ``small_n`` runs behind the bars and is labelled above them, where no
+    bar's label can be."""
+    from fer_engine import format as fmt
+    from fer_engine.data.summary import people
+
     g = groups.iloc[::-1]
-    labels = [f"{r.group}: {r.value}" for r in g.itertuples()]
-    text = [("⚠ " if r.small_n else "") + f"{r.participants} people / {r.images} images"
+    labels = [fmt.subgroup([r.group], [r.value]) for r in g.itertuples()]
+    text = [("⚠ " if r.small_n else "") + f"{people(r.participants)} / {r.images} images"
             for r in g.itertuples()]
     fig = go.Figure(go.Bar(x=g["participants"], y=labels, orientation="h", text=text,
                            textposition="auto",
                            marker_color=[_GREY if s else _BLUE for s in g["small_n"]]))
-    fig.add_vline(x=small_n, line_dash="dot", line_color=_RED,
-                  annotation_text=f"{small_n} people")
+    fig.add_vline(x=small_n, line_dash="dot", line_color=_RED, layer="below",
+                  annotation_text=people(small_n), annotation_position="top",
+                  annotation_font_color=_RED)
     fig.update_layout(title="Subgroups used in the analyses", xaxis_title="participants",
-                      height=max(260, 30 * len(g) + 100), margin={"t": 50, "b": 40})
+                      height=max(280, 30 * len(g) + 120), margin={"t": 80, "b": 40})
     return fig
 
 

@@ -6,7 +6,18 @@ import streamlit as st
 
 from dashboard import cache, charts, state, widgets
 from fer_engine import emotions
-from fer_engine.data.summary import LAYOUT_DESCRIPTIONS, SMALL_N, emotion_counts, group_counts
+from fer_engine import format as fmt
+from fer_engine.data.summary import (
+    LAYOUT_DESCRIPTIONS,
+    SMALL_N,
+    emotion_counts,
+    emotion_counts_table,
+    group_counts,
+    group_counts_table,
+    images_table,
+    participants_table,
+    people,
+)
 from fer_engine.errors import DatasetError, display_text, failure_message
 from fer_engine.settings import is_allowed_path
 from fer_engine.data.upload import extract_zip, limits_for_upload, remove_upload
@@ -179,7 +190,7 @@ with overview:
         st.plotly_chart(charts.images_per_emotion(counts), key="per_emotion")
         st.caption("How many images show each emotion. Very unequal bars mean the accuracy "
                    "overall can hide a poor emotion: read the per-emotion results too.")
-        st.dataframe(counts)
+        st.dataframe(emotion_counts_table(ds), hide_index=True)
     with right:
         known = groups[groups["value"] != "unknown"]
         if len(known):
@@ -191,11 +202,11 @@ with overview:
             )
         else:
             st.info("No demographics (gender, age, country) in this dataset: no subgroup analyses.")
-        st.dataframe(groups, hide_index=True)
+        st.dataframe(group_counts_table(ds), hide_index=True)
         if groups["small_n"].any():
             st.warning(
                 "Small groups: "
-                + ", ".join(f"{r.group} {r.value} ({r.participants} people)"
+                + ", ".join(f"{fmt.subgroup([r.group], [r.value])} ({people(r.participants)})"
                             for r in groups[groups["small_n"]].itertuples())
                 + f". With fewer than {SMALL_N} people a group's accuracy can swing widely by chance."
             )
@@ -248,6 +259,6 @@ with faces:
 with tables:
     if ds.participants_known:
         st.markdown("#### Participants")
-        st.dataframe(ds.participants(), hide_index=True)
+        st.dataframe(participants_table(ds), hide_index=True)
     st.markdown("#### Images")
-    st.dataframe(ds.table, hide_index=True)
+    st.dataframe(images_table(ds), hide_index=True)

@@ -45,10 +45,10 @@ def test_dataset_page_lists_the_synthetic_default_with_a_banner(app):
     metrics = {m.label: m.value for m in app.metric}
     assert (metrics["Images"], metrics["Participants"], metrics["Emotions"]) == ("152", "19", "8")
     assert metrics["Warnings"] == "0" and "No problems found." in texts(app.success)
-    groups = app.dataframe[1].value
-    row = groups[(groups["group"] == "country_group") & (groups["value"] == "Other")].iloc[0]
-    assert row["participants"] == 2 and bool(row["small_n"])
-    assert "country_group Other (2 people)" in texts(app.warning)
+    groups = app.dataframe[1].value.set_index("Group")
+    assert groups.loc["Country: Other", "People"] == 2
+    assert groups.loc["Country: Other", "Note"] == "fewer than 5 people: very uncertain"
+    assert "Country: Other (2 people)" in texts(app.warning)
     # charts: per emotion, groups, country, gender, age; faces: one strip per emotion + 3 people
     assert len(app.get("plotly_chart")) == 5
     assert len(app.image) == 8 + 3

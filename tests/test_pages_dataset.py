@@ -220,3 +220,55 @@ def test_misspelt_emotion_folders_are_named_in_the_error(app, tmp_path):
     assert ("faces.zip cannot be used: Found 5 images in the uploaded archive, in folders whose "
             "names are not emotions (angery (anger?), happyy (happy?)).") in error
     assert "No images found" not in error and "upload-" not in error
+
+
+RAW_WORDS = {"n_images", "participant", "path", "emotion", "split", "gender", "age", "country",
+             "country_group", "age_group", "duplicate_group", "small_n", "total", "group", "value"}
+
+
+def test_tables_and_charts_are_in_plain_words(app, tmp_path):
+    import json
+    import shutil
+
+    from data_builders import tapakah
+
+    ds = tapakah(tmp_path / "study", [("0", "FEMALE", 36, "RU"), ("1", "MALE", "", ""),
+                                      ("2", "female", 25, "PH")])
+    shutil.copy(ds / "images" / "0" / "Anger.jpg", ds / "images" / "1" / "Anger.jpg")
+    app.radio[0].set_value("upload").run()
+    upload(app, "study.zip", zip_folder(ds, prefix="."))
+    assert texts(app.subheader) == "study"
+    frames = {tuple(f.value.columns): f.value for f in app.dataframe}
+    assert set(frames) == {
+        ("Emotion", "Images"),
+        ("Group", "People", "Images", "Note"),
+        ("Person", "Gender", "Age (years)", "Country of origin", "Country", "Age", "Images"),
+        ("File", "Person", "Emotion", "Gender", "Age (years)", "Country of origin", "Country",
+         "Age", "Identical copy"),
+    }
+    for columns, frame in frames.items():
+        assert not RAW_WORDS & set(columns), columns
+        assert not frame.isna().any().any(), columns
+        shown = set(frame.astype(str).to_numpy().ravel())
+        assert not shown & {"None", "nan", "NaN", "<NA>"}, columns
+    people = frames[("Person", "Gender", "Age (years)", "Country of origin", "Country", "Age",
+                     "Images")].set_index("Person")
+    assert people.loc["1", "Gender"] == "male" and people.loc["1", "Country"] == "unknown"
+    assert people.loc["1", "Age"] == "unknown" and people.loc["2", "Age"] == "under 31"
+    groups = frames[("Group", "People", "Images", "Note")].set_index("Group")
+    assert groups.loc["Age: under 31", "People"] == 1
+    assert groups.loc["Country: unknown", "Note"] == "fewer than 5 people: very uncertain"
+    files = frames[("File", "Person", "Emotion", "Gender", "Age (years)", "Country of origin",
+                    "Country", "Age", "Identical copy")].set_index("File")
+    assert files.loc["images/0/Anger.jpg", "Identical copy"] == "group 1"
+    assert files.loc["images/0/Happy.jpg", "Identical copy"] == ""
+    assert files.loc["images/2/Surprised.jpg", "Emotion"] == "Surprise"
+    assert "Small groups: Country: Other (1 person), Country: RU (1 person)" in texts(app.warning)
+
+    # the subgroup chart: groups in words, the small-group line labelled above the bars
+    (chart,) = [json.loads(c.proto.spec) for c in app.get("plotly_chart")
+                if "Subgroups" in c.proto.spec]
+    assert "Age: under 31" in chart["data"][0]["y"] and "age_group: under_31" not in chart["data"][0]["y"]
+    (note,) = chart["layout"]["annotations"]
+    assert note["text"] == "5 people"
+    assert (note["yref"], note["y"], note["yanchor"]) == ("y domain", 1, "bottom")

@@ -1,13 +1,19 @@
 """What a dataset holds: counts per emotion and split, per subgroup, and a text report.
 
 Used by ``python -m fer_engine inspect`` and the Dataset page, so both show the same numbers.
+The ``*_table`` functions give the same tables in words for people (no column names, no
+None or NaN: missing values read ``unknown``), as the Dataset page shows them.
 """
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 
-from fer_engine.data.dataset import GROUP_COLUMNS, Dataset
+from fer_engine import emotions
+from fer_engine import format as fmt
+from fer_engine.data.dataset import GROUP_COLUMNS, PER_IMAGE_COLUMNS, Dataset
 from fer_engine.format import SYNTHETIC_BANNER
 
 #: Groups with fewer participants than this get a small-n note.
@@ -61,6 +67,68 @@ def group_counts(ds: Dataset, small_n: int = SMALL_N) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=["group", "value", "participants", "images", "small_n"])
+
+
+def people(n: int) -> str:
+    """``1 person``, ``5 people``."""
+    return f"{n} person" if n == 1 else f"{n} people"
+
+
+def emotion_counts_table(ds: Dataset) -> pd.DataFrame:
+    """:func:`emotion_counts` in words: ``Emotion``, one column per split, ``Images``."""
+    counts = emotion_counts(ds)
+    out = counts.rename(columns=lambda c: "Images" if c == "total" else fmt.group_value(c))
+    out.insert(0, "Emotion", [emotions.display_name(e) for e in counts.index])
+    return out.reset_index(drop=True)
+
+
+def group_counts_table(ds: Dataset, small_n: int = SMALL_N) -> pd.DataFrame:
+    """:func:`group_counts` in words: ``Group`` (``Country: RU``, ``Age: under 31``),
+    ``People``, ``Images`` and a ``Note`` for groups under ``small_n`` people."""
+    groups = group_counts(ds, small_n)
+    return pd.DataFrame({
+        "Group": [fmt.subgroup([g], [v]) for g, v in zip(groups["group"], groups["value"])],
+        "People": groups["participants"].astype(int),
+        "Images": groups["images"].astype(int),
+        "Note": [f"fewer than {small_n} people: very uncertain" if small else ""
+                 for small in groups["small_n"]],
+    })
+
+
+def _in_words(table: pd.DataFrame, columns) -> pd.DataFrame:
+    """The demographic ``columns`` of ``table`` under their names in words, values in words."""
+    return pd.DataFrame({fmt.attribute(c): [fmt.group_value(v) for v in table[c]]
+                         for c in columns}, index=table.index)
+
+
+def participants_table(ds: Dataset) -> pd.DataFrame:
+    """:meth:`Dataset.participants` in words: ``Person``, the demographics, ``Images``."""
+    per = ds.participants()
+    columns = [c for c in per.columns if c not in ("participant", "n_images")]
+    out = _in_words(per, columns)
+    out.insert(0, "Person", per["participant"].astype(str))
+    out["Images"] = per["n_images"].astype(int)
+    return out.reset_index(drop=True)
+
+
+def images_table(ds: Dataset) -> pd.DataFrame:
+    """The dataset's table in words: ``File`` (relative to the dataset's folder), ``Person``,
+    ``Emotion``, ``Split`` (when the dataset has splits), the demographics, and ``Identical
+    copy`` (the group of byte-identical files, when there are any)."""
+    t = ds.table
+    out = pd.DataFrame({
+        "File": [os.path.relpath(p, ds.root) for p in t["path"]],
+        "Person": t["participant"].astype(str),
+        "Emotion": [emotions.display_name(e) for e in t["emotion"]],
+    }, index=t.index)
+    if t["split"].notna().any():
+        out["Split"] = [fmt.group_value(v) for v in t["split"]]
+    demographics = [c for c in t.columns if c not in PER_IMAGE_COLUMNS and c != "participant"]
+    out = out.join(_in_words(t, demographics))
+    if "duplicate_group" in t.columns and t["duplicate_group"].notna().any():
+        out["Identical copy"] = [f"group {str(g).removeprefix('dup')}" if isinstance(g, str)
+                                 else "" for g in t["duplicate_group"]]
+    return out.reset_index(drop=True)
 
 
 def overview(ds: Dataset) -> dict:

@@ -26,8 +26,9 @@ _PAGE_BLURBS = {
     "see who is in it and every problem the loader found.",
     "Train": "train a model under a leakage-proof protocol in the background, follow its "
     "curves, cancel it, and manage finished runs.",
-    "Results": "accuracy with intervals, confusion matrices, PPV, subgroups, calibration, "
-    "comparisons and the study report of one or several runs.",
+    "Results": "how accurate a finished run is, with 95% ranges: per emotion, how often each "
+    "answer is right (PPV), per group of people, how far to trust the model's confidence, "
+    "comparisons and the study report.",
     "Classify": "classify your own photos with a trained model and see why it decided.",
     "Live": "classify a webcam stream live.",
     "Session": "analyse a recorded video session: timeline, alerts and a CSV.",
@@ -46,10 +47,10 @@ def home() -> None:
 This dashboard trains and evaluates facial emotion recognition (FER) models **honestly**:
 
 - **Person-wise evaluation.** Every protocol keeps each participant on one side of every
-  split (leave-one-subject-out and friends). A model is never tested on a face it has seen.
+  split (for example, leave one subject out). A model is never tested on a face it has seen.
 - **Uncertainty with small samples.** With a few dozen participants every number comes with
-  a confidence interval; subgroup comparisons (country, age, gender) are flagged when a group
-  has fewer than five people.
+  a 95% range of plausible values; subgroup comparisons (country, age, gender) are flagged
+  when a group has fewer than five people.
 - **Leaky protocols only as a contrast.** The first study split *images* rather than people,
   so its model learned who was on the photo, not the emotion. You can reproduce that protocol,
   clearly labelled, to see how much it inflates accuracy.

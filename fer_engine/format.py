@@ -109,10 +109,13 @@ def attribute(name: Any) -> str:
 
 def group_value(value: Any, missing: str = "unknown") -> str:
     """A group's value in words: ``"31_plus" -> "31 or older"``, ``"under_31" -> "under 31"``,
-    a missing value -> ``missing`` (the analytics' word for it), other text with its
-    underscores as spaces."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return missing
+    a missing value -> ``missing`` (the analytics' word for it), a whole number without
+    decimals (an age of ``36.0`` -> ``"36"``), other text with its underscores as spaces."""
+    if not isinstance(value, (str, bool)):  # a number, or a missing one (None, NaN, NA)
+        number = _number(value)
+        if number is None:
+            return missing
+        return str(int(number)) if number.is_integer() else f"{number:g}"
     text = str(value).strip()
     if text.lower() in ("", "nan", "none", "<na>"):
         return missing

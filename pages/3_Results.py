@@ -11,15 +11,26 @@ from fer_engine import format as fmt
 from fer_engine.analytics import figures
 from fer_engine.analytics.compare import default_run, leaky_partner
 from fer_engine.analytics.report import RunSection
-from fer_engine.analytics.subgroups import n_people
+from fer_engine.analytics.subgroups import (
+    MIN_PARTICIPANTS,
+    n_people,
+    readable_group,
+    readable_grouping,
+    single_group_note,
+    small_groups_note,
+)
 from fer_engine.errors import UserFacingError
 from fer_engine.experiments.runs import list_runs, load_run
+
+#: Columns of the per-participant table that are numbers, not who the person is.
+PARTICIPANT_NUMBERS = ("folds", "n_images", "n_correct", "accuracy", "accuracy_low",
+                       "accuracy_high")
 
 state.init()
 settings = state.settings()
 st.title("Results")
-st.caption("How good a finished run is: accuracy with intervals, metrics per emotion, PPV, "
-           "subgroups, calibration, comparisons and the study report.")
+st.caption("How good a finished run is: accuracy with 95% ranges, metrics per emotion, PPV, "
+           "groups of people, calibration, comparisons and the study report.")
 
 runs = list_runs()
 if not len(runs):
@@ -38,7 +49,7 @@ selected = st.multiselect(
 )
 with st.expander("Settings"):
     n_boot = st.select_slider(
-        "Bootstrap resamples (more: steadier intervals, slower)", [200, 500, 1000, 2000],
+        "Resamples for the 95% ranges (more: steadier ranges, slower)", [200, 500, 1000, 2000],
         value=1000, key="results_n_boot")
 if not selected:
     st.info("Pick at least one run.")
@@ -52,6 +63,20 @@ except Exception as exc:  # noqa: BLE001 - shown as one sentence
 
 for banner in report["banners"]:  # one per LEAKY run shown, naming it
     widgets.leaky_banner(banner)
+
+
+def participant_table(pp: pd.DataFrame) -> pd.DataFrame:
+    """The per-participant table in words: named columns, groups as read, percentages."""
+    out = pd.DataFrame({fmt.attribute("participant"): pp["participant"].astype(str)})
+    for column in [c for c in pp.columns if c not in PARTICIPANT_NUMBERS + ("participant",)]:
+        out[fmt.attribute(column)] = pp[column].map(fmt.group_value)
+    if "folds" in pp:
+        out["Tested in fold"] = pp["folds"].astype(str)
+    out["Images"] = pp["n_images"].to_numpy()
+    out["Right"] = pp["n_correct"].to_numpy()
+    out["Accuracy"] = pp["accuracy"].map(fmt.pct).to_numpy()
+    out["95% range"] = fmt.intervals(pp["accuracy_low"], pp["accuracy_high"])
+    return out
 
 
 def run_section(s: RunSection, path: str, i: int) -> None:
@@ -68,10 +93,10 @@ def run_section(s: RunSection, path: str, i: int) -> None:
     c3.metric("Macro F1", fmt.pct(o.macro_f1))
     c4.metric("Chance level", fmt.pct(o.chance_accuracy))
     st.caption(
-        f"Accuracy 95% interval: {fmt.interval(o.accuracy_low, o.accuracy_high)} counting images "
-        f"(Wilson), {fmt.interval(o.accuracy_boot_low, o.accuracy_boot_high)} resampling people "
-        f"({o.n_boot} resamples). The second is the honest one when each person has several "
-        "images: a range of plausible values for a new group of people, not a guarantee."
+        f"Accuracy 95% range: {fmt.interval(o.accuracy_boot_low, o.accuracy_boot_high)} from "
+        f"resampling people ({o.n_boot} resamples): the honest range when each person has several "
+        "images, plausible values for a new group of people, not a guarantee. Counting each image "
+        f"as if independent gives {fmt.interval(o.accuracy_low, o.accuracy_high)}, too narrow."
     )
     if s.overall_warning:
         st.warning(s.overall_warning, icon=":material/group:")
@@ -80,20 +105,20 @@ def run_section(s: RunSection, path: str, i: int) -> None:
     pc = s.per_class
     st.dataframe(
         pd.DataFrame({
-            "emotion": pc["label"].map(emotions.display_name),
-            "images": pc["support"],
-            "predicted": pc["predicted"],
-            "precision (PPV)": pc["precision"].map(fmt.pct),
-            "PPV 95% CI": fmt.intervals(pc["precision_low"], pc["precision_high"]),
-            "recall (sensitivity)": pc["recall"].map(fmt.pct),
-            "recall 95% CI": fmt.intervals(pc["recall_low"], pc["recall_high"]),
-            "specificity": pc["specificity"].map(fmt.pct),
+            "Emotion": pc["label"].map(emotions.display_name),
+            "Images": pc["support"],
+            "Times the model gave it": pc["predicted"],
+            "Precision (PPV)": pc["precision"].map(fmt.pct),
+            "Precision 95% range": fmt.intervals(pc["precision_low"], pc["precision_high"]),
+            "Recall (sensitivity)": pc["recall"].map(fmt.pct),
+            "Recall 95% range": fmt.intervals(pc["recall_low"], pc["recall_high"]),
+            "Specificity": pc["specificity"].map(fmt.pct),
             "F1": pc["f1"].map(fmt.pct),
         }),
         hide_index=True,
     )
     st.caption("Recall: share of the images of an emotion that were recognised. Precision (PPV): "
-               "share of the model's answers of that emotion that were right. The intervals are "
+               "share of the model's answers of that emotion that were right. The 95% ranges are "
                "wide when an emotion has few images.")
     left, right = st.columns(2)
     with left:
@@ -105,7 +130,7 @@ def run_section(s: RunSection, path: str, i: int) -> None:
                    "row one image moves a cell a lot.")
     with right:
         st.plotly_chart(figures.per_class_bars(pc), key=f"per_class_{i}")
-        st.caption("Precision, recall and F1 per emotion; the whiskers are 95% intervals. "
+        st.caption("Precision, recall and F1 per emotion; the whiskers are 95% ranges. "
                    "Overlapping whiskers mean the data cannot tell the emotions apart in quality.")
 
     st.markdown("#### Positive predictive value (PPV)")
@@ -113,62 +138,66 @@ def run_section(s: RunSection, path: str, i: int) -> None:
     c1, c2 = st.columns([1, 2])
     label = c1.selectbox("Emotion", labels, format_func=emotions.display_name, key=f"ppv_label_{i}")
     data_prev = float(s.ppv.set_index("label").loc[label, "prevalence"])
-    prevalence = c2.slider(
-        "How common is this emotion where the model would be used? (prevalence)",
-        0.005, 0.5, value=float(min(max(round(data_prev, 3), 0.005), 0.5)), step=0.005,
-        format="%.3f", key=f"ppv_prev_{i}")
+    prevalence_pct = c2.slider(
+        "How common is this emotion where the model would be used? (prevalence, % of faces)",
+        0.5, 50.0, value=float(min(max(round(data_prev * 100, 1), 0.5), 50.0)), step=0.5,
+        format="%.1f%%", key=f"ppv_prev_{i}")
+    prevalence = prevalence_pct / 100  # the slider speaks percent, the engine shares
     at = cache.ppv_at(path, label, float(prevalence), int(n_boot))
     st.plotly_chart(figures.ppv_chart(s.ppv, at), key=f"ppv_{i}")
     row = at.iloc[0]
     st.caption(
         f"Bars: when the model says an emotion, how often it is right in this data (whiskers: 95% "
-        f"interval). Red diamond: the PPV of {emotions.display_name(label)} if it made up "
-        f"{fmt.pct(prevalence)} of the faces: {fmt.pct(row['ppv'])} (95% interval "
+        f"range). Red diamond: the PPV of {emotions.display_name(label)} if it made up "
+        f"{fmt.pct(prevalence)} of the faces: {fmt.pct(row['ppv'])} (95% range "
         f"{fmt.interval(row['ppv_low'], row['ppv_high'])}, resampling people). Rare emotions give "
         "low PPV even for a good model."
     )
-    if row["note"]:
+    if isinstance(row["note"], str) and row["note"]:
         st.warning(row["note"])
 
     st.markdown("#### Subgroups")
     groups = s.subgroups["groups"]
     if len(groups):
         st.plotly_chart(figures.subgroup_bars(groups), key=f"subgroups_{i}", width="stretch")
-        st.caption("Accuracy per group of people with 95% intervals from resampling people; the "
-                   "label on each bar gives its people and images. Grey bars marked ⚠ have too "
-                   "few people to say anything; p is the chance of a gap this large if groups did "
-                   "not matter (not adjusted for the many comparisons).")
+        st.caption("Accuracy per group of people with 95% ranges from resampling people; the "
+                   "label of each bar gives its people and images. Grey bars marked ⚠ have too "
+                   "few people to say anything.")
         st.dataframe(
             pd.DataFrame({
-                "grouping": groups["grouping"], "group": groups["group"],
-                "people": groups["n_participants"], "images": groups["n_images"],
-                "accuracy": groups["accuracy"].map(fmt.pct),
-                "95% CI (people)": fmt.intervals(groups["accuracy_boot_low"],
-                                                 groups["accuracy_boot_high"]),
-                "vs reference": ["reference" if r else fmt.signed_pct(d) for r, d in
-                                 zip(groups["is_reference"], groups["accuracy_diff"])],
-                "permutation p": groups["p_value"].map(fmt.p_value),
-                "warning": groups["warning"].fillna(""),
+                "Grouped by": groups["grouping"].map(readable_grouping),
+                "Group": [readable_group(g, v) for g, v in zip(groups["grouping"],
+                                                               groups["group"])],
+                "People": groups["n_participants"], "Images": groups["n_images"],
+                "Accuracy": groups["accuracy"].map(fmt.pct),
+                "95% range (resampling people)": fmt.intervals(groups["accuracy_boot_low"],
+                                                               groups["accuracy_boot_high"]),
+                "Difference from the reference group": [
+                    "reference" if r else fmt.signed_pct(d)
+                    for r, d in zip(groups["is_reference"], groups["accuracy_diff"])],
+                "p-value": groups["p_value"].map(fmt.p_value),
+                "Warning": groups["warning"].fillna(""),
             }),
             hide_index=True,
         )
-        small = groups[groups["small_sample"]]
-        if len(small):
-            st.warning("Small groups: " + "; ".join(
-                f"{r.grouping} {r.group}: {r.n_participants} people" for r in small.itertuples())
-                + ". Their accuracy and any gap involving them are very uncertain.")
-        for summary in s.subgroups["summary"]:
-            for note in summary["notes"]:
-                st.caption(note)
+        st.caption("The reference group of each grouping is its most accurate group of at least "
+                   f"{MIN_PARTICIPANTS} people. The p-value is the chance of a gap this large if "
+                   "groups did not matter (not adjusted for the many comparisons).")
+        small_note, single_note = small_groups_note(groups), single_group_note(groups)
+        if small_note:
+            st.warning(small_note, icon=":material/group:")
+        if single_note:
+            st.caption(single_note)
     else:
-        st.info("No demographic columns in this run: no subgroup analysis.")
+        st.info("No information on who is in which group (country, age, gender) in this run: "
+                "no subgroup analysis.")
 
     st.markdown("#### Per participant")
     pp = s.per_participant
     st.plotly_chart(figures.participant_dots(pp), key=f"participants_{i}")
-    st.caption("One dot per person with a 95% interval: with a handful of images per person "
-               "each interval is wide, so single people cannot be ranked.")
-    st.dataframe(pp, hide_index=True)
+    st.caption("One dot per person with a 95% range: with a handful of images per person "
+               "each range is wide, so single people cannot be ranked.")
+    st.dataframe(participant_table(pp), hide_index=True)
 
     st.markdown("#### Calibration")
     cal = s.calibration["overall"]
@@ -177,14 +206,17 @@ def run_section(s: RunSection, path: str, i: int) -> None:
     else:
         by = s.calibration["bins_by_group"]
         groupings = sorted(by["grouping"].unique()) if len(by) else []
-        grouping = st.selectbox("Lines per group of", ["(none)"] + groupings, key=f"cal_group_{i}")
+        grouping = st.selectbox(
+            "One line per group of", ["(none)"] + groupings, key=f"cal_group_{i}",
+            format_func=lambda g: "no split: all images" if g == "(none)" else readable_grouping(g))
         st.plotly_chart(
             figures.reliability_diagram(cal.bins, by if grouping != "(none)" else None,
                                         grouping if grouping != "(none)" else None),
             key=f"calibration_{i}")
-        st.caption(f"Is the model's confidence honest? Points on the dashed diagonal mean a "
-                   f"confidence of 70% is right 70% of the time; bigger points hold more images, "
-                   f"small ones are noisy. Expected calibration error: {cal.ece:.3f} (0 is perfect).")
+        st.caption("Is the model's confidence honest? Points on the dashed diagonal mean a "
+                   "confidence of 70% is right 70% of the time; bigger points hold more images, "
+                   f"small ones are noisy. Expected calibration error: {fmt.pct(cal.ece)} (the "
+                   "average gap between confidence and accuracy; 0% is perfect).")
 
     history = s.history
     if history is not None and len(history):
@@ -196,7 +228,7 @@ def run_section(s: RunSection, path: str, i: int) -> None:
                    "is the middle fold (median) and the shaded band runs from the lowest to the "
                    "highest fold. A validation line rising while training falls means "
                    "over-fitting.")
-    for note in s.notes:
+    for note in dict.fromkeys(s.notes):  # each note once
         if note not in run_notes:
             st.caption(f"Note: {note}")
     with st.expander("Methods (for a paper's methods section)"):
@@ -242,11 +274,12 @@ for p in comparisons["paired"]:
     st.markdown(f"**{p.name_a}** vs **{p.name_b}**")
     st.markdown(p.sentence)
     st.caption("McNemar's test looks only at the images where exactly one run was right; the "
-               "interval of the difference comes from resampling people. An interval that "
+               "95% range of the difference comes from resampling people. A range that "
                "includes 0 means the data do not show which model is better.")
 for c in contrasts:
     st.markdown(f"**Leakage contrast: {c.model}**")
-    st.plotly_chart(figures.accuracy_comparison(c.table), key=f"leak_{c.leaky_run}_{c.independent_run}")
+    st.plotly_chart(figures.accuracy_comparison(c.table),
+                    key=f"leak_{c.leaky_run}_{c.independent_run}")
     st.markdown(c.sentence)
     st.caption("The red bar is LEAKY: the same people were in its training and test images. The "
                "gap between the bars is how much the first study's evaluation flattered the model.")

@@ -67,8 +67,8 @@ def test_paired_comparison_counts_and_p():
     # two people: p1 diff (4-2)/4, p2 diff (2-1)/4 -> resamples give .25, .375 or .5
     assert 0.25 <= r.diff_low <= r.diff <= r.diff_high <= 0.5
     assert "McNemar" in r.sentence and "8 images of 2 people" in r.sentence
-    assert f"95% interval {r.diff_low:+.1%} to {r.diff_high:+.1%}" in r.sentence
-    assert r.sentence.endswith("With only 2 people the interval is rough.")
+    assert f"95% range {r.diff_low:+.1%} to {r.diff_high:+.1%}" in r.sentence
+    assert r.sentence.endswith("With only 2 people the range is rough.")
 
 
 def test_paired_comparison_uses_only_shared_samples():
@@ -86,8 +86,8 @@ def test_paired_single_participant_degenerate_interval():
     )
     assert r.diff_low == r.diff_high == pytest.approx(0.5)
     # the sentence neither prints that interval nor calls a winner from it
-    assert "4 images of 1 person" in r.sentence and "no interval" in r.sentence
-    assert "95% interval" not in r.sentence and "is more accurate on these images" not in r.sentence
+    assert "4 images of 1 person" in r.sentence and "no 95% range" in r.sentence
+    assert "95% range " not in r.sentence and "is more accurate on these images" not in r.sentence
     assert "do not show which is more accurate" in r.sentence
 
 

@@ -60,8 +60,9 @@ def test_one_run_with_the_leakage_contrast_of_its_paper_run(app):
     assert "Rows: the true emotion" in texts(at.caption)
     # subgroup table: people and images per group, small groups warned about
     groups = at.dataframe[1].value
-    other = groups[(groups["grouping"] == "country_group") & (groups["group"] == "Other")].iloc[0]
-    assert other["people"] == 2 and other["images"] == 16 and "Small groups" in texts(at.warning)
+    other = groups[(groups["Grouped by"] == "Country") & (groups["Group"] == "Country: Other")]
+    assert other.iloc[0]["People"] == 2 and other.iloc[0]["Images"] == 16
+    assert "Groups of fewer than 5 people: Country: Other (2 people);" in texts(at.warning)
     assert len(at.get("plotly_chart")) >= 8  # 7 per run + the leakage contrast
     assert "test images come from" not in texts(at.warning)  # 19 people: no such warning
 
@@ -84,7 +85,7 @@ def test_two_runs_on_the_same_images_are_compared(app):
     assert len(at.tabs) >= 2
     body = texts(at.markdown)
     assert "McNemar p =" in body and "On the 152 images of 19 people both runs scored" in body
-    assert "the interval is rough" not in body  # 19 people
+    assert "the range is rough" not in body  # 19 people
     # adding the paper run: a LEAKY banner on top of the page, and its tab says so
     at.multiselect(key="results_pick").set_value([runs["cnn"], runs["paper"]]).run()
     assert not at.exception, at.exception

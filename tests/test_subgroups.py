@@ -249,17 +249,16 @@ def test_groups_read_in_words():
     assert sg.readable_grouping("country_group × gender") == "Country × Gender"
 
 
-def test_subgroup_notes_say_each_thing_once():
+def test_small_and_single_group_notes_say_each_thing_once():
     t = people_table(SPEC | {"e": ("RU", "31_plus", 2)})
     t["gender"] = "female"
     groups, _ = sg.combine(sg.subgroup_analysis(t, LABELS, n_boot=20, n_perm=20))
-    notes = sg.subgroup_notes(groups)
-    assert len(notes) == 2
-    small, single = notes
     # every group has fewer than 5 people: one sentence lists them all, in words
+    small = sg.small_groups_note(groups)
     assert small.startswith("Groups of fewer than 5 people: Country: Other (1 person); "
                             "Country: RU (4 people);")
     assert small.count("fewer than") == 1 and "31_plus" not in small
     assert "Age: 31 or older · Gender: female (3 people)" in small
-    assert single == "Only one group, so nothing to compare, by: Gender."
-    assert sg.subgroup_notes(groups.iloc[:0]) == []
+    assert sg.small_groups_note(groups, min_participants=1) == ""
+    assert sg.single_group_note(groups) == "Only one group, so nothing to compare, by: Gender."
+    assert sg.small_groups_note(groups.iloc[:0]) == sg.single_group_note(groups.iloc[:0]) == ""

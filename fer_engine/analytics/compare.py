@@ -153,16 +153,16 @@ def paired_comparison(
 
 def _paired_sentence(r: PairedComparison) -> str:
     if r.n_participants < 2:  # every resample is that person: an interval with no width
-        interval = "no interval: resampling one person gives none"
+        interval = "no 95% range: resampling one person gives none"
         verdict = "one person's images do not show which is more accurate for people in general"
     else:
-        interval = f"95% interval {r.diff_low:+.1%} to {r.diff_high:+.1%}"
+        interval = f"95% range {r.diff_low:+.1%} to {r.diff_high:+.1%}"
         verdict = (
-            "the interval includes 0, so these images do not show which is more accurate"
+            "the range includes 0, so these images do not show which is more accurate"
             if not (r.diff_low > 0 or r.diff_high < 0) or not np.isfinite(r.diff_low)
             else f"{r.name_a if r.diff > 0 else r.name_b} is more accurate on these images"
         )
-    few = (f" With only {r.n_participants} people the interval is rough."
+    few = (f" With only {r.n_participants} people the range is rough."
            if 2 <= r.n_participants < MIN_PARTICIPANTS else "")
     return (
         f"On the {r.n_shared} images of {n_people(r.n_participants)} both runs scored, "

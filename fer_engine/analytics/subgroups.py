@@ -409,28 +409,32 @@ def available_groupings(table: pd.DataFrame, groupings=DEFAULT_GROUPINGS) -> tup
     return keep, [f"No {what} information in this run: {views} that need {it} are left out."]
 
 
-def subgroup_notes(groups: pd.DataFrame, min_participants: int = MIN_PARTICIPANTS) -> list[str]:
-    """At most two plain sentences about a combined groups table (:func:`combine`) for a
-    reader: the groups of fewer than ``min_participants`` people, and the groupings with
-    one group only (nothing to compare). Groups are named in words."""
+def small_groups_note(groups: pd.DataFrame, min_participants: int = MIN_PARTICIPANTS) -> str:
+    """One plain sentence naming, in words, every group of a combined groups table
+    (:func:`combine`) with fewer than ``min_participants`` people; "" when there is none."""
     if not len(groups):
-        return []
-    notes = []
-    small = groups[groups["small_sample"].astype(bool)]
-    if len(small):
-        listed = "; ".join(
-            f"{readable_group(r.grouping, r.group)} ({n_people(int(r.n_participants))})"
-            for r in small.itertuples()
-        )
-        notes.append(
-            f"Groups of fewer than {min_participants} people: {listed}. Their accuracy and any "
-            "gap involving them are very uncertain; do not compare them."
-        )
+        return ""
+    small = groups[groups["n_participants"] < min_participants]
+    if not len(small):
+        return ""
+    listed = "; ".join(
+        f"{readable_group(r.grouping, r.group)} ({n_people(int(r.n_participants))})"
+        for r in small.itertuples()
+    )
+    return (f"Groups of fewer than {min_participants} people: {listed}. Their accuracy and any "
+            "gap involving them are very uncertain; do not compare them.")
+
+
+def single_group_note(groups: pd.DataFrame) -> str:
+    """One plain sentence naming the groupings of a combined groups table that hold one group
+    only (nothing to compare); "" when there is none."""
+    if not len(groups):
+        return ""
     sizes = groups.groupby("grouping", sort=False)["group"].size()
     single = [readable_grouping(g) for g, n in sizes.items() if n < 2]
-    if single:
-        notes.append("Only one group, so nothing to compare, by: " + ", ".join(single) + ".")
-    return notes
+    if not single:
+        return ""
+    return "Only one group, so nothing to compare, by: " + ", ".join(single) + "."
 
 
 def subgroup_analysis(

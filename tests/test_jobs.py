@@ -142,3 +142,46 @@ def test_progress_fractions_and_summary():
     assert st.summary == "Training fold 2/4, epoch 2/4: cnn / loso on demo"
     assert jobs.JobStatus("j", JobSpec(), "running", "now").summary.startswith("Starting")
     assert jobs.JobStatus("j", JobSpec(), "finished", "now").fraction == 1.0
+
+
+def _record(manager: JobManager, job_id: str, state: str) -> None:
+    """A job the manager knows, in ``state``, with no worker (what ``current`` chooses from)."""
+    job = jobs._Job(job_id, manager.root / job_id, JobSpec(), [])
+    job.status.state = state
+    manager._jobs[job_id] = job
+    manager._order.append(job_id)
+
+
+def test_every_session_is_shown_the_servers_current_job(tmp_path):
+    manager = JobManager(tmp_path / "j")
+    assert manager.current() is None and manager.current(["unknown"]) is None
+    _record(manager, "a", "finished")
+    # a new browser session (no jobs of its own) sees the server's last job and its result
+    assert manager.current().job_id == "a" and manager.current([]).state == "finished"
+    _record(manager, "b", "running")
+    _record(manager, "c", "queued")
+    assert manager.current().job_id == "b"  # the running training, not the newer queued one
+    assert manager.current(["a"]).job_id == "b"  # one's own finished job yields to a running one
+    assert manager.current(["c"]).job_id == "c"  # one's own waiting job: its queue position
+    manager._jobs["b"].status.state = "finished"
+    assert manager.current().job_id == "c" and manager.current(["a"]).job_id == "c"
+    manager._jobs["c"].status.state = "cancelled"
+    assert manager.current(["a"]).job_id == "a"  # nothing runs: one's own last job
+    assert manager.current(["x"]).job_id == "c"  # else the server's newest, whatever its end
+
+
+def test_a_finished_job_carries_what_its_run_says_about_unreadable_images(env, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(env["data"], data)
+    bad = data / "images" / "0" / "Anger.jpg"
+    bad.write_bytes(bad.read_bytes()[:20] + b"\x00" * 200 + b"\xff\xd9")  # decoding fails
+    manager = JobManager(env["root"] / "j-notes")
+    job_id = manager.submit(spec(env, data=str(data), model="hog_svm", detect=False))
+    done = manager.wait(job_id, timeout=180)
+    assert done.state == "finished", done.error
+    assert [n for n in done.run_notes
+            if n.startswith("1 of 32 images could not be read and were left out (first: "
+                            "images/0/Anger.jpg")]
+    assert done.run_notes == load_run(done.run_path).metrics["notes"]

@@ -2,7 +2,9 @@
 
 A :class:`JobManager` lives in the server process (one per runs folder, from
 :func:`get_manager`), so a job survives page changes and browser reloads: any page, in any
-browser tab, asks the manager for the job's :class:`JobStatus`.
+browser tab, asks the manager for the job's :class:`JobStatus`, and
+:meth:`JobManager.current` says which job a page shows (the same running training for every
+browser session).
 
 Each job runs :func:`fer_engine.experiments.training.run_experiment` in a **subprocess**
 (``python -m fer_engine.experiments.jobs <job folder>``), not in a thread of the server:
@@ -44,7 +46,7 @@ import pandas as pd
 
 from fer_engine.data.dataset import natural_key
 from fer_engine.errors import UserFacingError
-from fer_engine.experiments.runs import HISTORY_COLUMNS
+from fer_engine.experiments.runs import HISTORY_COLUMNS, load_run
 from fer_engine.experiments.spec import ExperimentSpec
 
 STATES = ("queued", "running", "finished", "failed", "cancelled")
@@ -134,7 +136,10 @@ class JobStatus:
     ``n_epochs``; ``batch`` 1-based of ``n_batches``; ``prepare_done`` of ``prepare_total``
     images pre-processed. ``history``: one row per finished epoch (columns
     :data:`HISTORY_COLUMNS`); ``fold_accuracy``: test accuracy per finished fold.
-    ``fraction``: overall progress in [0, 1]. ``queue_position``: 1 = next to start."""
+    ``fraction``: overall progress in [0, 1]. ``queue_position``: 1 = next to start.
+    ``notes``: sentences about the job's settings (e.g. the hosted demo's caps);
+    ``run_notes``: once finished, what the run says about its data (its ``metrics.json``
+    notes, e.g. images that could not be read)."""
 
     job_id: str
     spec: JobSpec
@@ -157,6 +162,7 @@ class JobStatus:
     run_path: str | None = None
     error: str | None = None
     notes: list = field(default_factory=list)
+    run_notes: list = field(default_factory=list)
     cancel_requested: bool = False
     queue_position: int | None = None
 
@@ -324,7 +330,8 @@ class JobManager:
             if job.status.state == "running":
                 job.read_events()
             st = replace(job.status, history=job.status.history.copy(),
-                         fold_accuracy=dict(job.status.fold_accuracy), notes=list(job.status.notes))
+                         fold_accuracy=dict(job.status.fold_accuracy), notes=list(job.status.notes),
+                         run_notes=list(job.status.run_notes))
             if st.state == "queued":
                 waiting = [i for i in self._order if self._jobs[i].status.state == "queued"]
                 st.queue_position = waiting.index(job_id) + 1
@@ -339,6 +346,21 @@ class JobManager:
     def active(self) -> list[JobStatus]:
         """Queued and running jobs, oldest first."""
         return [s for s in reversed(self.jobs()) if s.active]
+
+    def current(self, preferred=()) -> JobStatus | None:
+        """The job a page shows: of the jobs in ``preferred`` (a browser session's own), the
+        newest running or queued one; else the server's running (or next queued) training,
+        whoever started it; else the newest of ``preferred``; else the server's newest job,
+        with its result. None before any job (on this server since it started)."""
+        everything = self.jobs()  # newest first
+        preferred = set(preferred)
+        mine = [s for s in everything if s.job_id in preferred]
+        running = [s for s in everything if s.state == "running"]
+        queued = [s for s in reversed(everything) if s.state == "queued"]  # next to start first
+        for candidates in ([s for s in mine if s.active], running, queued, mine, everything):
+            if candidates:
+                return candidates[0]
+        return None
 
     def cancel(self, job_id: str) -> JobStatus:
         """Stop a job: a queued one never starts; a running one stops after its current batch
@@ -424,6 +446,10 @@ class JobManager:
         state = result.get("status")
         if state == "finished" and result.get("run_path"):
             st.state, st.run_path = "finished", result["run_path"]
+            try:
+                st.run_notes = list(load_run(st.run_path).metrics.get("notes") or [])
+            except UserFacingError:  # deleted or damaged meanwhile: the run says nothing
+                st.run_notes = []
         elif state == "cancelled" or st.cancel_requested:
             st.state = "cancelled"
             st.error = "Training was cancelled; no run was saved."

@@ -11,11 +11,16 @@ Keys in ``st.session_state``:
                         replacement)
 ``upload_file_id``      the uploaded file the Dataset page last handled, and
 ``upload_error``        why it could not be used (None when it could)
+``dataset_detector``    the face detector of the Dataset page's thumbnails (its selectbox's
+                        widget key; the fast preview detector until one is picked)
 ``active_model``        the model every page uses: :data:`PRETRAINED`, a run folder, or None
                         (none chosen yet: the shipped model where it exists)
 ``my_jobs``             training jobs started from this browser session (ids, newest last)
 ``job_was_active``      the job the Train page follows was running at its last redraw
 ``activated_jobs``      finished jobs whose run was made the active model once already
+``picked_jobs``         finished jobs whose run the Train page's run picker selected once
+``train_protocol``      the Train page's protocol choice (its selectbox's widget key)
+``train_run_pick``      the run the Train page's buttons act on (its selectbox's widget key)
 ``run_zip``             ``(run id, zip file)`` prepared on the Train page for download
 ``results_runs``        runs the Results page opens with (set when leaving the Train page)
 ``results_pick``        the Results page's run selection (its multiselect's widget key)
@@ -50,10 +55,14 @@ DATASET_SOURCE = "dataset_source"
 UPLOAD_DIR = "upload_dir"
 UPLOAD_FILE_ID = "upload_file_id"
 UPLOAD_ERROR = "upload_error"
+DATASET_DETECTOR = "dataset_detector"
 ACTIVE_MODEL = "active_model"
 MY_JOBS = "my_jobs"
 JOB_WAS_ACTIVE = "job_was_active"
 ACTIVATED_JOBS = "activated_jobs"
+PICKED_JOBS = "picked_jobs"
+TRAIN_PROTOCOL = "train_protocol"
+TRAIN_RUN_PICK = "train_run_pick"
 RUN_ZIP = "run_zip"
 RESULTS_RUNS = "results_runs"
 RESULTS_PICK = "results_pick"
@@ -72,6 +81,7 @@ DEFAULTS: dict[str, Any] = {
     MY_JOBS: [],
     JOB_WAS_ACTIVE: False,
     ACTIVATED_JOBS: [],
+    PICKED_JOBS: [],
     RUN_ZIP: None,
     RESULTS_RUNS: [],
     SESSION_RESULT: None,
@@ -166,6 +176,14 @@ def set_upload_error(message: str | None) -> None:
     st.session_state[UPLOAD_ERROR] = message
 
 
+def dataset_detector() -> str:
+    """The face detector the Dataset page's thumbnails are found with: the one picked in its
+    select box (widget key :data:`DATASET_DETECTOR`), else the fast preview detector (Haar)."""
+    from fer_engine.preprocess.detectors import LIVE_DETECTOR
+
+    return st.session_state.get(DATASET_DETECTOR) or LIVE_DETECTOR
+
+
 # -- the active model -----------------------------------------------------------------------
 def active_model() -> str | None:
     """The model every page uses: :data:`PRETRAINED`, a run folder, or None when none was
@@ -179,9 +197,13 @@ def set_active_model(source: str | None) -> None:
 
 
 def forget_model(run_path: str) -> None:
-    """A run folder was deleted: it is no longer the active model."""
+    """A run folder was deleted: it is no longer the active model, nor the run of the zip
+    prepared for download."""
     if active_model() == str(run_path):
         set_active_model(None)
+    zipped = prepared_zip()
+    if zipped and zipped[0] == Path(str(run_path)).name:
+        st.session_state[RUN_ZIP] = None
 
 
 # -- training jobs --------------------------------------------------------------------------
@@ -209,19 +231,10 @@ def my_job_ids() -> list[str]:
 
 
 def shown_job() -> jobs.JobStatus | None:
-    """The job the Train page follows: this session's newest job, else (local use only) the
-    newest active job on the server, so a reload or another tab still sees a running training."""
-    manager = job_manager()
-    for job_id in reversed(my_job_ids()):
-        try:
-            return manager.status(job_id)
-        except KeyError:
-            continue
-    if not settings().hosted_demo:
-        active = manager.active()
-        if active:
-            return active[-1]
-    return None
+    """The job the Train page follows (:meth:`~fer_engine.experiments.jobs.JobManager.current`):
+    this session's running job, else the server's running training whoever started it (a
+    reload, another tab or another browser sees it too), else the last one and its result."""
+    return job_manager().current(my_job_ids())
 
 
 def job_was_active() -> bool:
@@ -242,6 +255,32 @@ def activate_finished_job(job_id: str, run_path: str) -> bool:
     st.session_state[ACTIVATED_JOBS] = activated + [job_id]
     set_active_model(run_path)
     return True
+
+
+def pick_finished_run(job_id: str, run_id: str) -> bool:
+    """Select a finished job's run in the Train page's run picker, once per job (the user may
+    pick another run later); True when it did so now."""
+    picked = list(st.session_state.get(PICKED_JOBS, []))
+    if job_id in picked:
+        return False
+    st.session_state[PICKED_JOBS] = picked + [job_id]
+    st.session_state[TRAIN_RUN_PICK] = str(run_id)
+    return True
+
+
+def prepare_run_pick(available: list[str]) -> None:
+    """Before the Train page draws its run picker (widget key :data:`TRAIN_RUN_PICK`): a pick
+    of a run deleted meanwhile is dropped (the picker then shows the newest run)."""
+    if st.session_state.get(TRAIN_RUN_PICK) not in available:
+        st.session_state.pop(TRAIN_RUN_PICK, None)
+
+
+def prepare_protocol_pick(offered: list[str], default: str | None) -> None:
+    """Before the Train page draws its protocol choice (widget key :data:`TRAIN_PROTOCOL`):
+    ``default`` unless the user chose one of the ``offered`` protocols (another dataset may
+    not allow the earlier choice)."""
+    if st.session_state.get(TRAIN_PROTOCOL) not in offered:
+        st.session_state[TRAIN_PROTOCOL] = default
 
 
 def prepared_zip() -> tuple[str, str] | None:

@@ -9,7 +9,12 @@ import streamlit as st
 from dashboard import cache, charts, state, widgets
 from fer_engine import format as fmt
 from fer_engine.experiments.jobs import JobSpec, apply_caps
-from fer_engine.experiments.protocols import LEAKY_PROTOCOLS, PROTOCOL_LABELS, protocol_label
+from fer_engine.experiments.protocols import (
+    LEAKY_PROTOCOLS,
+    default_protocol,
+    protocol_label,
+    protocol_support,
+)
 from fer_engine.experiments.runs import delete_run, list_runs, zip_run
 from fer_engine.experiments.spec import ExperimentSpec
 from fer_engine.models import (
@@ -63,11 +68,21 @@ if settings.hosted_demo:
     )
 
 # -- settings ------------------------------------------------------------------------------
+support = protocol_support(ds.table, participants_known=ds.participants_known)
+offered = [name for name, why in support.items() if why is None]
+if not offered:
+    st.error("No evaluation protocol fits this dataset: " + " ".join(support.values()),
+             icon=":material/block:")
+    st.stop()
+state.prepare_protocol_pick(offered, default_protocol(support))
 c1, c2 = st.columns(2)
 model = c1.selectbox("Model", list(MODEL_LABELS), format_func=MODEL_LABELS.get, key="train_model",
                      index=list(MODEL_LABELS).index(recommended_model(ds.n_images)))
-protocol = c2.selectbox("Evaluation protocol", list(PROTOCOL_LABELS), format_func=protocol_label,
-                        key="train_protocol")
+protocol = c2.selectbox("Evaluation protocol", offered, format_func=protocol_label,
+                        key=state.TRAIN_PROTOCOL)
+missing = [why for why in support.values() if why]
+if missing:
+    c2.caption("Not offered for this data: " + " ".join(missing))
 if ds.n_images < TRANSFER_RECOMMENDED_BELOW and protocol != "none":
     st.caption(f"Recommended for {ds.n_images} images: **Transfer**. It reuses the face "
                "features the shipped network learned from 28,000 faces, which beat a CNN trained "
@@ -88,8 +103,10 @@ if protocol == "paper":
         "Augment before the split, as the first study's notebook did (copies of one photo land "
         "on both sides)", key="train_augment_before_split")
 k, test_size = DEFAULTS.k, DEFAULTS.test_size
-if protocol == "group-kfold":
-    k = st.number_input("Folds (k)", min_value=2, max_value=20, value=DEFAULTS.k, key="train_k")
+if protocol == "group-kfold":  # at most one fold per participant
+    most = min(20, ds.n_participants)
+    k = st.number_input("Folds (k)", min_value=2, max_value=most, value=min(DEFAULTS.k, most),
+                        key="train_k")
 if protocol in ("holdout", "paper"):
     test_size = st.slider("Test share", 0.1, 0.5, DEFAULTS.test_size, 0.05, key="train_test_size",
                           help="Share of the people (hold-out) or of the images (paper) kept for testing.")
@@ -176,6 +193,8 @@ def progress_panel() -> None:
         st.caption("No training started yet.")
         return
     mine = job.job_id in state.my_job_ids()
+    if not mine:
+        st.caption("The server's latest training, started in another browser tab or window.")
     st.markdown(f"**{job.summary}**")
     for note in job.notes:
         st.caption(note)
@@ -208,21 +227,28 @@ def progress_panel() -> None:
         st.caption("Loss (lower is better) and accuracy on the training images per epoch; dotted: "
                    "the validation people. Training accuracy is optimistic: the test results are "
                    "on the Results page.")
+    picked_now = False
     if job.state == "finished":
+        run_name = Path(job.run_path).name
         if mine:  # once per job: the user may pick another model later
             state.activate_finished_job(job.job_id, job.run_path)
+        # once per job: the run list below selects the new run, so its buttons act on it
+        picked_now = state.pick_finished_run(job.job_id, run_name)
         if Path(job.run_path).is_dir():
-            st.success(f"Finished: run `{Path(job.run_path).name}`. It is the active model after "
-                       "training; see it on the Results page.")
+            active = " It is the active model after training." if mine else ""
+            st.success(f"Finished: run `{run_name}`.{active} See it on the Results page, or use "
+                       "the buttons under Finished runs, where it is selected.")
         else:
-            st.info(f"Finished: run `{Path(job.run_path).name}` (deleted since).")
+            st.info(f"Finished: run `{run_name}` (deleted since).")
+        for note in job.run_notes:  # e.g. images that could not be read
+            st.warning(note, icon=":material/block:")
     elif job.state == "failed":
         st.error(f"Training failed: {job.error}")
     elif job.state == "cancelled":
         st.warning(job.error or "Training was cancelled; no run was saved.")
-    if state.job_was_active() and not job.active:
+    if (state.job_was_active() and not job.active) or picked_now:
         state.set_job_was_active(False)
-        st.rerun(scope="app")  # refresh the run list below
+        st.rerun(scope="app")  # refresh the run list below, with the new run selected
     elif job.active:
         state.set_job_was_active(True)
 
@@ -251,8 +277,13 @@ st.dataframe(
 st.caption("Accuracy on the test people of every fold, pooled. LEAKY runs are not emotion "
            "accuracy: the same people were in training and test.")
 labels = dict(zip(runs["run_id"], runs["model"] + " / " + runs["protocol"] + " · " + runs["run_id"]))
-run_id = st.selectbox("Run", list(runs["run_id"]), format_func=labels.get, key="train_run_pick")
-path = runs.loc[runs["run_id"] == run_id, "path"].iloc[0]
+state.prepare_run_pick(list(runs["run_id"]))
+run_id = st.selectbox("Run the buttons below act on", list(runs["run_id"]), format_func=labels.get,
+                      key=state.TRAIN_RUN_PICK)
+picked = runs.loc[runs["run_id"] == run_id].iloc[0]
+path = picked["path"]
+st.markdown(f"Selected: **{labels[run_id]}**, trained {table.loc[picked.name, 'date']} on "
+            f"{table.loc[picked.name, 'data']}. Opening, zipping and deleting act on this run.")
 mine_paths = set()
 for jid in state.my_job_ids():
     try:

@@ -212,7 +212,8 @@ def test_support_offers_only_what_the_data_allow_and_says_why_not(study_table):
     study = protocol_support(study_table)
     assert [p for p, why in study.items() if why is None] == [
         "loso", "group-kfold", "holdout", "none", "paper"]
-    assert study["official"].startswith("This dataset has no split of its own")
+    assert study["official"] == ("The dataset's own split needs train and test folders; this "
+                                 "dataset has no split of its own.")
     assert default_protocol(study) == "loso"
 
     two = study_table[study_table["participant"].isin(["1", "2"])]

@@ -91,6 +91,49 @@ def test_train_page_flags_and_zip(session):
     assert state.job_was_active()
     state.set_prepared_zip("r1", "/tmp/r1.zip")
     assert state.prepared_zip() == ("r1", "/tmp/r1.zip")
+    state.forget_model("/runs/r2")  # another run deleted: the zip stays
+    assert state.prepared_zip() == ("r1", "/tmp/r1.zip")
+    state.forget_model("/runs/r1")  # its run deleted: no zip to offer
+    assert state.prepared_zip() is None
+
+
+def test_a_finished_training_selects_its_run_once(session):
+    session[state.TRAIN_RUN_PICK] = "old-run"  # the user's pick before the training
+    assert state.pick_finished_run("job1", "new-run")
+    assert session[state.TRAIN_RUN_PICK] == "new-run"
+    session[state.TRAIN_RUN_PICK] = "old-run"  # picked again by hand afterwards
+    assert not state.pick_finished_run("job1", "new-run")  # once per job
+    assert session[state.TRAIN_RUN_PICK] == "old-run"
+    state.prepare_run_pick(["new-run", "old-run"])
+    assert session[state.TRAIN_RUN_PICK] == "old-run"
+    state.prepare_run_pick(["new-run"])  # deleted meanwhile: the picker starts afresh
+    assert state.TRAIN_RUN_PICK not in session
+
+
+def test_the_protocol_choice_keeps_to_what_the_data_allow(session):
+    state.prepare_protocol_pick(["loso", "holdout", "paper"], "loso")
+    assert session[state.TRAIN_PROTOCOL] == "loso"  # the default
+    session[state.TRAIN_PROTOCOL] = "holdout"  # the user's choice ...
+    state.prepare_protocol_pick(["loso", "holdout", "paper"], "loso")
+    assert session[state.TRAIN_PROTOCOL] == "holdout"  # ... kept
+    state.prepare_protocol_pick(["official", "none", "paper"], "official")  # other data
+    assert session[state.TRAIN_PROTOCOL] == "official"
+
+
+def test_every_session_sees_the_servers_current_job(session, monkeypatch, tmp_path):
+    from fer_engine.experiments import jobs
+
+    manager = jobs.JobManager(tmp_path / "jobs")
+    monkeypatch.setattr(state, "job_manager", lambda: manager)
+    assert state.shown_job() is None
+    job = jobs._Job("j-other", tmp_path / "jobs" / "j-other", jobs.JobSpec(), [])
+    job.status.state = "running"
+    manager._jobs["j-other"], manager._order = job, ["j-other"]
+    assert state.my_job_ids() == [] and state.shown_job().job_id == "j-other"
+    monkeypatch.setenv("FER_HOSTED_DEMO", "1")  # the public demo shows it too
+    assert state.shown_job().job_id == "j-other"
+    job.status.state = "finished"  # and its result once it ends
+    assert state.shown_job().state == "finished"
 
 
 def test_live_and_recorded_session(session):

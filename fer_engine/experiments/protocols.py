@@ -334,8 +334,8 @@ def refusal(table: pd.DataFrame, protocol: str, *, participants_known: bool = Tr
     if protocol == "official":
         split = _official_split(table)
         if split is None:
-            return ("This dataset has no split of its own (no train/test folders); the "
-                    "'official' protocol needs one.")
+            return ("The dataset's own split needs train and test folders; this dataset has "
+                    "no split of its own.")
         training = split.isin(TRAIN_SPLITS | VAL_SPLITS).to_numpy()
         test = split.isin(TEST_SPLITS).to_numpy()
         if not split.isin(TRAIN_SPLITS).any() or not test.any():

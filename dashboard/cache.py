@@ -47,21 +47,23 @@ def clear_datasets() -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=2000)
-def thumbnail(path: str, _mtime: float = 0.0, size: int = THUMB) -> np.ndarray | None:
+def thumbnail(path: str, _mtime: float = 0.0, size: int = THUMB,
+              detector: str | None = None) -> np.ndarray | None:
     """A (size, size, 3) uint8 crop around the largest face (centre square if none);
-    None when the image cannot be read. A preview: found with the fast detector, unaligned,
-    so the Dataset page neither waits for nor loads the training detector."""
+    None when the image cannot be read. A preview, unaligned: found with ``detector``, by
+    default the fast one (``LIVE_DETECTOR``), so the Dataset page neither waits for nor
+    loads the training detector unless the user picks it."""
     from fer_engine.preprocess import LIVE_DETECTOR, InputSpec, prepare_image
 
     try:
         prepared = prepare_image(path, InputSpec(size, 3, "raw"), margin=0.35,
-                                 detector=LIVE_DETECTOR, align=False)
+                                 detector=detector or LIVE_DETECTOR, align=False)
     except UserFacingError:
         return None
     return prepared.pixels[0] if prepared.n_inputs else None
 
 
-def thumbnails(paths) -> list[np.ndarray | None]:
+def thumbnails(paths, detector: str | None = None) -> list[np.ndarray | None]:
     out = []
     for p in paths:
         try:
@@ -69,7 +71,7 @@ def thumbnails(paths) -> list[np.ndarray | None]:
         except OSError:
             out.append(None)
             continue
-        out.append(thumbnail(str(p), mtime))
+        out.append(thumbnail(str(p), mtime, detector=detector))
     return out
 
 

@@ -11,8 +11,8 @@ Keys in ``st.session_state``:
                         replacement)
 ``upload_file_id``      the uploaded file the Dataset page last handled, and
 ``upload_error``        why it could not be used (None when it could)
-``dataset_detector``    the face detector of the Dataset page's thumbnails (its selectbox's
-                        widget key; the fast preview detector until one is picked)
+``dataset_detector``    the face detector of the Dataset page's thumbnails (its select box's
+                        widget key)
 ``active_model``        the model every page uses: :data:`PRETRAINED`, a run folder, or None
                         (none chosen yet: the shipped model where it exists)
 ``my_jobs``             training jobs started from this browser session (ids, newest last)
@@ -174,14 +174,6 @@ def upload_error() -> str | None:
 
 def set_upload_error(message: str | None) -> None:
     st.session_state[UPLOAD_ERROR] = message
-
-
-def dataset_detector() -> str:
-    """The face detector the Dataset page's thumbnails are found with: the one picked in its
-    select box (widget key :data:`DATASET_DETECTOR`), else the fast preview detector (Haar)."""
-    from fer_engine.preprocess.detectors import LIVE_DETECTOR
-
-    return st.session_state.get(DATASET_DETECTOR) or LIVE_DETECTOR
 
 
 # -- the active model -----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from fer_engine.data.summary import (
     people,
 )
 from fer_engine.errors import DatasetError, display_text, failure_message
+from fer_engine.preprocess.detectors import LIVE_DETECTOR
 from fer_engine.settings import is_allowed_path
 from fer_engine.data.upload import extract_zip, limits_for_upload, remove_upload
 
@@ -231,13 +232,19 @@ with demographics:
                        "'under 31' and '31 and over' used in the age comparison.")
 
 with faces:
-    st.caption("Thumbnails cropped around the detected face (centre of the image if none found).")
+    detector = widgets.detector_choice(
+        state.DATASET_DETECTOR, LIVE_DETECTOR,
+        help="Only for the thumbnails below, a preview: training finds faces with its own "
+        "detector.")
+    st.caption("Thumbnails cropped around the detected face (centre of the image if none "
+               "found). The Haar cascade is the fastest; MTCNN is slower but finds more faces "
+               "(turned, tilted, dark).")
     # participants in natural order (2 before 10)
     table = ds.table.sort_values("participant", key=lambda c: c.astype(str).str.zfill(12),
                                  kind="stable")
     for label in ds.labels:
         rows = table[table["emotion"] == label].head(SAMPLES_PER_EMOTION)
-        thumbs = cache.thumbnails(rows["path"])
+        thumbs = cache.thumbnails(rows["path"], detector)
         shown = [(t, p) for t, p in zip(thumbs, rows["participant"]) if t is not None]
         st.markdown(f"**{emotions.display_name(label)}** ({int((table['emotion'] == label).sum())} images)")
         if shown:
@@ -249,7 +256,7 @@ with faces:
         chosen = st.multiselect("Participants", ids, default=ids[:3], max_selections=12)
         for pid in chosen:
             rows = table[table["participant"].astype(str) == pid]
-            thumbs = cache.thumbnails(rows["path"])
+            thumbs = cache.thumbnails(rows["path"], detector)
             st.markdown(f"**Participant {pid}**")
             st.image([t for t in thumbs if t is not None],
                      caption=[emotions.display_name(e) for e, t in zip(rows["emotion"], thumbs)

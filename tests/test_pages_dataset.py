@@ -272,3 +272,35 @@ def test_tables_and_charts_are_in_plain_words(app, tmp_path):
     (note,) = chart["layout"]["annotations"]
     assert note["text"] == "5 people"
     assert (note["yref"], note["y"], note["yanchor"]) == ("y domain", 1, "bottom")
+
+
+def test_the_thumbnails_use_the_picked_face_detector(app, monkeypatch):
+    import fer_engine.preprocess as preprocess
+    from dashboard import cache as page_cache
+    from fer_engine.preprocess.detectors import DETECTOR_LABELS, available_detectors
+
+    real = preprocess.prepare_image
+    used: list[str] = []
+
+    def recording(path, spec, **kwargs):
+        used.append(kwargs["detector"])
+        return real(path, spec, **{**kwargs, "detector": "haar"})  # fast, whatever was asked
+
+    monkeypatch.setattr(preprocess, "prepare_image", recording)
+    page_cache.thumbnail.clear()
+    try:
+        app.run()
+        box = app.selectbox(key="dataset_detector")
+        assert box.label == "Face detector" and box.value == "haar"  # the fast preview
+        assert list(box.options) == [DETECTOR_LABELS[d] for d in available_detectors()]
+        assert "MTCNN is slower but finds more faces" in texts(app.caption)
+        assert used and set(used) == {"haar"}
+        if "mtcnn" not in available_detectors():
+            pytest.skip("mtcnn is not installed")
+        used.clear()
+        box.set_value("mtcnn").run()
+        assert not app.exception, app.exception
+        assert used and set(used) == {"mtcnn"}  # every thumbnail asked MTCNN
+        assert len(app.image) == 8 + 3
+    finally:
+        page_cache.thumbnail.clear()  # no MTCNN-keyed thumbnails cut by Haar left for others

@@ -138,11 +138,10 @@ def run_section(s: RunSection, path: str, i: int) -> None:
     c1, c2 = st.columns([1, 2])
     label = c1.selectbox("Emotion", labels, format_func=emotions.display_name, key=f"ppv_label_{i}")
     data_prev = float(s.ppv.set_index("label").loc[label, "prevalence"])
-    prevalence_pct = c2.slider(
-        "How common is this emotion where the model would be used? (prevalence, % of faces)",
-        0.5, 50.0, value=float(min(max(round(data_prev * 100, 1), 0.5), 50.0)), step=0.5,
-        format="%.1f%%", key=f"ppv_prev_{i}")
-    prevalence = prevalence_pct / 100  # the slider speaks percent, the engine shares
+    prevalence = c2.slider(
+        "How common is this emotion where the model would be used? (prevalence, share of faces)",
+        0.005, 0.5, value=float(min(max(round(data_prev, 3), 0.005), 0.5)), step=0.005,
+        format="percent", key=f"ppv_prev_{i}")
     at = cache.ppv_at(path, label, float(prevalence), int(n_boot))
     st.plotly_chart(figures.ppv_chart(s.ppv, at), key=f"ppv_{i}")
     row = at.iloc[0]
@@ -220,7 +219,7 @@ def run_section(s: RunSection, path: str, i: int) -> None:
 
     history = s.history
     if history is not None and len(history):
-        st.markdown("#### Training curves")
+        st.markdown("#### Training curves per fold")
         each = st.toggle("Show each fold", key=f"history_folds_{i}")
         st.plotly_chart(figures.training_curves(history, show_folds=each), key=f"history_{i}",
                         width="stretch")

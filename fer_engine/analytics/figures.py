@@ -102,7 +102,7 @@ def per_class_bars(
 def ppv_chart(
     ppv: pd.DataFrame,
     at_prevalence: pd.DataFrame | None = None,
-    title: str = "PPV per emotion (95% intervals)",
+    title: str = "PPV per emotion (95% ranges)",
 ) -> go.Figure:
     """PPV at the data's prevalence (Wilson bars) and, when given, at a chosen prevalence
     (bootstrap intervals) as diamonds."""

@@ -296,16 +296,17 @@ def open_on_results(run_paths: list[str]) -> None:
     st.session_state.pop(RESULTS_PICK, None)
 
 
-def prepare_results_pick(available: list[str]) -> None:
+def prepare_results_pick(available: list[str], leaky=()) -> None:
     """Before the Results page draws its run picker (widget key :data:`RESULTS_PICK`): the
-    first time, the runs chosen on the Train page, else the active model's run, else the
-    newest run; later, the user's pick without runs deleted meanwhile."""
+    first time, the runs chosen on the Train page, else the active model's run unless it is
+    one of ``leaky``, else the first of ``available``; later, the user's pick without runs
+    deleted meanwhile."""
     if RESULTS_PICK in st.session_state:
         st.session_state[RESULTS_PICK] = [
             p for p in st.session_state[RESULTS_PICK] if p in available]
         return
     wanted = [p for p in results_runs() if p in available]
-    if not wanted and active_model() in available:
+    if not wanted and active_model() in available and active_model() not in set(leaky):
         wanted = [active_model()]
     st.session_state[RESULTS_PICK] = wanted or list(available[:1])
 

@@ -42,7 +42,8 @@ label_of = dict(zip(runs["path"], runs["model"] + " / " + runs["protocol"]
 # the run to open on (newest participant-independent) leads the list prepare_results_pick
 # falls back on
 first = default_run(runs)
-state.prepare_results_pick([first] + [p for p in runs["path"] if p != first])
+state.prepare_results_pick([first] + [p for p in runs["path"] if p != first],
+                           leaky=runs.loc[runs["leaky"], "path"])
 selected = st.multiselect(
     "Runs to show (pick two that scored the same images to compare them)",
     list(runs["path"]), format_func=label_of.get, key=state.RESULTS_PICK,

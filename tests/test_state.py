@@ -78,6 +78,10 @@ def test_results_pick(session):
     state.set_active_model("/runs/old")  # the active model's run
     state.prepare_results_pick(runs)
     assert session[state.RESULTS_PICK] == ["/runs/old"]
+    session.pop(state.RESULTS_PICK)
+    state.set_active_model("/runs/paper")  # a LEAKY active model: not opened on by itself
+    state.prepare_results_pick(runs, leaky=["/runs/paper"])
+    assert session[state.RESULTS_PICK] == ["/runs/new"]
     state.open_on_results(["/runs/paper", "/runs/gone"])  # opened from the Train page
     state.prepare_results_pick(runs)
     assert session[state.RESULTS_PICK] == ["/runs/paper"]

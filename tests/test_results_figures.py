@@ -102,3 +102,13 @@ def test_subgroup_bars_grow_with_their_rows(groups):
     assert tall.layout.yaxis.automargin is True
     # hovering says the same in words, the p-value as text
     assert np.all([not str(v).startswith("country") for v in tall.data[0].customdata[:, 0]])
+
+
+def test_leakage_contrast_bars_write_their_percentages_clear_of_the_whiskers():
+    table = pd.DataFrame({"protocol": ["loso", "paper"], "leaky": [False, True],
+                          "accuracy": [0.43, 0.93], "accuracy_boot_low": [0.33, 0.89],
+                          "accuracy_boot_high": [0.52, 0.96]})
+    [bar] = figures.accuracy_comparison(table).data
+    assert list(bar.text) == ["43%", "93%"] and list(bar.x) == ["loso", "paper (LEAKY)"]
+    # inside the bar, at its foot: a whisker runs from the bar's top, so text there overlaps it
+    assert bar.textposition == "inside" and bar.insidetextanchor == "start"

@@ -289,8 +289,9 @@ def reliability_diagram(
 
 
 def accuracy_comparison(table: pd.DataFrame, title: str = "Leakage contrast") -> go.Figure:
-    """Bars of accuracy per run (e.g. the leakage contrast table) with Wilson error bars;
-    leaky runs in red."""
+    """Bars of accuracy per run (e.g. the leakage contrast table) with 95% ranges from
+    resampling people as whiskers; leaky runs in red. The percentage is written at the foot
+    of each bar, where no whisker crosses it."""
     labels = [f"{row.protocol}{' (LEAKY)' if row.leaky else ''}" for row in table.itertuples()]
     fig = go.Figure(
         go.Bar(
@@ -299,7 +300,8 @@ def accuracy_comparison(table: pd.DataFrame, title: str = "Leakage contrast") ->
             marker_color=[_RED if lk else _BLUE for lk in table["leaky"]],
             error_y=_errors(table, "accuracy", "accuracy_boot_low", "accuracy_boot_high"),
             text=[f"{a:.0%}" for a in table["accuracy"]],
-            textposition="outside",
+            textposition="inside", insidetextanchor="start",
+            textfont={"color": "white"},
         )
     )
     fig.update_layout(title=title, yaxis_title="accuracy", height=380)

@@ -262,16 +262,21 @@ runs = list_runs()
 if not len(runs):
     st.caption("No finished runs yet.")
     st.stop()
+named_synthetic = runs["dataset"].fillna("").str.lower().str.contains("synthetic")
 table = runs.assign(
     date=runs["created"].str.replace("T", " "),
-    data=runs["dataset"] + runs["synthetic"].map({True: " (synthetic)", False: ""}),
+    data=runs["dataset"] + (runs["synthetic"] & ~named_synthetic).map({True: " (synthetic)",
+                                                                       False: ""}),
+    accuracy=runs["accuracy"].map(fmt.pct),
+    macro_f1=runs["macro_f1"].map(fmt.pct),
 )[["date", "data", "model", "protocol", "leaky", "accuracy", "macro_f1", "run_id"]]
 st.dataframe(
     table, hide_index=True,
     column_config={
-        "accuracy": st.column_config.NumberColumn(format="percent"),
-        "macro_f1": st.column_config.NumberColumn("macro F1", format="percent"),
+        "macro_f1": st.column_config.TextColumn("macro F1"),
         "leaky": st.column_config.CheckboxColumn("LEAKY"),
+        "date": st.column_config.TextColumn("trained"),
+        "run_id": st.column_config.TextColumn("run"),
     },
 )
 st.caption("Accuracy on the test people of every fold, pooled. LEAKY runs are not emotion "

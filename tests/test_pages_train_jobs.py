@@ -112,3 +112,12 @@ def test_a_finished_training_is_selected_shown_everywhere_and_says_what_it_left_
     assert not first.exception, first.exception
     assert list(list_runs(runs)["run_id"]) == [OLD_RUN] and not archive.exists()
     assert first.selectbox(key="train_run_pick").value == OLD_RUN
+
+
+def test_finished_runs_table_shows_percentages_and_a_dash_for_what_a_run_lacks(monkeypatch, runs):
+    at = train_page(monkeypatch, runs)
+    table = at.dataframe[0].value
+    [row] = table.to_dict("records")
+    assert row["accuracy"].endswith("%") and float(row["accuracy"][:-1]) > 0
+    assert row["macro_f1"] == "—"  # this run's metrics.json has no macro-F1: never "None"
+    assert row["data"].count("synthetic") == 1  # not "synthetic demo ... (synthetic)"

@@ -214,8 +214,9 @@ def test_cancellation_stops_within_a_batch_and_leaves_nothing(dataset, runs):
 def test_list_zip_delete(dataset, runs, tmp_path):
     path = run_experiment(dataset, ExperimentSpec("hog_svm", "holdout", test_size=0.25))
     listing = list_runs()
-    assert list(listing.columns) == ["run_id", "created", "dataset", "synthetic", "model", "protocol",
-                                     "leaky", "accuracy", "macro_f1", "path"]
+    assert list(listing.columns) == ["run_id", "created", "dataset", "fingerprint", "synthetic",
+                                     "model", "protocol", "leaky", "accuracy", "macro_f1", "path"]
+    assert listing.iloc[0]["fingerprint"] == dataset.fingerprint != ""
     row = listing.iloc[0]
     assert row["run_id"] == path.name and row["model"] == "hog_svm" and row["synthetic"]
     assert row["accuracy"] == pytest.approx(load_run(path).metrics["accuracy"])

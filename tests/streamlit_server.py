@@ -6,6 +6,7 @@ Shared by the browser tests (tests/browser/conftest.py) and benchmarks/live_soak
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -90,3 +91,34 @@ def classify_and_explain(page, photo) -> None:
     page.locator(".js-plotly-plot").first.wait_for()
     page.get_by_text("Explain a face").click()
     page.get_by_text("Deletion area", exact=False).wait_for()
+
+
+# --------------------------------------------------------------------------- page helpers
+
+
+def settle(page, text: str, timeout: float = 90_000) -> None:
+    """Wait until ``text`` is shown and the script has stopped running."""
+    page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
+    wait_idle(page, timeout_s=timeout / 1000)
+
+
+def assert_no_errors(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, page.inner_text("body")[:2000]
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0, (
+        page.locator('[data-testid="stAlertContentError"]').first.inner_text())
+
+
+def go(page, name: str) -> None:
+    """Navigate with the sidebar link (keeps the browser session, unlike a new URL) and wait
+    until the address names the page: text a test waits for next may also stand in the sidebar
+    of the page being left (a running training's label), so arriving must not be guessed from it."""
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=name).click()
+    path = "" if name == "Home" else name  # Home is the app's root address
+    page.wait_for_url(re.compile(rf"/{path}(\?|$)"))
+
+
+def select_option(page, label: str, option: str) -> None:
+    """Pick ``option`` in the Streamlit selectbox labelled ``label``."""
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=re.compile(re.escape(option))).first.click()
+    page.wait_for_timeout(300)

@@ -3,37 +3,15 @@ uploaded and a short training runs from the UI. Screenshots go to <test output>/
 
 from __future__ import annotations
 
-import re
 
 import pytest
 from pages_support import small_dataset, zip_folder
-from streamlit_server import wait_idle
+from streamlit_server import assert_no_errors, go, select_option, settle
 
 pytestmark = pytest.mark.browser
 
 PAGES = {"Home": ("", "research dashboard"), "Dataset": ("Dataset", "Validation"),
          "Train": ("Train", "Finished runs"), "Results": ("Results", "Results")}
-
-
-def settle(page, text: str, timeout: float = 90_000) -> None:
-    """Wait until ``text`` is shown and the script has stopped running."""
-    page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
-    wait_idle(page, timeout_s=timeout / 1000)
-
-
-def assert_no_errors(page) -> None:
-    assert page.locator('[data-testid="stException"]').count() == 0, page.inner_text("body")[:2000]
-    assert page.locator('[data-testid="stAlertContentError"]').count() == 0, (
-        page.locator('[data-testid="stAlertContentError"]').first.inner_text())
-
-
-def go(page, name: str) -> None:
-    """Navigate with the sidebar link (keeps the browser session, unlike a new URL) and wait
-    until the address names the page: text a test waits for next may also stand in the sidebar
-    of the page being left (a running training's label), so arriving must not be guessed from it."""
-    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=name).click()
-    path = "" if name == "Home" else name  # Home is the app's root address
-    page.wait_for_url(re.compile(rf"/{path}(\?|$)"))
 
 
 def test_every_page_loads_without_an_error(server, page, shots):
@@ -52,13 +30,6 @@ def test_every_page_loads_without_an_error(server, page, shots):
                                 full_page=True)
             assert page.locator('[data-testid="stImage"] img').count() >= 8 + 3
     assert page.locator('[data-testid="stSidebarNav"]').get_by_role("link").count() >= 4
-
-
-def select_option(page, label: str, option: str) -> None:
-    """Pick ``option`` in the Streamlit selectbox labelled ``label``."""
-    page.get_by_role("combobox", name=label).click()
-    page.get_by_role("option", name=re.compile(re.escape(option))).first.click()
-    page.wait_for_timeout(300)
 
 
 def test_upload_a_zip_and_train_from_the_ui(server, page, shots, tmp_path):

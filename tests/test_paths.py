@@ -40,3 +40,13 @@ def test_streamlit_does_not_watch_caches_runs_and_test_output():
     for kept in ("app.py", "pages/1_Dataset.py", "fer_engine/paths.py",
                  "artifacts/pretrained/card.py"):
         assert not blacklist.is_blacklisted(str(REPO / kept)), kept
+
+
+def test_the_training_work_folder_sits_in_the_same_user_cache(monkeypatch, tmp_path):
+    from fer_engine.pretrained.training import default_work_dir
+
+    monkeypatch.delenv("FER_PRETRAIN_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_work_dir() == str(tmp_path / "xdg" / "fer_engine" / "pretrain")
+    monkeypatch.setenv("FER_PRETRAIN_DIR", str(tmp_path / "mine"))
+    assert default_work_dir() == str(tmp_path / "mine")

@@ -73,8 +73,9 @@ LOCATION_SETTINGS = ("work_dir", "out_dir", "repo_checkpoint")
 
 def default_work_dir() -> str:
     """The working checkpoint's folder, outside the work tree so a new checkout keeps it."""
-    return os.environ.get("FER_PRETRAIN_DIR") or str(
-        Path.home() / ".cache" / "fer_engine" / "pretrain")
+    from fer_engine.paths import user_cache_root
+
+    return os.environ.get("FER_PRETRAIN_DIR") or str(user_cache_root() / "fer_engine" / "pretrain")
 
 
 @dataclass

@@ -225,8 +225,9 @@ def my_job_ids() -> list[str]:
 def shown_job() -> jobs.JobStatus | None:
     """The job the Train page follows (:meth:`~fer_engine.experiments.jobs.JobManager.current`):
     this session's running job, else the server's running training whoever started it (a
-    reload, another tab or another browser sees it too), else the last one and its result."""
-    return job_manager().current(my_job_ids())
+    reload, another tab or another browser sees it too), else the last one and its result
+    (in the public demo only this session's own)."""
+    return job_manager().current(my_job_ids(), others_results=not settings().hosted_demo)
 
 
 def job_was_active() -> bool:

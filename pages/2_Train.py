@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import cache, charts, state, widgets
 from fer_engine import format as fmt
+from fer_engine.errors import display_text
 from fer_engine.experiments.jobs import JobSpec, apply_caps
 from fer_engine.experiments.protocols import (
     LEAKY_PROTOCOLS,
@@ -232,9 +233,10 @@ def progress_panel() -> None:
         run_name = Path(job.run_path).name
         if mine:  # once per job: the user may pick another model later
             state.activate_finished_job(job.job_id, job.run_path)
-        # once per job: the run list below selects the new run, so its buttons act on it
-        picked_now = state.pick_finished_run(job.job_id, run_name)
         if Path(job.run_path).is_dir():
+            if mine or not settings.hosted_demo:
+                # once per job: the run list below selects the new run, so its buttons act on it
+                picked_now = state.pick_finished_run(job.job_id, run_name)
             active = " It is the active model after training." if mine else ""
             st.success(f"Finished: run `{run_name}`.{active} See it on the Results page, or use "
                        "the buttons under Finished runs, where it is selected.")
@@ -243,7 +245,7 @@ def progress_panel() -> None:
         for note in job.run_notes:  # e.g. images that could not be read
             st.warning(note, icon=":material/block:")
     elif job.state == "failed":
-        st.error(f"Training failed: {job.error}")
+        st.error("Training failed: " + display_text(job.error or "", hosted=settings.hosted_demo))
     elif job.state == "cancelled":
         st.warning(job.error or "Training was cancelled; no run was saved.")
     if (state.job_was_active() and not job.active) or picked_now:

@@ -168,6 +168,11 @@ def test_every_session_is_shown_the_servers_current_job(tmp_path):
     manager._jobs["c"].status.state = "cancelled"
     assert manager.current(["a"]).job_id == "a"  # nothing runs: one's own last job
     assert manager.current(["x"]).job_id == "c"  # else the server's newest, whatever its end
+    # a public demo: another visitor's ended training is not shown; a running one still is
+    assert manager.current(["x"], others_results=False) is None
+    assert manager.current(["a"], others_results=False).job_id == "a"
+    manager._jobs["c"].status.state = "running"
+    assert manager.current(["x"], others_results=False).job_id == "c"
 
 
 def test_a_finished_job_carries_what_its_run_says_about_unreadable_images(env, tmp_path):

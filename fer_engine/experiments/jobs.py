@@ -347,17 +347,19 @@ class JobManager:
         """Queued and running jobs, oldest first."""
         return [s for s in reversed(self.jobs()) if s.active]
 
-    def current(self, preferred=()) -> JobStatus | None:
+    def current(self, preferred=(), *, others_results: bool = True) -> JobStatus | None:
         """The job a page shows: of the jobs in ``preferred`` (a browser session's own), the
         newest running or queued one; else the server's running (or next queued) training,
-        whoever started it; else the newest of ``preferred``; else the server's newest job,
-        with its result. None before any job (on this server since it started)."""
+        whoever started it; else the newest of ``preferred``; else, with ``others_results``,
+        the server's newest job, with its result (a public demo passes False: one visitor's
+        finished or failed training is not shown to another). None before any such job."""
         everything = self.jobs()  # newest first
         preferred = set(preferred)
         mine = [s for s in everything if s.job_id in preferred]
         running = [s for s in everything if s.state == "running"]
         queued = [s for s in reversed(everything) if s.state == "queued"]  # next to start first
-        for candidates in ([s for s in mine if s.active], running, queued, mine, everything):
+        for candidates in ([s for s in mine if s.active], running, queued, mine,
+                           everything if others_results else []):
             if candidates:
                 return candidates[0]
         return None

@@ -185,6 +185,25 @@ def test_a_leakage_contrast_needs_the_same_dataset_and_images():
                for n in c.notes)
 
 
+def test_a_dataset_moved_between_two_runs_is_still_the_same_images():
+    from fer_engine.analytics.inputs import EvalRun
+
+    def at(root, run_id, protocol, n):
+        frame = pd.DataFrame({"sample_id": [f"{root}/img{i}.jpg" for i in range(n)],
+                              "path": [f"{root}/img{i}.jpg" for i in range(n)],
+                              "participant": [f"p{i % 4}" for i in range(n)],
+                              "true": ["anger"] * n, "pred": ["anger"] * n})
+        config = {"run_id": run_id, "labels": LABELS, "model": {"name": "cnn"},
+                  "protocol": {"name": protocol, "leaky": protocol == "paper",
+                               "participant_independent": protocol != "paper"},
+                  "dataset": {"name": "d", "fingerprint": "same", "root": root}}
+        return EvalRun.from_table(frame, config)
+
+    honest, leaky = at("/home/a/faces", "h", "loso", 8), at("/mnt/b/faces", "l", "paper", 4)
+    assert contrast_obstacle(honest, leaky) == ""  # the fingerprint takes paths relative too
+    assert images_tested(honest.predictions, "/home/a/faces/") == {f"img{i}.jpg" for i in range(8)}
+
+
 def listing(rows):
     return pd.DataFrame(rows, columns=["run_id", "model", "leaky", "fingerprint", "path"])
 

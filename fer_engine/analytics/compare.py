@@ -21,6 +21,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -182,11 +184,22 @@ def _dataset_name(run: EvalRun) -> str:
     return str(dataset.get("name") or dataset.get("root") or "an unnamed dataset")
 
 
-def images_tested(predictions: pd.DataFrame) -> set[str]:
+def images_tested(predictions: pd.DataFrame, root: str | None = None) -> set[str]:
     """The source images a predictions table tested: its ``path`` column (``sample_id``
-    when there is none), an augmented copy (``<image>#aug<k>``) counted as its image."""
+    when there is none), an augmented copy (``<image>#aug<k>``) counted as its image.
+    ``root``: the dataset's folder; paths under it are taken relative to it, as the dataset
+    fingerprint takes them, so a dataset moved between two runs is still the same images."""
     column = predictions["path"] if "path" in predictions.columns else predictions["sample_id"]
-    return set(column.astype(str).str.replace(r"#aug\d+$", "", regex=True))
+    paths = column.astype(str).str.replace(r"#aug\d+$", "", regex=True)
+    if root:
+        prefix = str(root).rstrip("/\\") + os.sep
+        inside = paths.str.startswith(prefix)
+        paths = paths.where(~inside, paths.str.slice(len(prefix)))
+    return set(paths)
+
+
+def _images_tested(run: EvalRun) -> set[str]:
+    return images_tested(run.predictions, (run.config.get("dataset") or {}).get("root"))
 
 
 def contrast_obstacle(independent: EvalRun, leaky: EvalRun) -> str:
@@ -197,7 +210,7 @@ def contrast_obstacle(independent: EvalRun, leaky: EvalRun) -> str:
     them tested are all among the images the other tested.
     """
     fp_i, fp_l = dataset_fingerprint(independent), dataset_fingerprint(leaky)
-    a, b = images_tested(independent.predictions), images_tested(leaky.predictions)
+    a, b = _images_tested(independent), _images_tested(leaky)
     if not fp_i or not fp_l:
         which = independent.run_id if not fp_i else leaky.run_id
         return (f"run {which} does not record which dataset it was tested on, so the two "
@@ -297,8 +310,8 @@ def leakage_contrast(
             f"independent, {epochs_l} leaky); part of the gap may come from training length, "
             "not leakage."
         )
-    images_i = images_tested(independent.predictions)
-    images_l = images_tested(leaky.predictions)
+    images_i = _images_tested(independent)
+    images_l = _images_tested(leaky)
     if images_l != images_i:
         fewer, more = ("leaky", "participant-independent") if images_l < images_i else (
             "participant-independent", "leaky")

@@ -63,7 +63,7 @@ def group_sizes(groups: pd.DataFrame, small_n: int) -> go.Figure:
     The dotted line at ``small_n`` runs behind the bars and is labelled above them, where no
     bar's label can be."""
     from fer_engine import format as fmt
-    from fer_engine.data.summary import people
+    from fer_engine.format import n_people as people
 
     g = groups.iloc[::-1]
     labels = [fmt.subgroup([r.group], [r.value]) for r in g.itertuples()]

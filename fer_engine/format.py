@@ -49,6 +49,11 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def n_people(n: int) -> str:
+    """``"1 person"``, ``"3 people"``."""
+    return f"{n} person" if n == 1 else f"{n} people"
+
+
 def pct(value: Any, digits: int = 1, missing: str = MISSING) -> str:
     """A share as a percentage: ``0.4531 -> "45.3%"`` (``digits`` decimals)."""
     number = _number(value)

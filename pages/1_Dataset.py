@@ -16,7 +16,6 @@ from fer_engine.data.summary import (
     group_counts_table,
     images_table,
     participants_table,
-    people,
 )
 from fer_engine.errors import DatasetError, display_text, failure_message
 from fer_engine.preprocess.detectors import LIVE_DETECTOR
@@ -207,29 +206,29 @@ with overview:
         if groups["small_n"].any():
             st.warning(
                 "Small groups: "
-                + ", ".join(f"{fmt.subgroup([r.group], [r.value])} ({people(r.participants)})"
+                + ", ".join(f"{fmt.subgroup([r.group], [r.value])} ({fmt.n_people(r.participants)})"
                             for r in groups[groups["small_n"]].itertuples())
                 + f". With fewer than {SMALL_N} people a group's accuracy can swing widely by chance."
             )
 
 with demographics:
-    people = ds.participants()
-    if not ds.participants_known or people[["gender", "age", "country"]].isna().all().all():
+    per_person = ds.participants()
+    if not ds.participants_known or per_person[["gender", "age", "country"]].isna().all().all():
         st.info("Demographics are unknown for this dataset (no metadata file).")
     else:
         c1, c2, c3 = st.columns(3)
         with c1:
-            st.plotly_chart(charts.participants_by(people, "country", "Participants by country"),
+            st.plotly_chart(charts.participants_by(per_person, "country", "Participants by country"),
                             key="country")
             st.caption("Number of people per country of origin in the metadata.")
         with c2:
-            st.plotly_chart(charts.participants_by(people, "gender", "Participants by gender"),
+            st.plotly_chart(charts.participants_by(per_person, "gender", "Participants by gender"),
                             key="gender")
             st.caption("Number of people per gender in the metadata.")
         with c3:
-            st.plotly_chart(charts.age_histogram(people), key="age")
+            st.plotly_chart(charts.age_histogram(per_person), key="age")
             st.caption("Ages in 5-year bins; the dashed line is the study's cut between "
-                       "'under 31' and '31 and over' used in the age comparison.")
+                       "'under 31' and '31 or older' used in the age comparison.")
 
 with faces:
     detector = widgets.detector_choice(
@@ -245,10 +244,11 @@ with faces:
     for label in ds.labels:
         rows = table[table["emotion"] == label].head(SAMPLES_PER_EMOTION)
         thumbs = cache.thumbnails(rows["path"], detector)
-        shown = [(t, p) for t, p in zip(thumbs, rows["participant"]) if t is not None]
+        thumbs_shown = [(t, p) for t, p in zip(thumbs, rows["participant"]) if t is not None]
         st.markdown(f"**{emotions.display_name(label)}** ({int((table['emotion'] == label).sum())} images)")
-        if shown:
-            st.image([t for t, _ in shown], caption=[f"participant {p}" for _, p in shown],
+        if thumbs_shown:
+            st.image([t for t, _ in thumbs_shown],
+                     caption=[f"participant {p}" for _, p in thumbs_shown],
                      width=cache.THUMB)
     if ds.participants_known:
         st.markdown("#### One strip per participant")

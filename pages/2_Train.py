@@ -72,7 +72,7 @@ if settings.hosted_demo:
 support = protocol_support(ds.table, participants_known=ds.participants_known)
 offered = [name for name, why in support.items() if why is None]
 if not offered:
-    st.error("No evaluation protocol fits this dataset: " + " ".join(support.values()),
+    st.error("No evaluation protocol fits this dataset: " + " ".join(dict.fromkeys(support.values())),
              icon=":material/block:")
     st.stop()
 state.prepare_protocol_pick(offered, default_protocol(support))

@@ -185,7 +185,7 @@ def test_a_constant_or_partly_missing_column_stratifies_on_what_is_known():
     ("loso", 2, 5, "Leave-one-subject-out needs at least 3 participants; this dataset has 2."),
     ("holdout", 2, 5, "A participant-level holdout needs at least 3 participants; this dataset has 2."),
     ("group-kfold", 3, 5, "group-kfold with k=5 needs at least 5 participants; this dataset has 3. "
-                          "Lower k or use loso."),
+                          "Choose k of at most 3, or leave-one-subject-out."),
 ])
 def test_too_few_people_is_one_sentence_naming_the_count(protocol, people, k, message):
     with pytest.raises(DatasetError) as exc:

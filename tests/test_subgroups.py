@@ -262,3 +262,12 @@ def test_small_and_single_group_notes_say_each_thing_once():
     assert sg.small_groups_note(groups, min_participants=1) == ""
     assert sg.single_group_note(groups) == "Only one group, so nothing to compare, by: Gender."
     assert sg.small_groups_note(groups.iloc[:0]) == sg.single_group_note(groups.iloc[:0]) == ""
+
+
+
+def test_one_view_left_out_reads_in_the_singular():
+    table = pd.DataFrame({"participant": ["a", "b"], "gender": [None, None],
+                          "age_group": ["under_31", "31_plus"]})
+    _, notes = sg.available_groupings(table, [("gender",), ("age_group",)])
+    assert notes == ["No gender information in this run: the subgroup view that needs it is "
+                     "left out."]

@@ -29,6 +29,7 @@ import pandas as pd
 from fairlearn.metrics import MetricFrame, count
 
 from fer_engine import format as fmt
+from fer_engine.format import n_people
 from fer_engine.analytics.inputs import (
     PredictionsError,
     has_probabilities,
@@ -65,11 +66,6 @@ DEFAULT_GROUPINGS: tuple[tuple[str, ...], ...] = (
 #: Below this many participants a group's numbers come with a warning.
 MIN_PARTICIPANTS: int = 5
 SEPARATOR: str = " · "
-
-
-def n_people(n: int) -> str:
-    """``"1 person"``, ``"3 people"``."""
-    return f"{n} person" if n == 1 else f"{n} people"
 
 
 def small_sample_warning(n_participants: int, min_participants: int = MIN_PARTICIPANTS) -> str:
@@ -404,9 +400,10 @@ def available_groupings(table: pd.DataFrame, groupings=DEFAULT_GROUPINGS) -> tup
         return keep, []
     names = [fmt.attribute(c).lower() for c in missing]
     what = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-    views = "the subgroup view" if skipped == 1 else f"the {skipped} subgroup views"
     it = "it" if len(names) == 1 else "them"
-    return keep, [f"No {what} information in this run: {views} that need {it} are left out."]
+    views = (f"the subgroup view that needs {it} is" if skipped == 1
+             else f"the {skipped} subgroup views that need {it} are")
+    return keep, [f"No {what} information in this run: {views} left out."]
 
 
 def small_groups_note(groups: pd.DataFrame, min_participants: int = MIN_PARTICIPANTS) -> str:

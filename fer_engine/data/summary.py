@@ -69,11 +69,6 @@ def group_counts(ds: Dataset, small_n: int = SMALL_N) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["group", "value", "participants", "images", "small_n"])
 
 
-def people(n: int) -> str:
-    """``1 person``, ``5 people``."""
-    return f"{n} person" if n == 1 else f"{n} people"
-
-
 def emotion_counts_table(ds: Dataset) -> pd.DataFrame:
     """:func:`emotion_counts` in words: ``Emotion``, one column per split, ``Images``."""
     counts = emotion_counts(ds)

@@ -324,8 +324,10 @@ def refusal(table: pd.DataFrame, protocol: str, *, participants_known: bool = Tr
         return ("Leave-one-subject-out needs at least 3 participants; this dataset has "
                 f"{n_people}.")
     if protocol == "group-kfold" and n_people < k:
+        advice = (f" Choose k of at most {n_people}, or leave-one-subject-out." if n_people >= 3
+                  else " Choose k=2." if n_people == 2 else "")
         return (f"group-kfold with k={k} needs at least {k} participants; this dataset has "
-                f"{n_people}. Lower k or use loso.")
+                f"{n_people}.{advice}")
     if protocol == "holdout" and n_people < 3:
         return ("A participant-level holdout needs at least 3 participants; this dataset has "
                 f"{n_people}.")
@@ -346,7 +348,7 @@ def refusal(table: pd.DataFrame, protocol: str, *, participants_known: bool = Tr
             both = sorted(set(part[training]) & set(part[test]))
             if both:
                 return (f"The dataset's own split puts {len(both)} participant(s) (e.g. {both[0]}) "
-                        "in both train and test; use loso or group-kfold instead.")
+                        "in both train and test; use leave-one-subject-out or grouped k-fold instead.")
     return None
 
 

@@ -14,6 +14,7 @@ import streamlit as st
 
 from fer_engine.data import Dataset, load_dataset
 from fer_engine.errors import UserFacingError
+from fer_engine.preprocess.detectors import LIVE_DETECTOR
 
 THUMB = 112  # thumbnail side in pixels
 
@@ -48,22 +49,22 @@ def clear_datasets() -> None:
 
 @st.cache_data(show_spinner=False, max_entries=2000)
 def thumbnail(path: str, _mtime: float = 0.0, size: int = THUMB,
-              detector: str | None = None) -> np.ndarray | None:
+              detector: str = LIVE_DETECTOR) -> np.ndarray | None:
     """A (size, size, 3) uint8 crop around the largest face (centre square if none);
     None when the image cannot be read. A preview, unaligned: found with ``detector``, by
     default the fast one (``LIVE_DETECTOR``), so the Dataset page neither waits for nor
     loads the training detector unless the user picks it."""
-    from fer_engine.preprocess import LIVE_DETECTOR, InputSpec, prepare_image
+    from fer_engine.preprocess import InputSpec, prepare_image
 
     try:
         prepared = prepare_image(path, InputSpec(size, 3, "raw"), margin=0.35,
-                                 detector=detector or LIVE_DETECTOR, align=False)
+                                 detector=detector, align=False)
     except UserFacingError:
         return None
     return prepared.pixels[0] if prepared.n_inputs else None
 
 
-def thumbnails(paths, detector: str | None = None) -> list[np.ndarray | None]:
+def thumbnails(paths, detector: str = LIVE_DETECTOR) -> list[np.ndarray | None]:
     out = []
     for p in paths:
         try:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from fer_engine import emotions
-from fer_engine.preprocess import DEFAULT_DETECTOR, FaceBox, prepare_image
+from fer_engine.preprocess import DEFAULT_ALIGN, DEFAULT_DETECTOR, FaceBox, prepare_image
 from fer_engine.preprocess.detectors import get_detector
 from fer_engine.preprocess.faces import DETECT_MAX_SIDE
 
@@ -130,7 +130,7 @@ def classify_image(
     max_faces: int = MAX_FACES,
     margin: float = 0.2,
     detector: str = DEFAULT_DETECTOR,
-    align: bool | None = None,
+    align: bool = DEFAULT_ALIGN,
 ) -> ImageResult:
     """Find and classify every face of one photo.
 
@@ -139,7 +139,7 @@ def classify_image(
     classified. ``small_faces``: search faces down to 3 % of the shorter side instead of
     10 % (slower). ``detector``: a name of
     :data:`fer_engine.preprocess.detectors.DETECTORS`; ``align``: level the eyes before the
-    crop (None: the engine's default). Decoding problems raise :class:`fer_engine.errors.ImageError` with a
+    crop. Decoding problems raise :class:`fer_engine.errors.ImageError` with a
     sentence for the user.
     """
     label = f"'{name}'" if name else "this photo"
@@ -147,10 +147,9 @@ def classify_image(
         source = io.BytesIO(bytes(source))  # named, so decoding errors name the file
         source.name = name
     min_size = MIN_FACE_SMALL if small_faces else MIN_FACE
-    options = {} if align is None else {"align": align}
     prep = prepare_image(source, model.input_spec, detect=detect, margin=margin,
                          fallback="none", max_faces=max_faces, min_size=min_size,
-                         detector=detector, **options)
+                         detector=detector, align=align)
     h, w = prep.rgb.shape[:2]
     notes: list[Note] = []
     faces: list[Face] = []

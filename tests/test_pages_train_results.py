@@ -86,7 +86,9 @@ def test_train_one_epoch_then_see_it_in_the_run_list_and_on_results(app, tmp_pat
 
 
 def test_busy_then_cancel_half_way_leaves_no_run(app, tmp_path):
-    configure(app, protocol="loso", epochs=3)
+    # 20 epochs per fold: the training is cancelled after the first, so the length only widens
+    # the window in which it can be caught running on a slow, busy machine
+    configure(app, protocol="loso", epochs=20)
     app.button(key="train_start").click().run()
     assert not app.error, texts(app.error)
     app.button(key="train_start").click().run()  # a second training while the first runs

@@ -14,7 +14,6 @@ from fer_engine.data.summary import (
     emotion_counts_table,
     group_counts,
     group_counts_table,
-    images_table,
     participants_table,
 )
 from fer_engine.errors import DatasetError, display_text, failure_message
@@ -268,4 +267,4 @@ with tables:
         st.markdown("#### Participants")
         st.dataframe(participants_table(ds), hide_index=True)
     st.markdown("#### Images")
-    st.dataframe(images_table(ds), hide_index=True)
+    st.dataframe(cache.images_table(ds), hide_index=True)

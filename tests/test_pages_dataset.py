@@ -304,3 +304,17 @@ def test_the_thumbnails_use_the_picked_face_detector(app, monkeypatch):
         assert len(app.image) == 8 + 3
     finally:
         page_cache.thumbnail.clear()  # no MTCNN-keyed thumbnails cut by Haar left for others
+
+
+def test_the_images_table_is_built_once_per_dataset(monkeypatch, tmp_path):
+    from dashboard import cache
+    from fer_engine.data import summary
+
+    calls = []
+    real = summary.images_table
+    monkeypatch.setattr(summary, "images_table", lambda ds: calls.append(ds) or real(ds))
+    cache.clear_datasets()
+    ds = cache.dataset(None)  # the synthetic demo data
+    first = cache.images_table(ds)
+    assert cache.images_table(ds).equals(first) and len(calls) == 1  # a rerun: from the cache
+    assert len(first) == len(ds.table)

@@ -88,3 +88,12 @@ def test_a_bomb_in_a_dataset_is_left_out_with_a_warning(tmp_path):
     assert ds.n_images == 4
     (warning,) = [i for i in ds.issues if i.code == "corrupt_image"]
     assert "happy/huge.png" in warning.message and "100000 x 100000 pixels" in warning.message
+
+
+def test_the_dataset_check_and_the_decoder_give_the_same_size_rule():
+    from fer_engine.data.files import _size_problem
+    from fer_engine.preprocess.decode import MAX_PIXELS, size_problem
+
+    assert _size_problem(8_000, MAX_PIXELS // 8_000) is None
+    assert _size_problem(8_000, MAX_PIXELS // 8_000 + 1) == size_problem(8_000, MAX_PIXELS // 8_000 + 1)
+    assert "decompression bomb" in size_problem(100_000, 100_000, "'x.png'")

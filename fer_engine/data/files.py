@@ -134,13 +134,11 @@ def declared_size(head: bytes) -> tuple[int, int] | None:
 
 
 def _size_problem(width: int, height: int) -> str | None:
-    """Why an image declaring ``width`` x ``height`` pixels is refused; None if it is not."""
-    from fer_engine.preprocess.decode import MAX_PIXELS
+    """Why an image declaring ``width`` x ``height`` pixels is refused; None if it is not
+    (the decoder's own rule, :func:`fer_engine.preprocess.decode.size_problem`)."""
+    from fer_engine.preprocess.decode import size_problem
 
-    if width * height <= MAX_PIXELS:
-        return None
-    return (f"the image declares {width} x {height} pixels, more than the "
-            f"{MAX_PIXELS / 1e6:.0f} megapixels this tool accepts: a possible decompression bomb")
+    return size_problem(width, height)
 
 
 def header_problem(path: str, head: bytes) -> str | None:

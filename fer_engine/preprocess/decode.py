@@ -81,16 +81,25 @@ def _read_bytes(source: ImageSource, label: str) -> bytes:
     return data
 
 
+def size_problem(width: int, height: int, label: str = "the image") -> str | None:
+    """Why an image declaring ``width`` x ``height`` pixels is refused (a sentence naming
+    ``label``); None when it is within :data:`MAX_PIXELS`. The one rule for decoding and for
+    the dataset checks."""
+    if width * height <= MAX_PIXELS:
+        return None
+    return (f"{label} declares {width} x {height} pixels ({width * height / 1e6:.0f} "
+            f"megapixels); images above {MAX_PIXELS / 1e6:.0f} megapixels are refused to "
+            "protect the computer's memory (a possible decompression bomb).")
+
+
 def _check_header(img: Image.Image, label: str) -> None:
     """Refuse unsupported formats and absurd declared sizes before decoding."""
     if img.format not in FORMATS:
         raise ImageError(f"{label} is a {img.format} image; supported formats are {SUPPORTED}.")
     w, h = img.size
-    if w * h > MAX_PIXELS:
-        raise ImageError(
-            f"{label} declares {w} x {h} pixels ({w * h / 1e6:.0f} megapixels); images above "
-            f"{MAX_PIXELS / 1e6:.0f} megapixels are refused to protect the computer's memory."
-        )
+    too_large = size_problem(w, h, label)
+    if too_large:
+        raise ImageError(too_large)
     if min(w, h) < MIN_SIDE:
         raise ImageError(
             f"{label} is only {w} x {h} pixels; images need at least {MIN_SIDE} pixels "

@@ -134,9 +134,11 @@ def test_every_session_sees_the_servers_current_job(session, monkeypatch, tmp_pa
     job.status.state = "running"
     manager._jobs["j-other"], manager._order = job, ["j-other"]
     assert state.my_job_ids() == [] and state.shown_job().job_id == "j-other"
-    monkeypatch.setenv("FER_HOSTED_DEMO", "1")  # the public demo shows it too
+    monkeypatch.setenv("FER_HOSTED_DEMO", "1")  # the public demo shows it too while it runs
     assert state.shown_job().job_id == "j-other"
-    job.status.state = "finished"  # and its result once it ends
+    job.status.state = "finished"  # but not another visitor's result
+    assert state.shown_job() is None
+    monkeypatch.delenv("FER_HOSTED_DEMO")  # on one's own machine: the result too
     assert state.shown_job().state == "finished"
 
 

@@ -37,6 +37,8 @@ MAX_RATIO = 100.0  # uncompressed / compressed per entry (JPEGs are ~1)
 _RATIO_MIN_BYTES = 1024 * 1024  # small entries may compress well (CSV), ratio not checked
 _CHUNK = 1024 * 1024
 UPLOADS = "uploads"
+#: Name prefix of the folder each uploaded archive is unpacked into (``upload-<random>``).
+UPLOAD_PREFIX = "upload-"
 #: File in an upload folder naming the archive it was unpacked from (hidden: readers skip it).
 UPLOAD_INFO = ".upload.json"
 
@@ -160,7 +162,7 @@ def extract_zip(source, dest_parent=None, limits: ZipLimits = ZipLimits(),
     parent.mkdir(parents=True, exist_ok=True)
     with zf:
         infos = check_members(zf, limits)
-        dest = Path(tempfile.mkdtemp(prefix="upload-", dir=parent))
+        dest = Path(tempfile.mkdtemp(prefix=UPLOAD_PREFIX, dir=parent))
         try:
             written = 0
             for info in infos:
@@ -199,7 +201,7 @@ def archive_stem(folder) -> str | None:
     recognised by its name (``upload-...``) and :data:`UPLOAD_INFO`."""
     p = Path(folder)
     for candidate in [p, *p.parents][:4]:
-        if not candidate.name.startswith("upload-"):
+        if not candidate.name.startswith(UPLOAD_PREFIX):
             continue
         try:
             info = json.loads((candidate / UPLOAD_INFO).read_text(encoding="utf-8"))
@@ -216,7 +218,7 @@ def is_upload_folder(path) -> bool:
     """True if ``path`` is (inside) a folder made by :func:`extract_zip` (under the uploads dir)."""
     p = Path(path).resolve()
     root = uploads_dir().resolve()
-    return root in p.parents and p.relative_to(root).parts[0].startswith("upload-")
+    return root in p.parents and p.relative_to(root).parts[0].startswith(UPLOAD_PREFIX)
 
 
 def limits_for_upload(max_upload_bytes: int) -> ZipLimits:
@@ -243,7 +245,7 @@ def clean_stale_uploads(max_age_hours: float = 24.0, parent=None) -> int:
         return 0
     cutoff = time.time() - max_age_hours * 3600
     removed = 0
-    for p in root.glob("upload-*"):
+    for p in root.glob(UPLOAD_PREFIX + "*"):
         try:
             if p.is_dir() and p.stat().st_mtime < cutoff:
                 shutil.rmtree(p, ignore_errors=True)

@@ -10,7 +10,7 @@ from fer_engine import emotions
 from fer_engine import format as fmt
 from fer_engine.analytics import figures
 from fer_engine.analytics.compare import default_run, leaky_partner
-from fer_engine.analytics.report import RunSection
+from fer_engine.analytics.report import RunSection, participant_table
 from fer_engine.analytics.subgroups import (
     MIN_PARTICIPANTS,
     n_people,
@@ -21,10 +21,6 @@ from fer_engine.analytics.subgroups import (
 )
 from fer_engine.errors import UserFacingError
 from fer_engine.experiments.runs import list_runs, load_run
-
-#: Columns of the per-participant table that are numbers, not who the person is.
-PARTICIPANT_NUMBERS = ("folds", "n_images", "n_correct", "accuracy", "accuracy_low",
-                       "accuracy_high")
 
 state.init()
 settings = state.settings()
@@ -64,20 +60,6 @@ except Exception as exc:  # noqa: BLE001 - shown as one sentence
 
 for banner in report["banners"]:  # one per LEAKY run shown, naming it
     widgets.leaky_banner(banner)
-
-
-def participant_table(pp: pd.DataFrame) -> pd.DataFrame:
-    """The per-participant table in words: named columns, groups as read, percentages."""
-    out = pd.DataFrame({fmt.attribute("participant"): pp["participant"].astype(str)})
-    for column in [c for c in pp.columns if c not in PARTICIPANT_NUMBERS + ("participant",)]:
-        out[fmt.attribute(column)] = pp[column].map(fmt.group_value)
-    if "folds" in pp:
-        out["Tested in fold"] = pp["folds"].astype(str)
-    out["Images"] = pp["n_images"].to_numpy()
-    out["Right"] = pp["n_correct"].to_numpy()
-    out["Accuracy"] = pp["accuracy"].map(fmt.pct).to_numpy()
-    out["95% range"] = fmt.intervals(pp["accuracy_low"], pp["accuracy_high"])
-    return out
 
 
 def run_section(s: RunSection, path: str, i: int) -> None:

@@ -352,3 +352,10 @@ def test_accepts_the_training_side_run_object(runs):
     assert run.run_id == "small" and run.path == runs["small"]
     assert run.folds and run.history is not None and len(run.history) == 18
     assert run.labels == tuple(synthetic_config()["labels"])
+
+
+def test_subgroups_read_in_words_in_the_text_and_html_reports(report):
+    for fmt_name in ("text", "html"):
+        out = render(report, fmt_name)
+        assert "Age: 31 or older" in out and "Country: RU" in out, fmt_name
+        assert "31_plus" not in out and "country_group" not in out, fmt_name

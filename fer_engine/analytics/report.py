@@ -280,8 +280,8 @@ def _frame_per_class(pc: pd.DataFrame) -> pd.DataFrame:
 def _frame_groups(g: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "grouping": g["grouping"],
-            "group": g["group"],
+            "grouping": g["grouping"].map(sg.readable_grouping),
+            "group": [sg.readable_group(gr, v) for gr, v in zip(g["grouping"], g["group"])],
             "people": g["n_participants"],
             "images": g["n_images"],
             "accuracy": g["accuracy"].map(fmt.pct),
@@ -299,18 +299,50 @@ def _frame_groups(g: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _frame_participants(p: pd.DataFrame) -> pd.DataFrame:
-    keep = [
-        c
-        for c in ("participant", "gender", "age", "country", "country_group", "age_group", "folds")
-        if c in p.columns
-    ]
-    out = p[keep].copy()
-    out["images"] = p["n_images"]
-    out["correct"] = p["n_correct"]
-    out["accuracy"] = p["accuracy"].map(fmt.pct)
-    out["Wilson 95%"] = fmt.intervals(p["accuracy_low"], p["accuracy_high"])
+#: Columns of :func:`fer_engine.analytics.metrics.per_participant_table` that are numbers
+#: rather than who the person is.
+PARTICIPANT_NUMBERS = ("folds", "n_images", "n_correct", "accuracy", "accuracy_low",
+                       "accuracy_high")
+
+
+def participant_table(pp: pd.DataFrame) -> pd.DataFrame:
+    """The per-participant table in words: named columns, groups as read, percentages."""
+    out = pd.DataFrame({fmt.attribute("participant"): pp["participant"].astype(str)})
+    for column in [c for c in pp.columns if c not in PARTICIPANT_NUMBERS + ("participant",)]:
+        out[fmt.attribute(column)] = pp[column].map(fmt.group_value)
+    if "folds" in pp:
+        out["Tested in fold"] = pp["folds"].astype(str)
+    out["Images"] = pp["n_images"].to_numpy()
+    out["Right"] = pp["n_correct"].to_numpy()
+    out["Accuracy"] = pp["accuracy"].map(fmt.pct).to_numpy()
+    out["95% range"] = fmt.intervals(pp["accuracy_low"], pp["accuracy_high"])
     return out
+
+
+def _frame_cohort(cohort: pd.DataFrame) -> pd.DataFrame:
+    """The methods' cohort table (:func:`methods.cohort_table`) in words."""
+    total = cohort["attribute"] == "total"
+    return pd.DataFrame({
+        "attribute": cohort["attribute"].where(total, cohort["attribute"].map(fmt.attribute)),
+        "value": cohort["value"].where(total, cohort["value"].map(fmt.group_value)),
+        "participants": cohort["participants"],
+        "images": cohort["images"],
+    })
+
+
+def _frame_calibration(by: pd.DataFrame) -> pd.DataFrame:
+    """Calibration per group (:func:`subgroups.calibration_by_group`) in words."""
+    return pd.DataFrame(
+        {
+            "grouping": by["grouping"].map(sg.readable_grouping),
+            "group": [sg.readable_group(gr, v) for gr, v in zip(by["grouping"], by["group"])],
+            "people": by["n_participants"],
+            "images": by["n_images"],
+            "ECE": by["ece"].map(lambda v: f"{v:.3f}"),
+            "largest bin gap": by["mce"].map(lambda v: f"{v:.3f}"),
+            "warning": by["warning"],
+        }
+    )
 
 
 def _accuracy_intervals(o: m.OverallMetrics) -> str:
@@ -410,7 +442,7 @@ def _text_section(s: RunSection) -> list[str]:
     out += [
         "",
         "Per participant (lowest accuracy first):",
-        _table(_frame_participants(s.per_participant)),
+        _table(participant_table(s.per_participant)),
     ]
     cal = s.calibration["overall"]
     if cal is not None:
@@ -432,18 +464,13 @@ def _text_section(s: RunSection) -> list[str]:
         if len(by):
             out += [
                 "ECE by group:",
-                _table(
-                    by.assign(
-                        ece=by["ece"].map(lambda v: f"{v:.3f}"),
-                        mce=by["mce"].map(lambda v: f"{v:.3f}"),
-                    )
-                ),
+                _table(_frame_calibration(by)),
             ]
     if s.probe is not None:
         out += ["", "Identity-shortcut probe: " + s.probe.sentence]
     meth = s.methods
     out += ["", "Methods:"] + ["  " + p for p in meth["paragraphs"]]
-    out += ["Cohort (scored data):", _table(meth["cohort"])]
+    out += ["Cohort (scored data):", _table(_frame_cohort(meth["cohort"]))]
     if len(meth["independence"]["folds"]):
         out += ["Folds:", _table(meth["independence"]["folds"])]
     out += ["", "Checklist for a supervised clinical ML study:"]
@@ -607,7 +634,7 @@ def _html_section(s: RunSection, fig_html: _FigureWriter, index: int) -> list[st
         '<p class="caption">One dot per person; with 8 images each, the interval of one person is '
         "wide.</p>"
     )
-    out.append(_html_table(_frame_participants(s.per_participant)))
+    out.append(_html_table(participant_table(s.per_participant)))
     cal = s.calibration["overall"]
     out.append("<h3>Calibration</h3>")
     if cal is not None:
@@ -621,7 +648,8 @@ def _html_section(s: RunSection, fig_html: _FigureWriter, index: int) -> list[st
             f"<p>Expected calibration error {cal.ece:.3f} ({cal.n_bins} equal-width bins); points "
             "on the diagonal mean the stated confidence matches the accuracy.</p>"
         )
-        out.append(_html_table(s.calibration["by_group"].round(4)))
+        if len(s.calibration["by_group"]):
+            out.append(_html_table(_frame_calibration(s.calibration["by_group"])))
     else:
         out.append("<p>No probabilities in this run.</p>")
     if s.probe is not None:
@@ -631,7 +659,7 @@ def _html_section(s: RunSection, fig_html: _FigureWriter, index: int) -> list[st
     meth = s.methods
     out.append("<h3>Methods</h3>")
     out += [f"<p>{_esc(p)}</p>" for p in meth["paragraphs"]]
-    out.append("<h4>Cohort</h4>" + _html_table(meth["cohort"]))
+    out.append("<h4>Cohort</h4>" + _html_table(_frame_cohort(meth["cohort"])))
     if len(meth["independence"]["folds"]):
         out.append(
             "<h4>Folds and independence check</h4>" + _html_table(meth["independence"]["folds"])

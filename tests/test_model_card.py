@@ -280,11 +280,13 @@ def test_train_pretrained_export_writes_the_card(fer_like, tmp_path, monkeypatch
     monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
 
     def train_pretrained(out: str, *changes: str) -> int:
+        switches = [c for c in changes if c == "--no-bn-recalibration"]
+        changes = tuple(c for c in changes if c not in switches)
         settings = {"--epochs": "1", "--batch-size": "8", "--widths": "4", "--repeats": "1",
                     "--mixed-precision": "off", **dict(zip(changes[::2], changes[1::2]))}
         return cli.main(["train-pretrained", "--data", str(fer_like), "--work-dir",
                          str(tmp_path / "work"), "--out", str(tmp_path / out), "--export",
-                         "--repo-checkpoint", str(tmp_path / "training"),
+                         "--repo-checkpoint", str(tmp_path / "training"), *switches,
                          *[x for kv in settings.items() for x in kv]])
 
     assert train_pretrained("out") == 0
@@ -298,9 +300,14 @@ def test_train_pretrained_export_writes_the_card(fer_like, tmp_path, monkeypatch
     assert "--mixed-precision off" in card["training"]["command"]
     assert "The run was started with" not in md  # no schedule change in this run
     assert "wrote the model card" in capsys.readouterr().out
-    # the finished checkpoint exports elsewhere without training again
-    assert train_pretrained("elsewhere") == 0
-    assert json.loads((tmp_path / "elsewhere" / "model_card.json").read_text())["training"]["epochs"] == 1
+    # batch-norm statistics re-estimated on the un-augmented training faces at export
+    assert card["training"]["batchnorm_recalibrated_on"] == card["data"]["n_train"]
+    assert f"re-estimated on {card['data']['n_train']:,} training faces" in md
+    # the finished checkpoint exports elsewhere without training again (here: without that)
+    assert train_pretrained("elsewhere", "--no-bn-recalibration") == 0
+    other = json.loads((tmp_path / "elsewhere" / "model_card.json").read_text())
+    assert other["training"]["epochs"] == 1 and not other["training"]["batchnorm_recalibrated_on"]
+    assert "re-estimated" not in (tmp_path / "elsewhere" / "MODEL_CARD.md").read_text()
     capsys.readouterr()
     # other training settings: one line naming them, no traceback
     assert train_pretrained("third", "--batch-size", "16", "--widths", "8") != 0
@@ -476,6 +483,31 @@ def test_training_resumes_where_it_stopped_without_xla(tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     # and training moved the weights at all
     assert not np.allclose(first.get_weights()[0], resumed.get_weights()[0])
+
+
+def test_batchnorm_statistics_are_re_estimated_on_the_given_faces():
+    """After recalibration each batch norm holds the mean over batches of its batch statistics
+    on the plain faces (exact for the first one, whose input no other batch norm changes)."""
+    import keras
+
+    from fer_engine.models import fervgg
+    from fer_engine.pretrained.training import recalibrate_batchnorm
+
+    model = fervgg.build(7, widths=(4, 8), repeats=(1, 1), dense=8)
+    X = np.random.default_rng(1).integers(0, 256, (48, 48, 48, 1), dtype=np.uint8)
+    first = next(layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
+    feed = keras.Model(model.input, first.input)
+    inputs = [np.asarray(feed(X[i:i + 16].astype(np.float32) / 255.0)) for i in (0, 16, 32)]
+    momentum = first.momentum
+    assert recalibrate_batchnorm(model, X, batch=16) == 48
+    np.testing.assert_allclose(np.asarray(first.moving_mean),
+                               np.mean([b.mean(axis=(0, 1, 2)) for b in inputs], axis=0),
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(first.moving_variance),
+                               np.mean([b.var(axis=(0, 1, 2)) for b in inputs], axis=0),
+                               rtol=1e-3, atol=1e-5)
+    assert first.momentum == momentum  # the layer's own momentum is put back
+    assert recalibrate_batchnorm(model, X[:0]) == 0
 
 
 def test_training_command_lists_settings_it_has_no_option_for():

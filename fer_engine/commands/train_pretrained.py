@@ -36,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="stop after this many epochs in this invocation (resume later)")
     p.add_argument("--export", action="store_true",
                    help="after training, export the model and write the model card")
+    p.add_argument("--no-bn-recalibration", action="store_true",
+                   help="export with the batch-norm statistics of the augmented training batches "
+                        "(default: re-estimate them on the un-augmented training faces)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         if state["epoch"] < cfg.epochs:
             print(f"not exporting: only {state['epoch']} of {cfg.epochs} epochs are done")
             return 1
-        path = pt.export(model, cfg, state, cfg.out_dir)
+        path = pt.export(model, cfg, state, cfg.out_dir,
+                         recalibrate_on=None if args.no_bn_recalibration else X)
         print(f"exported {path}")
         from fer_engine.pretrained.card import write_card
 

@@ -256,6 +256,7 @@ def _training(state: dict | None) -> dict | None:
         },
         "augmentation": {k: cfg.get(k) for k in ("rotation_deg", "shift", "zoom", "erasing")}
         | {"flip": "horizontal"},
+        "batchnorm_recalibrated_on": (state.get("export") or {}).get("batchnorm_recalibrated_on"),
         "curve": curve,
         "history": hist,
         "config": cfg,
@@ -695,8 +696,13 @@ def _training_md(tr: dict | None) -> list[str]:
         f"- augmentation (training batches only): horizontal flip, rotation "
         f"±{aug['rotation_deg']}°, shift {aug['shift']}, zoom {aug['zoom']}, random erasing "
         f"{aug['erasing']}",
-        "",
     ]
+    if tr.get("batchnorm_recalibrated_on"):
+        L.append(f"- at export, the batch-normalisation statistics were re-estimated on "
+                 f"{tr['batchnorm_recalibrated_on']:,} training faces without augmentation (one "
+                 "pass; during training they follow the augmented batches); the validation "
+                 "curve below is of the training graph before that")
+    L.append("")
     c = tr["curve"]
     if c:
         fin = c["final"]

@@ -416,11 +416,48 @@ def _jsonable(d):
     return json.loads(json.dumps(d, default=list))
 
 
-def export(model, cfg: PretrainConfig, state: dict, out_dir: Path) -> Path:
-    """Fold batch norms into a float32 inference model; save it, its meta.json and LiteRT twin."""
+def recalibrate_batchnorm(model, X: np.ndarray, batch: int = 256) -> int:
+    """Re-estimate every batch normalisation's moving mean and variance on un-augmented faces.
+
+    During training the moving statistics follow augmented batches (rotated, zoomed, partly
+    erased faces), which differ from the plain faces the model is used on. One pass over ``X``
+    ((n, 48, 48, 1) uint8 pixels, in order) sets each statistic to the mean over the batches
+    of that batch's statistic, as in training mode. Changes ``model`` in place; returns n.
+    """
+    import keras
+
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    if not bns or len(X) == 0:
+        return 0
+    momenta = [layer.momentum for layer in bns]
+    for layer in bns:
+        layer.moving_mean.assign(np.zeros(layer.moving_mean.shape, np.float32))
+        layer.moving_variance.assign(np.ones(layer.moving_variance.shape, np.float32))
+    try:
+        for k, start in enumerate(range(0, len(X), batch)):
+            for layer in bns:
+                layer.momentum = k / (k + 1.0)  # running mean of the batch statistics
+            model(X[start : start + batch].astype(np.float32) / 255.0, training=True)
+    finally:
+        for layer, momentum in zip(bns, momenta):
+            layer.momentum = momentum
+    return int(len(X))
+
+
+def export(model, cfg: PretrainConfig, state: dict, out_dir: Path,
+           recalibrate_on: np.ndarray | None = None) -> Path:
+    """Fold batch norms into a float32 inference model; save it, its meta.json and LiteRT twin.
+
+    ``recalibrate_on``: un-augmented training faces to re-estimate the batch-norm statistics
+    on first (:func:`recalibrate_batchnorm`; recorded in training_state.json as
+    ``export.batchnorm_recalibrated_on``); None keeps the statistics of the training batches.
+    """
     from fer_engine.models import fervgg
     from fer_engine.preprocess import GRAY_48
 
+    n_recalibrated = 0
+    if recalibrate_on is not None:
+        n_recalibrated = recalibrate_batchnorm(model, recalibrate_on)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fused = fervgg.fold_batchnorm(model, len(cfg.labels), **cfg.arch())
@@ -434,7 +471,9 @@ def export(model, cfg: PretrainConfig, state: dict, out_dir: Path) -> Path:
     for name in ("model.keras", "meta.json", "model.tflite", "model.tflite.json"):
         os.replace(tmp / name, out_dir / name)
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copyfile(Path(cfg.work_dir) / STATE, out_dir / "training_state.json")
+    record = json.loads((Path(cfg.work_dir) / STATE).read_text())
+    record["export"] = {"batchnorm_recalibrated_on": n_recalibrated}
+    (out_dir / "training_state.json").write_text(json.dumps(record, indent=1))
     return out_dir / "model.keras"
 
 

@@ -88,3 +88,25 @@ def test_make_has_the_two_commands_and_screenshots():
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
     for target in ("run", "test", "screenshots"):
         assert re.search(rf"^{target}:", makefile, re.MULTILINE), target
+
+
+def test_readme_quotes_the_shipped_models_own_card():
+    """The README's shipped-model figures are the card's (accuracy and interval on public_test)
+    and the card's benchmark (the `fer` package's accuracy, our batch-1 call)."""
+    import json
+
+    card = json.loads((REPO / "artifacts" / "pretrained" / "model_card.json").read_text())
+    ev = card["evaluation"]
+    models = card["benchmark"]["models"]
+    fer = next(m for m in models if m["name"].startswith("fer "))
+    ours = next(m for m in models if not m["name"].startswith("fer "))
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## The shipped model", 1)[1].split("\n## ", 1)[0]
+    quoted = {
+        "accuracy": f"{100 * ev['accuracy']:.2f} %",
+        "interval": f"{100 * ev['accuracy_low']:.2f}-{100 * ev['accuracy_high']:.2f} %",
+        "fer": f"{100 * fer['accuracy']:.2f} %",
+        "call": f"{ours['ms_per_face_batch1']:.2f} ms",
+    }
+    missing = {k: v for k, v in quoted.items() if v not in section}
+    assert not missing, f"README's shipped-model section does not quote {missing}"

@@ -108,6 +108,14 @@ def assert_no_errors(page) -> None:
         page.locator('[data-testid="stAlertContentError"]').first.inner_text())
 
 
+def wait_for_charts(page, n: int = 1, timeout: float = 60_000) -> None:
+    """Wait until at least ``n`` plotly charts are drawn with their data: Streamlit loads
+    plotly.js on first use, so on a cold server charts appear after the script has ended."""
+    page.wait_for_function(
+        """n => Array.from(document.querySelectorAll('.js-plotly-plot'))
+            .filter(p => (p.data || []).length > 0).length >= n""", arg=n, timeout=timeout)
+
+
 def go(page, name: str) -> None:
     """Navigate with the sidebar link (keeps the browser session, unlike a new URL) and wait
     until the address names the page: text a test waits for next may also stand in the sidebar

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from pages_support import small_dataset, zip_folder
-from streamlit_server import assert_no_errors, go, select_option, settle
+from streamlit_server import assert_no_errors, go, select_option, settle, wait_for_charts
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +20,7 @@ def test_every_page_loads_without_an_error(server, page, shots):
         settle(page, text)
         assert_no_errors(page)
         if name == "Dataset":
-            page.locator(".js-plotly-plot").first.wait_for()
+            wait_for_charts(page)
         page.screenshot(path=str(shots / f"{name.lower()}.png"), full_page=True)
         if name == "Dataset":
             for tab in ("Demographics", "Sample faces"):
@@ -72,14 +72,14 @@ def test_upload_a_zip_and_train_from_the_ui(server, page, shots, tmp_path):
     page.get_by_text("Finished: run", exact=False).wait_for(timeout=240_000)
     settle(page, "Finished runs")
     assert_no_errors(page)
-    assert page.locator(".js-plotly-plot").count() >= 1  # the live curves
+    wait_for_charts(page, 1)  # the live curves
     page.screenshot(path=str(shots / "train_finished.png"), full_page=True)
     assert len(list(server["runs"].glob("*-cnn-holdout-*"))) == 1
 
     page.get_by_role("button", name="Use as active model and open Results").click()
     settle(page, "Downloads", timeout=120_000)
     assert_no_errors(page)
-    assert page.locator(".js-plotly-plot").count() >= 6
+    wait_for_charts(page, 6)
     assert "Synthetic demo data" in page.inner_text("body")
     page.screenshot(path=str(shots / "results.png"), full_page=True)
     go(page, "Home")

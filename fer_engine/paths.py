@@ -17,6 +17,21 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def shown(path: str | Path) -> str:
+    """``path`` as shipped text writes it (a model card's commands): relative to the
+    repository root where it lies in the repository or beside it
+    (``../shared/datasets/fer2013``), so no machine's folder layout is published; any other
+    path as given."""
+    p = Path(path)
+    if not p.is_absolute():
+        return str(path)
+    p = p.resolve()
+    for base, prefix in ((REPO_ROOT, ""), (REPO_ROOT.parent, "../")):
+        if p.is_relative_to(base):
+            return prefix + (p.relative_to(base).as_posix() or ".")
+    return str(path)
+
+
 def _dir(env: str, default: Path) -> Path:
     value = os.environ.get(env)
     return Path(value).expanduser().resolve() if value else default

@@ -19,7 +19,7 @@ def test_no_flags_is_the_default_spec():
     assert parse() == ExperimentSpec(model="cnn", protocol="loso", epochs=30, batch_size=32,
                                      learning_rate=1e-3, seed=0, weights=None, augment="flip",
                                      k=5, test_size=0.2, val_fraction=0.15, copies=4,
-                                     early_stopping_patience=6, detect=True, margin=0.2,
+                                     early_stopping_patience=6, detect=True, margin=None,
                                      detector="mtcnn", align=True)
 
 

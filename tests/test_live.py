@@ -386,3 +386,23 @@ def test_timeline_thinned_frame_is_every_kth_row_of_the_full_one():
     assert full["track"].isna().sum() == 400 and full["track"].iloc[1500] == 1
     assert full["p_fear"].iloc[0] == pytest.approx(round(float(full["p_fear"].iloc[0]), 4))
     assert t.to_frame(max_rows=5000).equals(full)
+
+
+def test_pipeline_cuts_faces_at_the_models_own_margin_unless_told(face_bgr, monkeypatch):
+    from fer_engine.inference import pipeline as pipeline_module
+    from fer_engine.preprocess.crop import DEFAULT_MARGIN
+
+    margins = []
+    real = pipeline_module.crop_box
+
+    def spy(box, shape, margin=DEFAULT_MARGIN):
+        margins.append(margin)
+        return real(box, shape, margin)
+
+    monkeypatch.setattr(pipeline_module, "crop_box", spy)
+    model = FakeModel()
+    assert FramePipeline(model, LiveConfig(), clock=Clock()).margin == DEFAULT_MARGIN
+    model.face_margin = 0.05  # a model trained on tightly framed faces
+    FramePipeline(model, LiveConfig(), clock=Clock()).process(face_bgr)
+    FramePipeline(model, LiveConfig(margin=0.3), clock=Clock()).process(face_bgr)
+    assert margins == [0.05, 0.3]

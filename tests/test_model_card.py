@@ -300,6 +300,11 @@ def test_train_pretrained_export_writes_the_card(fer_like, tmp_path, monkeypatch
     assert "--mixed-precision off" in card["training"]["command"]
     assert "The run was started with" not in md  # no schedule change in this run
     assert "wrote the model card" in capsys.readouterr().out
+    from fer_engine.models import load_model
+    from fer_engine.models.pretrained import FACE_MARGIN
+
+    assert load_model(tmp_path / "out" / "model.keras").face_margin == FACE_MARGIN
+    assert card["input"]["face_margin"] == FACE_MARGIN
     # batch-norm statistics re-estimated on the un-augmented training faces at export
     assert card["training"]["batchnorm_recalibrated_on"] == card["data"]["n_train"]
     assert f"re-estimated on {card['data']['n_train']:,} training faces" in md
@@ -520,6 +525,21 @@ def test_training_command_lists_settings_it_has_no_option_for():
                                    default=list))
     tr = training_command(config)
     assert "--erasing 0.25" in tr["command"] and tr["not_on_command_line"] == {"momentum": 0.8}
+
+
+def test_card_publishes_no_machine_folders(written):
+    """The training command names the data relative to the repository where it lies beside
+    it, and the card leaves out where the run kept its files."""
+    from fer_engine.paths import REPO_ROOT
+    from fer_engine.pretrained.card import training_command
+
+    card, md, _ = written
+    config = card["training"]["config"]
+    assert not {"work_dir", "out_dir", "repo_checkpoint"} & set(config)
+    assert "epochs" in config and "/root/" not in md
+    beside = str(REPO_ROOT.parent / "shared" / "datasets" / "fer2013")
+    tr = training_command({"data": beside, "epochs": 5})
+    assert "--data ../shared/datasets/fer2013 --epochs 5" in tr["command"]
 
 
 def test_a_fresh_checkout_resumes_from_the_committed_compact_checkpoint(tmp_path):

@@ -104,6 +104,22 @@ def test_save_and_load_give_the_same_probabilities(trained, name, tmp_path):
         np.testing.assert_allclose(again.predict_proba(X), model.predict_proba(X), atol=1e-6)
 
 
+def test_the_face_margin_travels_in_meta_json(trained, tmp_path):
+    from fer_engine.preprocess.crop import DEFAULT_MARGIN
+
+    model = trained["hog_svm"][0]
+    model.face_margin = 0.07
+    try:
+        path = model.save(tmp_path)
+    finally:
+        model.face_margin = DEFAULT_MARGIN
+    assert load_model(path).face_margin == 0.07
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    del meta["face_margin"]  # written before models knew their margin
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    assert load_model(path).face_margin == DEFAULT_MARGIN
+
+
 def test_keras_models_are_flat_functional_graphs(trained):
     import keras
 

@@ -50,3 +50,13 @@ def test_the_training_work_folder_sits_in_the_same_user_cache(monkeypatch, tmp_p
     assert default_work_dir() == str(tmp_path / "xdg" / "fer_engine" / "pretrain")
     monkeypatch.setenv("FER_PRETRAIN_DIR", str(tmp_path / "mine"))
     assert default_work_dir() == str(tmp_path / "mine")
+
+
+def test_shown_paths_are_relative_to_the_repository_where_they_can_be(tmp_path):
+    from fer_engine.paths import REPO_ROOT, shown
+
+    assert shown(REPO_ROOT / "artifacts" / "pretrained") == "artifacts/pretrained"
+    assert shown(REPO_ROOT.parent / "shared" / "datasets") == "../shared/datasets"
+    assert shown("data/fer2013") == "data/fer2013"  # relative: as given
+    outside = "/nowhere-near/the/repository"
+    assert shown(outside) == outside

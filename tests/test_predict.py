@@ -116,3 +116,25 @@ def test_predict_cli_unknown_model_is_one_line(tmp_path, capsys):
                  str(tmp_path)])
     _, err = capsys.readouterr()
     assert code == 2 and err.startswith("error: No model found") and err.count("\n") == 1
+
+
+def test_faces_are_cut_at_the_models_own_margin_unless_one_is_given(model_dir, images,
+                                                                     monkeypatch):
+    from fer_engine import preprocess
+    from fer_engine.models import load_model
+
+    seen = []
+    real = preprocess.prepare_image
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["margin"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(preprocess, "prepare_image", spy)
+    model = load_model(model_dir)
+    assert model.face_margin == 0.2  # saved by this tool with the engine's default
+    model.face_margin = 0.05
+    wide = predict_images(model, [images["astronaut"]], margin=0.4)
+    tight = predict_images(model, [images["astronaut"]])
+    assert seen == [0.4, 0.05]
+    assert tight["w"].iloc[0] == wide["w"].iloc[0]  # the face box is the same; the crop is not

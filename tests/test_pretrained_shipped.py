@@ -74,6 +74,10 @@ def test_classes_and_input(model):
     assert tuple(model.labels) == tuple(FER2013_EMOTIONS)
     assert "contempt" not in model.labels
     assert tuple(model.input_spec.shape) == (48, 48, 1)
+    # faces in photos are cut as tightly as FER2013 frames its faces
+    from fer_engine.models.pretrained import FACE_MARGIN
+
+    assert model.face_margin == FACE_MARGIN < 0.2
 
 
 def test_batch_one_call_is_fast(model):

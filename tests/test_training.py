@@ -254,3 +254,20 @@ def test_train_cli_offline_imagenet_is_one_line(dataset, runs, capsys, monkeypat
     assert err.startswith("error: The ImageNet weights for VGG16 could not be downloaded")
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not runs.exists() or list(runs.iterdir()) == []
+
+
+def test_fold_models_remember_the_margin_their_faces_were_cut_at(dataset, runs):
+    """A model trained on faces cut at a margin classifies photos at that margin; without
+    detection (whole images) it keeps the engine's default."""
+    from fer_engine.preprocess.crop import DEFAULT_MARGIN
+
+    wide = load_run(run_experiment(dataset, ExperimentSpec("hog_svm", "group-kfold", k=2,
+                                                           margin=0.35)))
+    assert wide.config["preprocess"]["margin"] == 0.35 and wide.model().face_margin == 0.35
+    assert json.loads((wide.path / "models" / "meta.json").read_text())["face_margin"] == 0.35
+    plain = load_run(run_experiment(dataset, ExperimentSpec("hog_svm", "group-kfold", k=2)))
+    assert plain.config["preprocess"]["margin"] == DEFAULT_MARGIN  # None: the model's own
+    assert plain.model().face_margin == DEFAULT_MARGIN
+    whole = load_run(run_experiment(dataset, ExperimentSpec("hog_svm", "group-kfold", k=2,
+                                                            detect=False, margin=0.35)))
+    assert whole.model().face_margin == DEFAULT_MARGIN

@@ -290,6 +290,10 @@ def test_scoring_the_shipped_model_leaves_out_contempt_with_a_note(scoring_run, 
     run = load_run(scoring_run)
     assert run.model_name == "pretrained" and run.protocol_name == "none"
     assert run.labels == FER7 and not run.leaky
+    from fer_engine.models.pretrained import FACE_MARGIN
+
+    # the dataset's faces are cut at the shipped model's own margin, and its copy keeps it
+    assert run.config["preprocess"]["margin"] == FACE_MARGIN == run.model().face_margin
     pred = run.predictions
     n_scored = N_PEOPLE * (len(LABELS) - 1)
     assert len(pred) == n_scored and "contempt" not in set(pred["true"])

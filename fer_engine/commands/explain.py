@@ -255,6 +255,7 @@ def run(args) -> int:
         return _run_regions(args)
     from fer_engine.explain import deletion_insertion, explain, overlay
     from fer_engine.models import load_model
+    from fer_engine.models.base import face_margin
     from fer_engine.preprocess import prepare_image
 
     fold = args.fold
@@ -263,7 +264,7 @@ def run(args) -> int:
     model = load_model(args.model, fold=fold)
     prepared = prepare_image(
         args.image, model.input_spec, detect=not args.no_detect, fallback="centre",
-        detector=args.detector, align=args.align,
+        margin=face_margin(model), detector=args.detector, align=args.align,
     )
     print(prepared.message)
     x, crop = prepared.inputs[0], prepared.crops[0]

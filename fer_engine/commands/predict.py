@@ -18,8 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="which fold's model of a run: a number, or 'all' for their average (default: last)")
     p.add_argument("--no-detect", action="store_true",
                    help="the images already are face crops: classify each whole image")
-    p.add_argument("--margin", type=at.non_negative_float, default=0.2,
-                   help="margin around a detected face (fraction of its size)")
+    p.add_argument("--margin", type=at.non_negative_float, default=None,
+                   help="margin around a detected face, as a fraction of its size (default: "
+                        "the model's own, the margin its training faces were cut at)")
     add_detection_arguments(p)
     p.add_argument("--batch-size", type=at.positive_int, default=64)
     p.add_argument("--csv", required=True, type=at.output_file, help="output CSV file")

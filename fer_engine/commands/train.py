@@ -62,7 +62,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-detect", dest="detect", action="store_false",
                    help="images already are face crops: no face detection")
     p.add_argument("--margin", type=at.non_negative_float, default=d.margin,
-                   help="margin around a detected face, as a fraction of its size")
+                   help="margin around a detected face, as a fraction of its size (default: "
+                        "0.2; with --model pretrained, the shipped model's own)")
     add_detection_arguments(p)
     p.add_argument("--unfreeze", choices=["conv5"], default=None, help="resnet50: also train the last block")
     p.add_argument("--finetune", action="store_true",

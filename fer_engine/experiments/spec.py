@@ -35,7 +35,9 @@ class ExperimentSpec:
     False, or a dict of factors like ``FULL_AUGMENTATION``. ``class_weight``: balanced class
     weights. ``val_fraction``: share of each fold's training participants held out for early
     stopping (``early_stopping_patience`` epochs) and learning-rate reduction (0 disables
-    both). ``detect``/``margin``: face detection of pre-processing (no face: centre crop);
+    both). ``detect``/``margin``: face detection of pre-processing (no face: centre crop) and
+    the margin around each face (None: the model's own, ``FERModel.face_margin``: the
+    engine's default 0.2 for a model trained here, the shipped model's for ``pretrained``);
     ``detector`` (a name of ``fer_engine.preprocess.DETECTORS``) finds the faces and ``align``
     levels the eyes before the crop.
     ``finetune``: ``transfer`` only: also train the base network's last convolution block and
@@ -66,7 +68,7 @@ class ExperimentSpec:
     copies: int = 4
     early_stopping_patience: int = 6
     detect: bool = True
-    margin: float = 0.2
+    margin: float | None = None
     detector: str = DEFAULT_DETECTOR
     align: bool = DEFAULT_ALIGN
     finetune: bool = False
@@ -96,6 +98,8 @@ class ExperimentSpec:
         resolve_augmentation(self.augment)  # ValueError for an unknown preset or factor
         for name, kind in _COERCE.items():
             object.__setattr__(self, name, kind(getattr(self, name)))
+        if self.margin is not None:
+            object.__setattr__(self, "margin", float(self.margin))
         augment = self.augment
         object.__setattr__(self, "augment", dict(augment) if isinstance(augment, dict) else augment)
         object.__setattr__(self, "model_options", dict(self.model_options or {}))

@@ -253,6 +253,8 @@ def plan_experiment(dataset, spec: ExperimentSpec, progress=None, cancel=None) -
         first = create(spec.model, labels, weights=spec.weights, **_family_options(spec))
         model_section = {**first.meta(), "weights": first.options.get("weights", "none")}
     model_section.pop("labels", None)
+    if spec.margin is None:  # faces are cut as the model's own training faces were
+        spec = dataclasses.replace(spec, margin=first.face_margin)
     augmentation = resolve_augmentation(spec.augment)
     if not (spec.model in KERAS_FAMILIES or spec.finetune):
         # HOG+SVM and a frozen transfer head see the images as they are: say so in config.json
@@ -426,6 +428,8 @@ def _fit_fold(planned: Planned, m, fold, participants, models_dir: Path, progres
                  progress=fold_progress, cancel=cancel, **by_person)
     if getattr(m, "fit_info", None):
         planned.fold_info.append({"fold": fold.index, **m.fit_info})
+    if spec.detect:  # faces were cut at this margin; whole images keep the default
+        m.face_margin = spec.margin
     m.save(models_dir, stem=f"fold_{fold.index}")
     return m, rows
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from fer_engine import emotions
+from fer_engine.models.base import face_margin
 from fer_engine.preprocess import DEFAULT_ALIGN, DEFAULT_DETECTOR, FaceBox, prepare_image
 from fer_engine.preprocess.detectors import get_detector
 from fer_engine.preprocess.faces import DETECT_MAX_SIDE
@@ -128,7 +129,7 @@ def classify_image(
     detect: bool = True,
     small_faces: bool = False,
     max_faces: int = MAX_FACES,
-    margin: float = 0.2,
+    margin: float | None = None,
     detector: str = DEFAULT_DETECTOR,
     align: bool = DEFAULT_ALIGN,
 ) -> ImageResult:
@@ -139,7 +140,8 @@ def classify_image(
     classified. ``small_faces``: search faces down to 3 % of the shorter side instead of
     10 % (slower). ``detector``: a name of
     :data:`fer_engine.preprocess.detectors.DETECTORS`; ``align``: level the eyes before the
-    crop. Decoding problems raise :class:`fer_engine.errors.ImageError` with a
+    crop; ``margin`` around each face (None: the model's own, ``model.face_margin``).
+    Decoding problems raise :class:`fer_engine.errors.ImageError` with a
     sentence for the user.
     """
     label = f"'{name}'" if name else "this photo"
@@ -147,6 +149,7 @@ def classify_image(
         source = io.BytesIO(bytes(source))  # named, so decoding errors name the file
         source.name = name
     min_size = MIN_FACE_SMALL if small_faces else MIN_FACE
+    margin = face_margin(model, margin)
     prep = prepare_image(source, model.input_spec, detect=detect, margin=margin,
                          fallback="none", max_faces=max_faces, min_size=min_size,
                          detector=detector, align=align)

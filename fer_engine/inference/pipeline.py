@@ -40,6 +40,7 @@ import numpy as np
 from fer_engine import emotions
 from fer_engine.inference.alerts import AlertEvent, AlertMonitor
 from fer_engine.inference.tracking import FaceTracker
+from fer_engine.models.base import face_margin
 from fer_engine.preprocess import FaceBox, crop_box, detect_faces, extract_face
 from fer_engine.preprocess.detectors import LIVE_DETECTOR, check_detector
 
@@ -62,7 +63,8 @@ class LiveConfig:
     not aligned in video); ``min_face`` smallest face as a fraction of the frame's shorter side;
     ``scale_factor``/``min_neighbors`` OpenCV's; ``detect_every`` run the detector on
     every n-th frame; ``max_faces`` faces classified per frame (largest first);
-    ``margin`` crop margin around a face (fraction of its size, as in training).
+    ``margin`` crop margin around a face (fraction of its size; None: the model's own,
+    ``model.face_margin``, the margin its training faces were cut at).
     Tracking: ``track_iou`` overlap needed to continue a face's track; ``track_ttl_s``
     seconds a face may be missing before its track (and smoothing) is dropped.
     Grad-CAM: ``gradcam_every`` every n-th processed frame (0: off), ``gradcam_alpha``
@@ -80,7 +82,7 @@ class LiveConfig:
     min_neighbors: int = 5
     detect_every: int = 1
     max_faces: int = 4
-    margin: float = 0.2
+    margin: float | None = None
     track_iou: float = 0.3
     track_ttl_s: float = 1.0
     gradcam_every: int = 0
@@ -192,6 +194,11 @@ class FramePipeline:
         return AlertMonitor(watched, config.threshold, config.hold_s, config.track_ttl_s)
 
     @property
+    def margin(self) -> float:
+        """The crop margin around each face: the config's, else the model's own."""
+        return face_margin(self.model, self.config.margin)
+
+    @property
     def gradcam_error(self) -> str | None:
         """Why Grad-CAM is unavailable for this model (None if it works or was not asked)."""
         return self._gradcam_error
@@ -239,7 +246,7 @@ class FramePipeline:
         else:
             src = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         pixels = np.stack([
-            extract_face(src, crop_box(b, bgr.shape, self.config.margin), self.spec) for b in boxes
+            extract_face(src, crop_box(b, bgr.shape, self.margin), self.spec) for b in boxes
         ])
         return pixels, np.asarray(self.model.predict_proba(pixels), dtype=np.float64)
 
@@ -294,7 +301,7 @@ class FramePipeline:
             toc = time.perf_counter()
             try:
                 maps = self.gradcam(pixels, probs)
-                self._maps = [(crop_box(b, bgr.shape, c.margin), m) for b, m in zip(boxes, maps)]
+                self._maps = [(crop_box(b, bgr.shape, self.margin), m) for b, m in zip(boxes, maps)]
             except Exception as exc:  # noqa: BLE001 - e.g. a model without convolutions
                 self._gradcam_error = str(exc) or type(exc).__name__
                 self._maps = []
@@ -326,7 +333,7 @@ class FramePipeline:
 
             # The last computed maps, placed at the current boxes of the same faces.
             for i, face in enumerate(faces[: len(self._maps)]):
-                paint_map(out, self._maps[i][1], crop_box(face.box, out.shape, self.config.margin),
+                paint_map(out, self._maps[i][1], crop_box(face.box, out.shape, self.margin),
                           self.config.gradcam_alpha)
         active = set(self.alerts.active)
         h, w = out.shape[:2]

@@ -52,7 +52,8 @@ def columns_for(labels) -> list[str]:
             + [emotions.prob_column(lab) for lab in labels] + ["error"])
 
 
-def predict_images(model, sources, *, detect: bool = True, margin: float = 0.2, batch_size: int = 64,
+def predict_images(model, sources, *, detect: bool = True, margin: float | None = None,
+                   batch_size: int = 64,
                    max_faces: int | None = None, fold=None, detector: str | None = None,
                    align: bool | None = None) -> pd.DataFrame:
     """Classify every face in ``sources``; one row per face.
@@ -64,13 +65,16 @@ def predict_images(model, sources, *, detect: bool = True, margin: float = 0.2, 
     in the original image's pixels; the centre square when detection is off), ``pred``,
     ``confidence`` (the top probability), ``p_<label>`` per class of the model, ``error``.
     ``detector``/``align``: see :func:`fer_engine.preprocess.prepare_image` (None: its defaults).
+    ``margin``: around each detected face (None: the model's own, ``model.face_margin``).
     An image that cannot be read or has no face gets one row with ``error`` (the reason)
     and no prediction; the others go on.
     """
     from fer_engine.models import load_model
+    from fer_engine.models.base import face_margin
     from fer_engine.preprocess import prepare_image
 
     model = load_model(model, fold=fold)
+    margin = face_margin(model, margin)
     # None: the engine's defaults (fer_engine.preprocess.DEFAULT_DETECTOR / DEFAULT_ALIGN).
     detection = {k: v for k, v in (("detector", detector), ("align", align)) if v is not None}
     labels = model.labels

@@ -135,6 +135,7 @@ class EnsembleModel(FERModel):
                 raise ModelError("The fold models of this run disagree on emotions or input size.")
         super().__init__(first.labels, first.input_spec, {"members": [m.name for m in members]})
         self.members = list(members)
+        self.face_margin = first.face_margin
 
     def predict_proba(self, X, batch_size: int = 256) -> np.ndarray:
         p = sum(m.predict_proba(X, batch_size=batch_size) for m in self.members) / len(self.members)

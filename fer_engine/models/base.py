@@ -30,6 +30,7 @@ import numpy as np
 from fer_engine import emotions
 from fer_engine.errors import ModelError, TrainingCancelled
 from fer_engine.preprocess import InputSpec, normalise
+from fer_engine.preprocess.crop import DEFAULT_MARGIN
 
 META_FILE = "meta.json"
 
@@ -205,12 +206,24 @@ def n_batches(n: int, batch_size: int) -> int:
 # --------------------------------------------------------------------------- base class
 
 
+def face_margin(model, margin: float | None = None) -> float:
+    """The crop margin to classify ``model``'s faces at: ``margin`` when given, else the
+    model's own (:attr:`FERModel.face_margin`; the engine's default for objects without one)."""
+    if margin is not None:
+        return float(margin)
+    return float(getattr(model, "face_margin", DEFAULT_MARGIN))
+
+
 class FERModel:
     """Base class of every model family. Subclasses set ``name`` and implement the methods."""
 
     name: str = "base"
     #: file extension of the saved model ("keras" or "joblib")
     file_format: str = "keras"
+    #: The margin around a detected face (:func:`fer_engine.preprocess.crop.crop_box`) at
+    #: which this model's training faces were cut: photos are classified at the same one.
+    #: Stored in ``meta.json``; a model trained on a dataset's whole images gets the default.
+    face_margin: float = DEFAULT_MARGIN
 
     def __init__(self, labels, input_spec: InputSpec, options: dict | None = None) -> None:
         labels = emotions.subset(labels)
@@ -265,6 +278,7 @@ class FERModel:
             "input_spec": self.input_spec.to_dict(),
             "options": self.options,
             "format": self.file_format,
+            "face_margin": self.face_margin,
             "fer_engine": __version__,
         }
 
@@ -296,17 +310,20 @@ class FERModel:
             name = meta["name"]
             labels = tuple(meta["labels"])
             spec = InputSpec.from_dict(meta["input_spec"])
+            margin = float(meta.get("face_margin", DEFAULT_MARGIN))
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"{meta_path} is not a valid model description ({exc}).") from exc
         klass = MODEL_CLASSES.get(name)
         if klass is None:
             raise ModelError(f"{path} holds a '{name}' model, which this version does not know.")
         try:
-            return klass._load_model_file(path, labels, spec, meta.get("options", {}))
+            model = klass._load_model_file(path, labels, spec, meta.get("options", {}))
         except ModelError:
             raise
         except Exception as exc:  # noqa: BLE001 - any decoding failure becomes one clear sentence
             raise ModelError(f"The model file {path} cannot be loaded ({type(exc).__name__}: {exc}).") from exc
+        model.face_margin = margin
+        return model
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(labels={self.labels}, input_spec={self.input_spec})"

@@ -16,11 +16,16 @@ from fer_engine.preprocess.faces import FaceBox
 from fer_engine.preprocess.spec import InputSpec, normalise
 
 
+#: Margin around a detected face (each side, as a fraction of the face's size) used when
+#: preparing training faces and, for a model trained that way, when classifying.
+DEFAULT_MARGIN: float = 0.2
+
+
 def _hw(image_shape: tuple[int, ...]) -> tuple[int, int]:
     return int(image_shape[0]), int(image_shape[1])
 
 
-def crop_box(box: FaceBox, image_shape: tuple[int, ...], margin: float = 0.2) -> FaceBox:
+def crop_box(box: FaceBox, image_shape: tuple[int, ...], margin: float = DEFAULT_MARGIN) -> FaceBox:
     """The square crop around face ``box`` in an image of ``image_shape`` ((H, W[, C])).
 
     The square's side is ``max(w, h) * (1 + 2 * margin)``: ``margin`` is the space

@@ -27,6 +27,7 @@ from fer_engine import emotions
 from fer_engine.errors import DatasetError, ModelError, UserFacingError
 from fer_engine.models.base import FERModel
 from fer_engine.models.pretrained import CARD_JSON, CARD_MD, MODEL_FILE
+from fer_engine.paths import shown
 
 STATE_FILE = "training_state.json"
 BENCHMARK_FILE = "benchmark.json"
@@ -175,7 +176,7 @@ def _serving(model: FERModel, model_file: Path) -> dict:
             + (["--flip"] if info.get("flip_tta") else [])
             + ([f"--shift {info['shift_tta']}"] if info.get("shift_tta") else [])
             + [f"--with {m['file']}" for m in info.get("members", [])]
-            + ([f"--int8 {info.get('calibration_data') or '../shared/datasets/fer2013'}"]
+            + ([f"--int8 {shown(info.get('calibration_data') or '../shared/datasets/fer2013')}"]
                if info.get("int8") else [])),
     }
 
@@ -192,7 +193,8 @@ def training_command(config: dict) -> dict:
 
     default = json.loads(json.dumps(asdict(PretrainConfig()), default=list))
     parts = ["nice -n 5 .venv/bin/python -m fer_engine train-pretrained",
-             f"--data {config.get('data', default['data'])}", f"--epochs {config.get('epochs')}"]
+             f"--data {shown(config.get('data', default['data']))}",
+             f"--epochs {config.get('epochs')}"]
     for key, flag in CLI_OPTIONS:
         value = config.get(key, default[key])
         if value != default[key] and key not in LOCATION_SETTINGS:
@@ -232,7 +234,7 @@ def _training(state: dict | None) -> dict | None:
         curve = {"best_epoch": best["epoch"], "best_val_accuracy": best["val_accuracy"],
                  "best_val_accuracy_flip_tta": best.get("val_accuracy_flip_tta"),
                  "final": hist[-1], "exported_epoch": hist[-1]["epoch"]}
-    from fer_engine.pretrained.training import cpu_has_bf16
+    from fer_engine.pretrained.training import LOCATION_SETTINGS, cpu_has_bf16
 
     return {
         **training_command(cfg),
@@ -259,7 +261,9 @@ def _training(state: dict | None) -> dict | None:
         "batchnorm_recalibrated_on": (state.get("export") or {}).get("batchnorm_recalibrated_on"),
         "curve": curve,
         "history": hist,
-        "config": cfg,
+        # where the run kept its files says nothing about the model: left out
+        "config": {k: shown(v) if k == "data" else v for k, v in cfg.items()
+                   if k not in LOCATION_SETTINGS},
     }
 
 
@@ -383,7 +387,7 @@ def build_card(model_dir, data_root, split: str = "public_test", benchmark: dict
     evaluation.update(
         split=split,
         command=("python -m fer_engine predict --model pretrained --no-detect --csv out.csv "
-                 f"{folder}"),
+                 f"{shown(folder)}"),
         used_by_predict=serving["summary"],
         accuracy_keras_graph=None,
         agreement_keras_graph=None,
@@ -410,12 +414,13 @@ def build_card(model_dir, data_root, split: str = "public_test", benchmark: dict
         "serving": serving,
         "input": {
             "size": spec.size, "channels": spec.channels, "normalisation": spec.normalisation,
+            "face_margin": model.face_margin,
             "description": (f"{spec.size}x{spec.size} gray face crop, pixels x/255 (range "
                             f"[0, 1]); the graph takes the central {arch['crop']}x{arch['crop']} "
                             "and rescales to [-1, 1] itself"),
         },
         "data": {"dataset": "FER2013", "train_split": cfg.get("train_split", "train"),
-                 "eval_split": split, "data_root": str(data_root), **data},
+                 "eval_split": split, "data_root": shown(data_root), **data},
         "training": _training(state),
         "evaluation": evaluation,
         "limits": list(LIMITS),
@@ -638,7 +643,9 @@ def _model_md(card: dict) -> list[str]:
         folded, "",
         "## Input", "", f"- {card['input']['description']}.",
         "- `predict --no-detect` takes each image as a face crop (its centre square); without "
-        "`--no-detect` faces are detected first.", "",
+        "`--no-detect` faces are detected first and cut with a margin of "
+        f"{card['input'].get('face_margin', 0.2):g} of the face's size on each side, about as "
+        "tightly as FER2013 frames its faces (`benchmarks/face_margin.py`).", "",
     ]
 
 

@@ -453,6 +453,7 @@ def export(model, cfg: PretrainConfig, state: dict, out_dir: Path,
     ``export.batchnorm_recalibrated_on``); None keeps the statistics of the training batches.
     """
     from fer_engine.models import fervgg
+    from fer_engine.models.pretrained import FACE_MARGIN
     from fer_engine.preprocess import GRAY_48
 
     n_recalibrated = 0
@@ -462,6 +463,7 @@ def export(model, cfg: PretrainConfig, state: dict, out_dir: Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     fused = fervgg.fold_batchnorm(model, len(cfg.labels), **cfg.arch())
     wrapped = fervgg.FERVGGModel(cfg.labels, GRAY_48, {**cfg.arch(), "fused": True}, model=fused)
+    wrapped.face_margin = FACE_MARGIN  # photos are cut as FER2013 frames its faces
     tmp = out_dir / ".export.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     wrapped.save(tmp)

@@ -305,6 +305,7 @@ def test_train_pretrained_export_writes_the_card(fer_like, tmp_path, monkeypatch
 
     assert load_model(tmp_path / "out" / "model.keras").face_margin == FACE_MARGIN
     assert card["input"]["face_margin"] == FACE_MARGIN
+    assert f"(margin {FACE_MARGIN:g})" in md and "as tightly as FER2013 frames its faces" in md
     # batch-norm statistics re-estimated on the un-augmented training faces at export
     assert card["training"]["batchnorm_recalibrated_on"] == card["data"]["n_train"]
     assert f"re-estimated on {card['data']['n_train']:,} training faces" in md

@@ -643,10 +643,17 @@ def _model_md(card: dict) -> list[str]:
         folded, "",
         "## Input", "", f"- {card['input']['description']}.",
         "- `predict --no-detect` takes each image as a face crop (its centre square); without "
-        "`--no-detect` faces are detected first and cut with a margin of "
-        f"{card['input'].get('face_margin', 0.2):g} of the face's size on each side, about as "
-        "tightly as FER2013 frames its faces (`benchmarks/face_margin.py`).", "",
+        f"`--no-detect` faces are detected first and {_cut_words(card['input'])}.", "",
     ]
+
+
+def _cut_words(inp: dict) -> str:
+    """How a detected face is cut for the model, in words (from the card's input section)."""
+    m = float(inp.get("face_margin", 0.2))
+    side = ("the longer side of the detector's face box (margin 0)" if m == 0 else
+            f"the face box's longer side plus {m:g} of it on each side (margin {m:g})")
+    return (f"cut as a square of {side}, as tightly as FER2013 frames its faces "
+            "(`benchmarks/face_margin.py`)")
 
 
 def _data_md(data: dict, ev: dict) -> list[str]:

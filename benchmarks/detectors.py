@@ -264,34 +264,43 @@ def main() -> int:
     return 0
 
 
-def tight_crops(model, rng, per_class: int, names: list[str]) -> None:
-    """Faces that fill the photo, as in many web face photos: each sampled FER2013 face
-    upscaled to 256-800 px, classified through ``predict_images`` (detection, alignment,
-    crop; a photo with no face found counts as wrong), against ``--no-detect``."""
+def filling_photos(folder: Path, rng, per_class: int) -> list[tuple[str, np.ndarray, str]]:
+    """(name, rgb, emotion): ``per_class`` faces per emotion of ``folder``, each 48x48 face
+    upscaled to a 256-800 px photo it fills, as in many web face photos."""
     from fer_engine import emotions
-    from fer_engine.inference.predict import predict_images
-    from fer_engine.preprocess import detectors
 
     data = []
-    for folder in sorted(p for p in FER.iterdir() if p.is_dir()):
-        files = sorted(f for f in folder.iterdir() if f.suffix.lower() in (".png", ".jpg"))
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        files = sorted(f for f in sub.iterdir() if f.suffix.lower() in (".png", ".jpg"))
         for i in sorted(rng.choice(len(files), size=min(per_class, len(files)), replace=False)):
             gray = cv2.imread(str(files[i]), cv2.IMREAD_GRAYSCALE)
             side = int(rng.integers(256, 801))
             big = cv2.resize(gray, (side, side), interpolation=cv2.INTER_CUBIC)
-            data.append((f"{folder.name}/{files[i].name}", cv2.cvtColor(big, cv2.COLOR_GRAY2RGB),
-                         emotions.normalise(folder.name)))
-    truth = np.array([model.labels.index(e) for *_, e in data])
-    sources = [(name, rgb) for name, rgb, _ in data]
+            data.append((f"{sub.name}/{files[i].name}", cv2.cvtColor(big, cv2.COLOR_GRAY2RGB),
+                         emotions.normalise(sub.name)))
+    return data
 
-    def score(frame) -> tuple[float, float]:
-        first = frame.drop_duplicates("path").set_index("path").reindex([n for n, _ in sources])
-        found = first["error"].isna().to_numpy()
-        pred = np.array([model.labels.index(p) if isinstance(p, str) else -1
-                         for p in first["pred"]])
-        return found.mean(), np.mean(found & (pred == truth))
 
-    _, whole = score(predict_images(model, sources, detect=False))
+def score(model, data, **options) -> tuple[float, float]:
+    """``predict_images`` over ``data`` ((name, rgb, emotion)): (share of photos with a face
+    found, accuracy with a photo without a face counted as wrong)."""
+    from fer_engine.inference.predict import predict_images
+
+    names = [n for n, _, _ in data]
+    frame = predict_images(model, [(n, rgb) for n, rgb, _ in data], **options)
+    first = frame.drop_duplicates("path").set_index("path").reindex(names)
+    found = first["error"].isna().to_numpy()
+    right = first["pred"].to_numpy() == np.array([e for *_, e in data], dtype=object)
+    return float(found.mean()), float(np.mean(found & right))
+
+
+def tight_crops(model, rng, per_class: int, names: list[str]) -> None:
+    """Faces that fill the photo (:func:`filling_photos`), classified through
+    ``predict_images`` (detection, alignment, crop), against ``--no-detect``."""
+    from fer_engine.preprocess import detectors
+
+    data = filling_photos(FER, rng, per_class)
+    _, whole = score(model, data, detect=False)
     print(f"\nShipped model on {len(data)} FER2013 public_test faces upscaled to 256-800 px "
           f"tight crops (the face fills the photo). Whole image, no detection: {whole:.1%}.")
     print("\n| detector | face found | accuracy (no face = wrong) |")
@@ -303,11 +312,10 @@ def tight_crops(model, rng, per_class: int, names: list[str]) -> None:
         kept = detectors.MTCNN_BORDER_RETRY
         detectors.MTCNN_BORDER_RETRY = retry
         try:
-            found, acc = score(predict_images(model, sources, detector=d))
+            found, acc = score(model, data, detector=d)
         finally:
             detectors.MTCNN_BORDER_RETRY = kept
         print(f"| {label} | {found:.1%} | {acc:.1%} |")
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

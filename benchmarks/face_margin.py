@@ -23,7 +23,6 @@ import os
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -41,37 +40,13 @@ def _detectors_benchmark():
     return module
 
 
-def photo_sets(folder: Path, per_class: int, seed: int) -> dict[str, list]:
+def photo_sets(bench, folder: Path, per_class: int, seed: int) -> dict[str, list]:
     """{"fills the photo": [(name, rgb, emotion)], "pasted in a scene": [...]}."""
-    from fer_engine import emotions
-
-    bench = _detectors_benchmark()
     bench.FER = folder
     rng = np.random.default_rng(seed)
     scenes = bench.fer_scenes(rng, per_class)
-    tight = []
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-        files = sorted(f for f in sub.iterdir() if f.suffix.lower() in (".png", ".jpg"))
-        for i in sorted(rng.choice(len(files), size=min(per_class, len(files)), replace=False)):
-            gray = cv2.imread(str(files[i]), cv2.IMREAD_GRAYSCALE)
-            side = int(rng.integers(256, 801))
-            big = cv2.resize(gray, (side, side), interpolation=cv2.INTER_CUBIC)
-            tight.append((f"{sub.name}/{files[i].name}", cv2.cvtColor(big, cv2.COLOR_GRAY2RGB),
-                          emotions.normalise(sub.name)))
-    return {"fills the photo": tight,
+    return {"fills the photo": bench.filling_photos(folder, rng, per_class),
             "pasted in a scene": [(f"scene {i}", c, e) for i, (c, _, e, _, _) in enumerate(scenes)]}
-
-
-def score(model, data, **options) -> tuple[float, float]:
-    """(share of photos with a face found, accuracy with no face = wrong)."""
-    from fer_engine.inference.predict import predict_images
-
-    names = [n for n, _, _ in data]
-    frame = predict_images(model, [(n, rgb) for n, rgb, _ in data], **options)
-    first = frame.drop_duplicates("path").set_index("path").reindex(names)
-    found = first["error"].isna().to_numpy()
-    right = first["pred"].to_numpy() == np.array([e for *_, e in data], dtype=object)
-    return float(found.mean()), float(np.mean(found & right))
 
 
 def main() -> int:
@@ -90,17 +65,18 @@ def main() -> int:
 
     model = load_model("pretrained")
     margins = [float(m) for m in args.margins.split(",")]
-    sets = photo_sets(folder, args.per_class, args.seed)
+    bench = _detectors_benchmark()
+    sets = photo_sets(bench, folder, args.per_class, args.seed)
     print(f"FER2013 {args.split}, {args.per_class} faces per emotion; shipped model's own "
           f"margin: {model.face_margin}; cores: {os.cpu_count()}, "
           f"load: {os.getloadavg()[0]:.2f}")
     for name, data in sets.items():
-        _, whole = score(model, data, detect=False)
+        _, whole = bench.score(model, data, detect=False)
         print(f"\n{name}: {len(data)} photos; whole image without detection: {whole:.1%}")
         print("\n| detector | faces found | " + " | ".join(f"margin {m:g}" for m in margins) + " |")
         print("|---|---|" + "---|" * len(margins))
         for d in args.detectors.split(","):
-            results = [score(model, data, detector=d, margin=m) for m in margins]
+            results = [bench.score(model, data, detector=d, margin=m) for m in margins]
             print(f"| {d} | {results[0][0]:.1%} | "
                   + " | ".join(f"{acc:.1%}" for _, acc in results) + " |", flush=True)
     return 0

@@ -30,6 +30,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from fer_engine.analytics.stats import CONFIDENCE, wilson_interval
+from fer_engine.preprocess.crop import DEFAULT_MARGIN
 
 
 @dataclass
@@ -227,7 +228,7 @@ def run_features(run, dataset=None, batch_size: int = 256) -> tuple[np.ndarray, 
                 dataset,
                 model.input_spec,
                 detect=bool(pre.get("detect", True)),
-                margin=float(pre.get("margin", 0.2)),
+                margin=float(pre.get("margin", DEFAULT_MARGIN)),
                 fallback=str(pre.get("fallback", "centre")),
             )
         idx = np.flatnonzero(folds == fold)

@@ -40,6 +40,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from fer_engine.preprocess.crop import DEFAULT_MARGIN
+
 Box = tuple[float, float, float, float]
 
 #: Fractional boxes (x0, y0, x1, y1) in face-box coordinates; "rest" is the remainder.
@@ -56,7 +58,7 @@ def crop_margin(config: dict) -> float:
     """The margin to use for a run's crops: its ``preprocess.margin`` if faces were
     detected, else 0 (the images were taken whole as face crops)."""
     pre = (config or {}).get("preprocess", {}) or {}
-    return float(pre.get("margin", 0.2)) if pre.get("detect", True) else 0.0
+    return float(pre.get("margin", DEFAULT_MARGIN)) if pre.get("detect", True) else 0.0
 
 
 def region_boxes(margin: float = 0.0, regions: dict[str, Box] = REGIONS) -> dict[str, Box]:
@@ -389,7 +391,7 @@ def run_region_attribution(
         dataset,
         InputSpec.from_dict(read_meta(run.path)["input_spec"]),
         detect=bool(pre.get("detect", True)),
-        margin=float(pre.get("margin", 0.2)),
+        margin=float(pre.get("margin", DEFAULT_MARGIN)),
         fallback=str(pre.get("fallback", "centre")),
         # Runs that do not name a detector were prepared with the Haar cascade, unaligned.
         detector=str(pre.get("detector", "haar")),

@@ -110,7 +110,7 @@ def finish_crop(out: np.ndarray, spec: InputSpec) -> np.ndarray:
 
 
 def to_model_input(
-    rgb: np.ndarray, box: FaceBox | None, spec: InputSpec, *, margin: float = 0.2
+    rgb: np.ndarray, box: FaceBox | None, spec: InputSpec, *, margin: float = DEFAULT_MARGIN
 ) -> np.ndarray:
     """One model input, (size, size, channels) float32 normalised per ``spec``.
 

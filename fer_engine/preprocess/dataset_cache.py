@@ -29,6 +29,7 @@ from fer_engine.errors import ImageError, NoFaceError
 from fer_engine.preprocess import decode
 from fer_engine.preprocess.align import DEFAULT_ALIGN, MAX_ANGLE, MIN_ANGLE
 from fer_engine.preprocess.detectors import DEFAULT_DETECTOR, check_detector, detector_settings
+from fer_engine.preprocess.crop import DEFAULT_MARGIN
 from fer_engine.preprocess.faces import FaceBox
 from fer_engine.preprocess.image import FALLBACKS, STATUS_FACE, STATUS_NONE, prepare_image
 from fer_engine.preprocess.spec import InputSpec, normalise
@@ -259,7 +260,7 @@ def prepare_dataset(
     spec: InputSpec,
     *,
     detect: bool = True,
-    margin: float = 0.2,
+    margin: float = DEFAULT_MARGIN,
     fallback: str = "centre",
     cache: bool = True,
     progress: Callable[[int, int], None] | None = None,

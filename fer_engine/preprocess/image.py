@@ -13,7 +13,7 @@ from fer_engine.preprocess.align import (
     extract_aligned,
     eye_midpoint,
 )
-from fer_engine.preprocess.crop import centre_box, crop_box, extract_face
+from fer_engine.preprocess.crop import DEFAULT_MARGIN, centre_box, crop_box, extract_face
 from fer_engine.preprocess.decode import decode_image, describe_source
 from fer_engine.preprocess.detectors import DEFAULT_DETECTOR, check_detector
 from fer_engine.preprocess.faces import FaceBox, detect_faces
@@ -74,7 +74,7 @@ def prepare_image(
     spec: InputSpec,
     *,
     detect: bool = True,
-    margin: float = 0.2,
+    margin: float = DEFAULT_MARGIN,
     fallback: str = "centre",
     max_faces: int | None = None,
     min_size: float = 0.1,

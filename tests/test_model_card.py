@@ -584,6 +584,31 @@ def test_a_fresh_checkout_resumes_from_the_committed_compact_checkpoint(tmp_path
     assert any("resuming after epoch 2 of 3 from the working checkpoint" in m for m in logs)
 
 
+def test_a_finished_run_exports_on_a_machine_with_only_the_compact_checkpoint(tmp_path):
+    """The run finished elsewhere; a fresh checkout has the compact checkpoint and an empty
+    working folder. Exporting writes the run's state (history, config) beside the model."""
+    from fer_engine.pretrained.training import export, train
+
+    rng = np.random.default_rng(2)
+    X = rng.integers(0, 256, (32, 48, 48, 1), dtype=np.uint8)
+    y = np.arange(32) % 7
+
+    def config(work: str):
+        cfg = _config(tmp_path / work, tmp_path, epochs=1)
+        cfg.batch_size, cfg.mixed_precision = 16, "off"
+        cfg.repo_checkpoint = str(tmp_path / "repo" / "training")
+        return cfg
+
+    train(config("old-machine"), X, y, X[:8], y[:8], log=lambda m: None)
+    cfg = config("new-machine")
+    model, state = train(cfg, X, y, X[:8], y[:8], log=lambda m: None)  # nothing left to train
+    assert state["epoch"] == 1 and not (Path(cfg.work_dir) / "state.json").exists()
+    export(model, cfg, state, tmp_path / "out", recalibrate_on=X)
+    record = json.loads((tmp_path / "out" / "training_state.json").read_text())
+    assert record["epoch"] == 1 and len(record["history"]) == 1
+    assert record["export"] == {"batchnorm_recalibrated_on": 32}
+
+
 def test_a_compact_checkpoint_of_another_network_is_refused(tmp_path):
     from fer_engine.errors import ModelError
     from fer_engine.pretrained.training import train

@@ -207,10 +207,10 @@ def _atomic_save(model, state: dict, work: Path) -> None:
     _write_state(state, work)
 
 
-def _write_state(state: dict, folder: Path) -> None:
-    tmp_state = folder / f".{STATE}.tmp"
+def _write_state(state: dict, folder: Path, name: str = STATE) -> None:
+    tmp_state = folder / f".{name}.tmp"
     tmp_state.write_text(json.dumps(state, indent=1))
-    os.replace(tmp_state, folder / STATE)
+    os.replace(tmp_state, folder / name)
 
 
 def _read_state(folder: Path, checkpoint: str) -> dict | None:
@@ -473,9 +473,10 @@ def export(model, cfg: PretrainConfig, state: dict, out_dir: Path,
     for name in ("model.keras", "meta.json", "model.tflite", "model.tflite.json"):
         os.replace(tmp / name, out_dir / name)
     shutil.rmtree(tmp, ignore_errors=True)
-    record = json.loads((Path(cfg.work_dir) / STATE).read_text())
-    record["export"] = {"batchnorm_recalibrated_on": n_recalibrated}
-    (out_dir / "training_state.json").write_text(json.dumps(record, indent=1))
+    # the state train() returned: the working folder has none when the run was resumed from
+    # the compact checkpoint on a fresh checkout
+    _write_state({**state, "export": {"batchnorm_recalibrated_on": n_recalibrated}}, out_dir,
+                 "training_state.json")
     return out_dir / "model.keras"
 
 

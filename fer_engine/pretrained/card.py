@@ -28,6 +28,7 @@ from fer_engine.errors import DatasetError, ModelError, UserFacingError
 from fer_engine.models.base import FERModel
 from fer_engine.models.pretrained import CARD_JSON, CARD_MD, MODEL_FILE
 from fer_engine.paths import shown
+from fer_engine.preprocess.crop import DEFAULT_MARGIN
 
 STATE_FILE = "training_state.json"
 BENCHMARK_FILE = "benchmark.json"
@@ -649,7 +650,7 @@ def _model_md(card: dict) -> list[str]:
 
 def _cut_words(inp: dict) -> str:
     """How a detected face is cut for the model, in words (from the card's input section)."""
-    m = float(inp.get("face_margin", 0.2))
+    m = float(inp.get("face_margin", DEFAULT_MARGIN))
     side = ("the longer side of the detector's face box (margin 0)" if m == 0 else
             f"the face box's longer side plus {m:g} of it on each side (margin {m:g})")
     return (f"cut as a square of {side}, as tightly as FER2013 frames its faces "

@@ -6,6 +6,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+# Loopback by default: only this machine reaches the dashboard (ADDRESS=0.0.0.0 opens it to others).
+ADDRESS ?= 127.0.0.1
 
 .PHONY: run test venv deps dev-deps chromium clean screenshots
 
@@ -34,7 +36,7 @@ dev-deps: $(VENV)/.dev-deps
 MALLOC_ARENA_MAX ?= 2
 
 run: deps
-	MALLOC_ARENA_MAX=$(MALLOC_ARENA_MAX) $(PY) -m streamlit run app.py --server.port $(PORT)
+	MALLOC_ARENA_MAX=$(MALLOC_ARENA_MAX) $(PY) -m streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 # Browser tests need Debian's chromium; install it when missing and apt-get is usable, else they skip.
 chromium:

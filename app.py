@@ -34,7 +34,9 @@ _PAGE_BLURBS = {
     "Session": "analyse a recorded video session: timeline, alerts and a CSV.",
 }
 
-st.set_page_config(page_title="FER research dashboard", page_icon=":material/face:", layout="wide")
+# The icon ships with the app: a Material icon name would be fetched from fonts.gstatic.com.
+st.set_page_config(page_title="FER research dashboard", page_icon=str(ROOT / "dashboard" / "icon.png"),
+                   layout="wide")
 state.init()
 
 

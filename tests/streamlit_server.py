@@ -48,14 +48,16 @@ def free_port() -> int:
 
 def start_server(env: dict, log_path: Path, timeout: float = 90.0) -> tuple[subprocess.Popen, str]:
     """``(process, url)`` once ``/_stcore/health`` answers; RuntimeError (with the log's tail)
-    if the server exits or does not answer within ``timeout`` seconds. The server runs in its
-    own session, so :func:`stop_server` also stops trainings it started."""
+    if the server exits or does not answer within ``timeout`` seconds.
+
+    The server is started as users start it, by ``make run`` (on a free loopback port, with
+    this interpreter), so it reads the repository's ``.streamlit/config.toml`` as theirs does.
+    It runs in its own session, so :func:`stop_server` also stops trainings it started."""
     port = free_port()
     log = open(log_path, "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        ["make", "--no-print-directory", "run", f"PORT={port}", "ADDRESS=127.0.0.1",
+         f"PY={sys.executable}"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()  # the child keeps its own handle
     url = f"http://127.0.0.1:{port}"
@@ -130,3 +132,39 @@ def select_option(page, label: str, option: str) -> None:
     page.get_by_role("combobox", name=label).click()
     page.get_by_role("option", name=re.compile(re.escape(option))).first.click()
     page.wait_for_timeout(300)
+
+
+# --------------------------------------------------------------------------- the server process
+
+
+def streamlit_pid(group: int) -> int:
+    """The pid of the ``streamlit run`` process in process group ``group`` (``make run``'s)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        pgrp = int(stat.rsplit(")", 1)[1].split()[2])
+        if pgrp == group and b"streamlit" in cmdline and b"run" in cmdline:
+            return int(entry.name)
+    raise LookupError(f"no streamlit process in process group {group}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def inotify_watches(pid: int) -> int:
+    """How many inotify watches the process holds (lines ``inotify wd:`` of its fdinfo)."""
+    total = 0
+    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
+        try:
+            total += sum(line.startswith("inotify wd:") for line in info.read_text().splitlines())
+        except OSError:
+            continue
+    return total

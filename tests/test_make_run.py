@@ -29,3 +29,18 @@ def test_server_gets_two_malloc_arenas():
 
 def test_a_setting_of_ones_own_is_kept():
     assert _server_command(MALLOC_ARENA_MAX="4").startswith("MALLOC_ARENA_MAX=4 ")
+
+
+def test_server_listens_on_loopback_unless_told_otherwise():
+    assert "--server.address 127.0.0.1" in _server_command()
+    out = subprocess.run(["make", "-n", "run", "ADDRESS=0.0.0.0"], cwd=REPO, capture_output=True,
+                         text=True, check=True, timeout=60).stdout
+    assert "--server.address 0.0.0.0" in out
+
+
+def test_the_server_watches_no_files():
+    # read from the working folder `make run` starts in; watching .venv kept an idle server busy
+    import tomllib
+
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "none"

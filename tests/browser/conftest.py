@@ -50,7 +50,8 @@ def server(chromium):
         proc, url = start_server(env, log)
     except RuntimeError as exc:
         pytest.fail(str(exc))
-    yield {"url": url, "runs": runs, "cache": cache, "live_run_s": LIVE_RUN_S, "log": log}
+    yield {"url": url, "runs": runs, "cache": cache, "live_run_s": LIVE_RUN_S, "log": log,
+           "group": proc.pid}
     stop_server(proc)  # the server and any training it started
     shutil.rmtree(runs, ignore_errors=True)
     log.unlink(missing_ok=True)

@@ -3,10 +3,13 @@ uploaded and a short training runs from the UI. Screenshots go to <test output>/
 
 from __future__ import annotations
 
+import time
+from urllib.parse import urlsplit
 
 import pytest
 from pages_support import small_dataset, zip_folder
-from streamlit_server import assert_no_errors, go, select_option, settle, wait_for_charts
+from streamlit_server import (assert_no_errors, cpu_seconds, go, inotify_watches, select_option,
+                              settle, streamlit_pid, wait_for_charts)
 
 pytestmark = pytest.mark.browser
 
@@ -30,6 +33,34 @@ def test_every_page_loads_without_an_error(server, page, shots):
                                 full_page=True)
             assert page.locator('[data-testid="stImage"] img').count() >= 8 + 3
     assert page.locator('[data-testid="stSidebarNav"]').get_by_role("link").count() >= 4
+
+
+def test_no_request_leaves_the_server_and_the_idle_server_rests(server, page):
+    """Every page asks only the dashboard's own address (no icon, font or script from an
+    outside host), and the server started as ``make run`` starts it watches no files and uses
+    next to no CPU while nobody does anything."""
+    asked = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.goto(server["url"])
+    settle(page, "research dashboard")
+    for name in ("Dataset", "Train", "Results", "Classify", "Live", "Session"):
+        go(page, name)
+        page.wait_for_timeout(1500)
+        page.wait_for_load_state("networkidle")
+    hosts = {urlsplit(u).hostname for u in asked if urlsplit(u).scheme in ("http", "https", "ws",
+                                                                            "wss")}
+    assert hosts == {"127.0.0.1"}, sorted(u for u in asked if "127.0.0.1" not in u)[:10]
+
+    pid = streamlit_pid(server["group"])
+    assert inotify_watches(pid) == 0
+    page.close()  # no browser session keeps a script running
+    time.sleep(3)
+    before, t0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(10)
+    share = (cpu_seconds(pid) - before) / (time.monotonic() - t0)
+    assert share < 0.05, f"the idle server used {share:.0%} of a core"
+    log = server["log"].read_text(errors="replace")
+    assert "Inotify" not in log and "reconciling" not in log, log[-2000:]
 
 
 def test_upload_a_zip_and_train_from_the_ui(server, page, shots, tmp_path):

@@ -109,3 +109,24 @@ def detector_choice(key: str, default: str, *, help: str | None = None) -> str:
     index = names.index(default) if default in names else 0
     return st.selectbox("Face detector", names, index=index, key=key,
                         format_func=DETECTOR_LABELS.get, help=help)
+
+
+def bounded_int(label: str, low: int, high: int, value: int, *, key: str | None = None,
+                help: str | None = None, container=None) -> int | None:
+    """A whole-number input that never silently replaces what was typed.
+
+    The box has no browser-side bounds (a bounded ``st.number_input`` only turns red on a
+    value outside them and keeps using the old one), so whatever is typed reaches the page:
+    a whole number from ``low`` to ``high`` is returned; anything else gets an error naming
+    the allowed range under the box and ``None`` is returned, and the caller refuses or
+    disables its action. ``container``: where to draw (a column, the sidebar; default the page).
+    """
+    box = container if container is not None else st
+    # a float input formatted as a whole number: 1e20 or 99999999999 arrive as typed (an int
+    # input is capped at JavaScript's safe integers and keeps the old value above them)
+    raw = box.number_input(label, value=float(value), step=1.0, format="%.0f", key=key, help=help)
+    if raw is not None and float(raw).is_integer() and low <= raw <= high:
+        return int(raw)
+    typed = "nothing" if raw is None else f"{raw:,.0f}" if float(raw).is_integer() else f"{raw:g}"
+    box.error(f"{label} must be a whole number from {low:,} to {high:,}; {typed} is not.")
+    return None

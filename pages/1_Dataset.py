@@ -61,10 +61,15 @@ if source == "synthetic":
     cap = settings.demo_max_participants if settings.hosted_demo else 200
     with st.form("synthetic"):
         c1, c2 = st.columns(2)
-        participants = c1.number_input("Participants", min_value=2, max_value=cap, value=min(19, cap))
-        seed = c2.number_input("Seed", min_value=0, max_value=10_000, value=0,
-                               help="The same seed draws the same faces.")
-        if st.form_submit_button("Use synthetic data"):
+        participants = widgets.bounded_int("Participants", 2, cap, min(19, cap),
+                                           key="synthetic_participants", container=c1)
+        seed = widgets.bounded_int("Seed", 0, 10_000, 0, key="synthetic_seed", container=c2,
+                                   help="The same seed draws the same faces.")
+        submitted = st.form_submit_button("Use synthetic data")
+        if submitted and None in (participants, seed):
+            st.error("No synthetic data drawn: correct the value above first. The previous "
+                     "dataset is still active.")
+        elif submitted:
             from fer_engine.data.synthetic import default_dataset_path
 
             with st.spinner("Drawing the faces (once per setting)..."):

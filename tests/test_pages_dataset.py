@@ -53,6 +53,22 @@ def test_synthetic_parameters(app):
     assert "**synthetic demo data (4 participants, seed 0)**" in texts(app.markdown)
 
 
+def test_synthetic_participants_out_of_range_are_refused_with_the_range(app):
+    before = texts(app.subheader)
+    app.number_input(key="synthetic_participants").set_value(999999999)
+    app.button[0].click().run()  # "Use synthetic data"
+    assert not app.exception, app.exception
+    assert ("Participants must be a whole number from 2 to 200; 999,999,999 is not."
+            in texts(app.error))
+    assert "No synthetic data drawn" in texts(app.error)
+    assert texts(app.subheader) == before  # the active dataset did not change
+    app.number_input(key="synthetic_seed").set_value(1e20)
+    app.number_input(key="synthetic_participants").set_value(4)
+    app.button[0].click().run()
+    assert "Seed must be a whole number from 0 to 10,000" in texts(app.error)
+    assert texts(app.subheader) == before
+
+
 def test_upload_good_zip_then_bad_ones_keep_the_app_usable(app, cache):
     app.radio[0].set_value("upload").run()
     before = set(uploads(cache))
@@ -125,7 +141,9 @@ def test_hosted_demo_mode(cache, tmp_path, monkeypatch):
     at.switch_page("pages/1_Dataset.py").run()
     assert not at.exception, at.exception
     assert list(at.radio[0].options) == ["Synthetic demo data", "Upload a .zip"]  # no server folders
-    assert at.number_input[0].max == 19  # demo cap on participants
+    at.number_input(key="synthetic_participants").set_value(20)
+    at.button[0].click().run()  # "Use synthetic data": refused, with the demo's range
+    assert "Participants must be a whole number from 2 to 19; 20 is not." in texts(at.error)
     assert str(cache["root"]) not in texts(at.caption)  # server paths are not shown
     at.radio[0].set_value("upload").run()
     assert "At most 20 MB" in texts(at.caption)
@@ -242,24 +260,28 @@ def test_tables_and_charts_are_in_plain_words(app, tmp_path):
     assert set(frames) == {
         ("Emotion", "Images"),
         ("Group", "People", "Images", "Note"),
-        ("Person", "Gender", "Age (years)", "Country of origin", "Country", "Age", "Images"),
-        ("File", "Person", "Emotion", "Gender", "Age (years)", "Country of origin", "Country",
-         "Age", "Identical copy"),
+        ("Person", "Gender", "Age (years)", "Country of origin", "Country group", "Age group",
+         "Images"),
+        ("File", "Person", "Emotion", "Gender", "Age (years)", "Country of origin",
+         "Country group", "Age group", "Identical copy"),
     }
     for columns, frame in frames.items():
         assert not RAW_WORDS & set(columns), columns
         assert not frame.isna().any().any(), columns
         shown = set(frame.astype(str).to_numpy().ravel())
         assert not shown & {"None", "nan", "NaN", "<NA>"}, columns
-    people = frames[("Person", "Gender", "Age (years)", "Country of origin", "Country", "Age",
-                     "Images")].set_index("Person")
-    assert people.loc["1", "Gender"] == "male" and people.loc["1", "Country"] == "unknown"
-    assert people.loc["1", "Age"] == "unknown" and people.loc["2", "Age"] == "under 31"
+    for columns in frames:  # no heading twice, none that reads as a copy of another
+        assert len(set(columns)) == len(columns), columns
+        assert not {"Age", "Country"} & set(columns), columns
+    people = frames[("Person", "Gender", "Age (years)", "Country of origin", "Country group",
+                     "Age group", "Images")].set_index("Person")
+    assert people.loc["1", "Gender"] == "male" and people.loc["1", "Country group"] == "unknown"
+    assert people.loc["1", "Age group"] == "unknown" and people.loc["2", "Age group"] == "under 31"
     groups = frames[("Group", "People", "Images", "Note")].set_index("Group")
     assert groups.loc["Age: under 31", "People"] == 1
     assert groups.loc["Country: unknown", "Note"] == "fewer than 5 people: very uncertain"
     files = frames[("File", "Person", "Emotion", "Gender", "Age (years)", "Country of origin",
-                    "Country", "Age", "Identical copy")].set_index("File")
+                    "Country group", "Age group", "Identical copy")].set_index("File")
     assert files.loc["images/0/Anger.jpg", "Identical copy"] == "group 1"
     assert files.loc["images/0/Happy.jpg", "Identical copy"] == ""
     assert files.loc["images/2/Surprised.jpg", "Emotion"] == "Surprise"

@@ -90,9 +90,17 @@ def group_counts_table(ds: Dataset, small_n: int = SMALL_N) -> pd.DataFrame:
     })
 
 
+def _column_name(column: str) -> str:
+    """A demographic column's heading in a table: a derived group (``country_group``,
+    ``age_group``) reads "Country group", "Age group", so that it is not taken for a second
+    copy of "Country of origin" or "Age (years)" beside it."""
+    name = fmt.attribute(column)
+    return f"{name} group" if column.endswith("_group") and not name.endswith("group") else name
+
+
 def _in_words(table: pd.DataFrame, columns) -> pd.DataFrame:
     """The demographic ``columns`` of ``table`` under their names in words, values in words."""
-    return pd.DataFrame({fmt.attribute(c): [fmt.group_value(v) for v in table[c]]
+    return pd.DataFrame({_column_name(c): [fmt.group_value(v) for v in table[c]]
                          for c in columns}, index=table.index)
 
 

@@ -215,6 +215,10 @@ def test_support_offers_only_what_the_data_allow_and_says_why_not(study_table):
     assert study["official"] == ("The dataset's own split needs train and test folders; this "
                                  "dataset has no split of its own.")
     assert default_protocol(study) == "loso"
+    # many people: k grouped folds, not one training per person
+    assert default_protocol(study, n_participants=30) == "loso"
+    assert default_protocol(study, n_participants=118) == "group-kfold"
+    assert default_protocol(fer, n_participants=118) == "official"
 
     two = study_table[study_table["participant"].isin(["1", "2"])]
     support = protocol_support(two)

@@ -66,3 +66,13 @@ def test_the_catalogue_names_every_protocol_and_the_offered_models():
     assert "LEAKY" not in protocol_label("loso")
     assert list(MODEL_LABELS) == ["transfer", "cnn", "hog_svm", "resnet50", "vgg16"]
     assert set(MODEL_LABELS) <= set(MODEL_NAMES)
+
+
+def test_which_trainings_have_no_epochs():
+    assert ExperimentSpec("transfer", "loso").fitted_in_one_step
+    assert ExperimentSpec("hog_svm", "loso").fitted_in_one_step
+    assert not ExperimentSpec("transfer", "loso", finetune=True).fitted_in_one_step
+    assert not ExperimentSpec("cnn", "loso").fitted_in_one_step
+    scoring = ExperimentSpec("pretrained", "none")
+    assert scoring.scoring and not scoring.fitted_in_one_step
+    assert not ExperimentSpec("cnn", "loso").scoring

@@ -361,10 +361,23 @@ def protocol_support(table: pd.DataFrame, *, participants_known: bool = True,
             for name in PROTOCOL_LABELS}
 
 
-def default_protocol(support: dict[str, str | None]) -> str | None:
-    """The first protocol ``support`` (from :func:`protocol_support`) allows, in its order:
-    a leakage-proof one whenever the data allow one; None when none applies."""
-    return next((name for name, why in support.items() if why is None), None)
+#: Up to this many participants leave-one-subject-out is the default protocol; above it,
+#: grouped k-fold. LOSO trains one model per person (118 people: 118 trainings), while k
+#: grouped folds still test every person on a model that never saw them, in k trainings.
+LOSO_MAX_PARTICIPANTS = 30
+
+
+def default_protocol(support: dict[str, str | None],
+                     n_participants: int | None = None) -> str | None:
+    """The protocol to offer first: the first one ``support`` (from :func:`protocol_support`)
+    allows, in its order (a leakage-proof one whenever the data allow one), except that with
+    more than :data:`LOSO_MAX_PARTICIPANTS` participants grouped k-fold replaces
+    leave-one-subject-out; None when none applies."""
+    allowed = [name for name, why in support.items() if why is None]
+    if (n_participants is not None and n_participants > LOSO_MAX_PARTICIPANTS
+            and allowed[:1] == ["loso"] and "group-kfold" in allowed):
+        return "group-kfold"
+    return next(iter(allowed), None)
 
 
 # --------------------------------------------------------------------------- the protocols

@@ -104,6 +104,18 @@ class ExperimentSpec:
         object.__setattr__(self, "augment", dict(augment) if isinstance(augment, dict) else augment)
         object.__setattr__(self, "model_options", dict(self.model_options or {}))
 
+    @property
+    def scoring(self) -> bool:
+        """True when nothing is trained: the shipped model scores every image (``none``)."""
+        return self.protocol == "none"
+
+    @property
+    def fitted_in_one_step(self) -> bool:
+        """True when each fold's model is fitted in one step, with no epochs: ``hog_svm`` and
+        the ``transfer`` model's logistic-regression head on frozen features (without
+        ``finetune``); False for the families trained epoch by epoch and for scoring."""
+        return self.model == "hog_svm" or (self.model == "transfer" and not self.finetune)
+
     def to_json(self) -> dict:
         return asdict(self)
 

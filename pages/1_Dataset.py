@@ -81,7 +81,9 @@ if source == "synthetic":
 elif source == "upload":
     st.caption(
         f"A .zip of the Kaggle tapakah68 download (images/<set_id>/<Emotion>.jpg plus "
-        f"emotions.csv) or of folders named after emotions. At most {settings.max_upload_mb} MB; "
+        f"emotions.csv) or of folders named after emotions, with a manifest.csv beside them "
+        f"(columns path, participant and optionally gender, age, country) that says who is on "
+        f"each image. At most {settings.max_upload_mb} MB; "
         "it is unpacked on the server into a temporary folder that is removed when you choose "
         "other data."
     )
@@ -172,6 +174,8 @@ if not ds.participants_known:
     )
 
 st.markdown("#### Validation")
+for note in ds.notes:  # what the loader did with files that are not images
+    st.info(shown(note.message), icon=":material/info:")
 if ds.warnings:
     st.caption("What the loader found, and what it did about it (nothing is dropped silently).")
     for issue in ds.warnings[:10]:

@@ -142,7 +142,8 @@ def test_manifest_gives_participants_and_demographics(tmp_path):
         rows.append(f"train/{emotion}/x{i}.jpg;{pid};{g};{age};{c};cam{i % 2}")
     (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
     ds = load_dataset(tmp_path)
-    assert ds.issues == [] and ds.participants_known
+    assert ds.warnings == [] and ds.participants_known
+    assert [n.message for n in ds.notes] == ["Participants taken from manifest.csv (2 people)."]
     assert ds.n_participants == 2
     per = ds.participants().set_index("participant")
     assert per.loc["p1", "gender"] == "female" and per.loc["p2", "age_group"] == "31_plus"
@@ -150,6 +151,21 @@ def test_manifest_gives_participants_and_demographics(tmp_path):
     assert "camera" in ds.table.columns  # extra manifest columns are kept
     # pointing at the split still finds the manifest one level up
     assert load_dataset(tmp_path / "train").participants_known
+
+
+def test_a_manifest_beside_the_emotion_folders_is_read_not_ignored(tmp_path):
+    rows = ["path,participant"]
+    for i, (emotion, pid) in enumerate([("angry", "a"), ("happy", "a"), ("angry", "b"),
+                                        ("happy", "c")]):
+        write_image(tmp_path / emotion / f"x{i}.jpg")
+        rows.append(f"{emotion}/x{i}.jpg,{pid}")
+    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "notes.txt").write_text("not a dataset file")
+    ds = load_dataset(tmp_path)
+    assert ds.participants_known and ds.n_participants == 3
+    assert [n.message for n in ds.notes] == ["Participants taken from manifest.csv (3 people)."]
+    (ignored,) = [w for w in ds.warnings if w.code == "ignored_file"]
+    assert "notes.txt" in ignored.message and "manifest" not in ignored.message
 
 
 def test_incomplete_manifest_and_label_mismatch(tmp_path):

@@ -228,6 +228,25 @@ def test_an_uploaded_dataset_is_named_after_its_zip(app, cache, tmp_path):
     assert "**my_faces**" in texts(app.markdown)
 
 
+def test_a_class_folder_zip_with_a_manifest_says_where_the_participants_came_from(app, tmp_path):
+    from data_builders import write_image
+
+    src = tmp_path / "src"
+    rows = ["path,participant,gender"]
+    for i, (emotion, pid) in enumerate([("angry", "a"), ("happy", "a"), ("angry", "b"),
+                                        ("happy", "b"), ("angry", "c"), ("happy", "c")]):
+        write_image(src / emotion / f"x{i}.jpg")
+        rows.append(f"{emotion}/x{i}.jpg,{pid},female")
+    (src / "manifest.csv").write_text("\n".join(rows) + "\n")
+    app.radio[0].set_value("upload").run()
+    assert "manifest.csv" in texts(app.caption)  # the upload help names the manifest
+    upload(app, "study.zip", zip_folder(src, prefix="study"))
+    assert not app.error, texts(app.error)
+    assert "Participants taken from manifest.csv (3 people)." in texts(app.info)
+    assert "manifest.csv" not in texts(app.warning)  # not listed as an ignored file
+    assert metrics(app)["Participants"] == "3" and metrics(app)["Warnings"] == "0"
+
+
 def test_misspelt_emotion_folders_are_named_in_the_error(app, tmp_path):
     from data_builders import class_folders
 

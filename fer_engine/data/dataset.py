@@ -77,8 +77,9 @@ class ValidationIssue:
     """One finding of the validator.
 
     ``severity`` is ``"warning"`` (the dataset is usable; the affected items are
-    excluded or flagged as the message says) or ``"error"`` (only ever seen inside a
-    :class:`fer_engine.errors.DatasetError`). ``code`` is a stable machine name such as
+    excluded or flagged as the message says), ``"info"`` (what the reader did with a file
+    that is not an image, e.g. took the participants from ``manifest.csv``) or ``"error"``
+    (only ever seen inside a :class:`fer_engine.errors.DatasetError`). ``code`` is a stable machine name such as
     ``missing_metadata``, ``set_without_metadata``, ``metadata_without_images``,
     ``unknown_emotion``, ``corrupt_image``, ``duplicate_file``, ``empty_folder``; the
     full list, with what happens to the affected items, is in :mod:`fer_engine.data.readers`.
@@ -111,6 +112,11 @@ class Dataset:
     @property
     def warnings(self) -> list[ValidationIssue]:
         return [i for i in self.issues if i.severity == "warning"]
+
+    @property
+    def notes(self) -> list[ValidationIssue]:
+        """What the reader did that is not a problem (``severity == "info"``)."""
+        return [i for i in self.issues if i.severity == "info"]
 
     @property
     def n_images(self) -> int:

@@ -38,6 +38,7 @@ metadata file unreadable      :class:`DatasetError`                      fatal
 ``bad_metadata_value``        that value treated as unknown              warning
 ``label_mismatch``            (manifest) folder label kept               warning
 ``few_labels``                fewer than two emotions: cannot train      warning
+``participants_from_manifest`` who is on each image read from it         info
 ============================  =========================================  ============
 """
 
@@ -130,6 +131,10 @@ class _Report:
 
     def warn(self, code: str, message: str, paths=()) -> None:
         self.issues.append(ValidationIssue("warning", code, message, tuple(str(p) for p in paths)))
+
+    def note(self, code: str, message: str, paths=()) -> None:
+        """What the reader did with a file that is not an image (not a problem)."""
+        self.issues.append(ValidationIssue("info", code, message, tuple(str(p) for p in paths)))
 
 
 def _has_emotion_subdirs(folder: Path) -> bool:
@@ -455,13 +460,15 @@ def _find_manifest(layout: Layout) -> Path | None:
 
 def _load_class_folders(layout: Layout, metadata: Path | None, report: _Report):
     root = layout.root
+    manifest_path = metadata or _find_manifest(layout)
+    used = {os.path.normpath(str(manifest_path))} if manifest_path is not None else set()
     cols: dict[str, list] = defaultdict(list)
     files: list[FileEntry] = []
     unknown_dirs, stray, ignored, nested, empty = [], [], [], [], []
     for split, folder in layout.splits:
         dirs, images, others = list_folder(folder)
         stray += [i.path for i in images]
-        ignored += [o.path for o in others]
+        ignored += [o.path for o in others if os.path.normpath(str(o.path)) not in used]
         n_split = 0
         for d in dirs:
             label = emo.try_normalise(d.name)
@@ -520,7 +527,6 @@ def _load_class_folders(layout: Layout, metadata: Path | None, report: _Report):
         )
 
     table = pd.DataFrame(cols, columns=["path", "emotion", "split"])
-    manifest_path = metadata or _find_manifest(layout)
     extra: list[bytes] = []
     known = False
     if manifest_path is not None:
@@ -619,6 +625,11 @@ def _apply_manifest(table: pd.DataFrame, path: Path, report: _Report) -> tuple[p
     known = (
         pid_col is not None and bool(in_manifest.all()) and bool(table["participant"].notna().all())
     )
+    if pid_col is not None and known:
+        people = int(table["participant"].nunique())
+        report.note("participants_from_manifest",
+                    f"Participants taken from {path.name} ({people} "
+                    f"{'person' if people == 1 else 'people'}).", [path])
     if pid_col is not None and not known:
         report.warn(
             "image_without_metadata",

@@ -196,4 +196,5 @@ def format_report(ds: Dataset, small_n: int = SMALL_N) -> str:
         + ("" if ds.warnings else ", no problems found"),
     ]
     lines += [f"  - [{i.code}] {i.message}" for i in ds.warnings]
+    lines += [f"  {i.message}" for i in ds.notes]
     return "\n".join(lines)

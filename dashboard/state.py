@@ -21,9 +21,15 @@ Keys in ``st.session_state``:
 ``picked_jobs``         finished jobs whose run the Train page's run picker selected once
 ``train_protocol``      the Train page's protocol choice (its selectbox's widget key)
 ``train_run_pick``      the run the Train page's buttons act on (its selectbox's widget key)
+``train_*``             the Train page's settings (:data:`TRAIN_SETTINGS`: its widgets' keys)
+``kept_<key>``          a copy of widget ``key``'s value, so it survives a visit to another
+                        page (:func:`keep`, :func:`restore_kept`)
 ``run_zip``             ``(run id, zip file)`` prepared on the Train page for download
 ``results_runs``        runs the Results page opens with (set when leaving the Train page)
 ``results_pick``        the Results page's run selection (its multiselect's widget key)
+``ppv_label_<run>``     the Results page's PPV emotion of a run, and
+``ppv_prev_<run>_<e>``  its prevalence slider for emotion ``e`` (:func:`ppv_prevalence_key`: one
+                        per run and emotion, so the value shown is the value used)
 ``live``                the Live page's :class:`LiveState`
 ``session_result``      the Session page's last :class:`RecordedSession`
 ======================  ====================================================================
@@ -64,6 +70,14 @@ PICKED_JOBS = "picked_jobs"
 TRAIN_PROTOCOL = "train_protocol"
 TRAIN_RUN_PICK = "train_run_pick"
 RUN_ZIP = "run_zip"
+#: The Train page's setting widgets (their keys): kept across visits to other pages.
+TRAIN_SETTINGS: tuple[str, ...] = (
+    "train_model", TRAIN_PROTOCOL, "train_k", "train_test_size", "train_epochs", "train_batch",
+    "train_lr", "train_seed", "train_weights", "train_finetune", "train_val_fraction",
+    "train_class_weight", "train_augment_before_split",
+    *(f"train_aug_{name}" for name in ("rotation", "shift", "zoom", "shear", "horizontal_flip")),
+)
+KEPT_PREFIX = "kept_"
 RESULTS_RUNS = "results_runs"
 RESULTS_PICK = "results_pick"
 LIVE = "live_state"
@@ -268,6 +282,23 @@ def prepare_run_pick(available: list[str]) -> None:
         st.session_state.pop(TRAIN_RUN_PICK, None)
 
 
+def restore_kept(keys) -> None:
+    """Before a page draws its widgets: give each widget of ``keys`` the value :func:`keep`
+    saved, when Streamlit dropped it (it forgets a widget's value once a script run does not
+    draw it, e.g. during a visit to another page)."""
+    for key in keys:
+        if key not in st.session_state and KEPT_PREFIX + key in st.session_state:
+            st.session_state[key] = st.session_state[KEPT_PREFIX + key]
+
+
+def keep(keys) -> None:
+    """After a page drew its widgets: save the values of the widgets ``keys`` for
+    :func:`restore_kept`."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[KEPT_PREFIX + key] = st.session_state[key]
+
+
 def prepare_protocol_pick(offered: list[str], default: str | None) -> None:
     """Before the Train page draws its protocol choice (widget key :data:`TRAIN_PROTOCOL`):
     ``default`` unless the user chose one of the ``offered`` protocols (another dataset may
@@ -310,6 +341,18 @@ def prepare_results_pick(available: list[str], leaky=()) -> None:
     if not wanted and active_model() in available and active_model() not in set(leaky):
         wanted = [active_model()]
     st.session_state[RESULTS_PICK] = wanted or list(available[:1])
+
+
+def ppv_label_key(run_id: str) -> str:
+    """Widget key of the Results page's PPV emotion of run ``run_id``."""
+    return f"ppv_label_{run_id}"
+
+
+def ppv_prevalence_key(run_id: str, label: str) -> str:
+    """Widget key of the Results page's prevalence slider of run ``run_id`` and emotion
+    ``label``: one slider per run and emotion, so a slider that opens on a run's own
+    prevalence never returns the value another run's slider was left at."""
+    return f"ppv_prev_{run_id}_{label}"
 
 
 # -- the Live and Session pages -------------------------------------------------------------

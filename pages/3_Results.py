@@ -119,12 +119,13 @@ def run_section(s: RunSection, path: str, i: int) -> None:
     st.markdown("#### Positive predictive value (PPV)")
     labels = list(s.labels)
     c1, c2 = st.columns([1, 2])
-    label = c1.selectbox("Emotion", labels, format_func=emotions.display_name, key=f"ppv_label_{i}")
+    label = c1.selectbox("Emotion", labels, format_func=emotions.display_name,
+                         key=state.ppv_label_key(s.run_id))
     data_prev = float(s.ppv.set_index("label").loc[label, "prevalence"])
     prevalence = c2.slider(
         "How common is this emotion where the model would be used? (prevalence, share of faces)",
         0.005, 0.5, value=float(min(max(round(data_prev, 3), 0.005), 0.5)), step=0.005,
-        format="percent", key=f"ppv_prev_{i}")
+        format="percent", key=state.ppv_prevalence_key(s.run_id, label))
     at = cache.ppv_at(path, label, float(prevalence), int(n_boot))
     st.plotly_chart(figures.ppv_chart(s.ppv, at), key=f"ppv_{i}")
     row = at.iloc[0]

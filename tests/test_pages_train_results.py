@@ -69,7 +69,7 @@ def test_train_one_epoch_then_see_it_in_the_run_list_and_on_results(app, tmp_pat
     assert "Rows: the true emotion" in captions and "Is the model's confidence honest?" in captions
     # the prevalence slider moves the PPV at a chosen prevalence
     app.switch_page("pages/3_Results.py")  # AppTest re-runs the page it was told, not st.switch_page's
-    app.slider(key="ppv_prev_0").set_value(0.05).run()
+    app.slider(key=f"ppv_prev_{runs['run_id'][0]}_anger").set_value(0.05).run()
     assert "if it made up 5.0% of the faces" in texts(app.caption)
     downloads = app.get("download_button")  # predictions CSV, HTML report, metrics JSON
     assert len(downloads) == 3 and all(d.proto.ignore_rerun for d in downloads)

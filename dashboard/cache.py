@@ -64,18 +64,17 @@ def images_table(ds: Dataset):
 @st.cache_data(show_spinner=False, max_entries=2000)
 def thumbnail(path: str, _mtime: float = 0.0, size: int = THUMB,
               detector: str = LIVE_DETECTOR) -> np.ndarray | None:
-    """A (size, size, 3) uint8 crop around the largest face (centre square if none);
-    None when the image cannot be read. A preview, unaligned: found with ``detector``, by
-    default the fast one (``LIVE_DETECTOR``), so the Dataset page neither waits for nor
-    loads the training detector unless the user picks it."""
-    from fer_engine.preprocess import InputSpec, prepare_image
+    """:func:`fer_engine.data.preview.thumbnail` of the image at ``path``: a (size, size, 3)
+    uint8 crop around the largest face (the picture as it is when the face fills it, the
+    centre square if none found); None when the image cannot be read. Found with
+    ``detector``, by default the fast one (``LIVE_DETECTOR``), so the Dataset page neither
+    waits for nor loads the training detector unless the user picks it."""
+    from fer_engine.data.preview import thumbnail as preview
 
     try:
-        prepared = prepare_image(path, InputSpec(size, 3, "raw"), margin=0.35,
-                                 detector=detector, align=False)
+        return preview(path, size, detector)
     except UserFacingError:
         return None
-    return prepared.pixels[0] if prepared.n_inputs else None
 
 
 def thumbnails(paths, detector: str = LIVE_DETECTOR) -> list[np.ndarray | None]:

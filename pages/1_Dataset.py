@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard import cache, charts, state, widgets
 from fer_engine import emotions
 from fer_engine import format as fmt
+from fer_engine.data.preview import sample_rows
 from fer_engine.data.summary import (
     LAYOUT_DESCRIPTIONS,
     SMALL_N,
@@ -243,14 +244,15 @@ with faces:
         state.DATASET_DETECTOR, LIVE_DETECTOR,
         help="Only for the thumbnails below, a preview: training finds faces with its own "
         "detector.")
-    st.caption("Thumbnails cropped around the detected face (centre of the image if none "
-               "found). The Haar cascade is the fastest; MTCNN is slower but finds more faces "
+    st.caption("One image each of different people, cropped around the detected face (the "
+               "image as it is when the face fills it, its centre if no face is found). The "
+               "Haar cascade is the fastest; MTCNN is slower but finds more faces "
                "(turned, tilted, dark).")
     # participants in natural order (2 before 10)
     table = ds.table.sort_values("participant", key=lambda c: c.astype(str).str.zfill(12),
                                  kind="stable")
     for label in ds.labels:
-        rows = table[table["emotion"] == label].head(SAMPLES_PER_EMOTION)
+        rows = sample_rows(ds, label, SAMPLES_PER_EMOTION)  # different people
         thumbs = cache.thumbnails(rows["path"], detector)
         thumbs_shown = [(t, p) for t, p in zip(thumbs, rows["participant"]) if t is not None]
         st.markdown(f"**{emotions.display_name(label)}** ({int((table['emotion'] == label).sum())} images)")

@@ -24,6 +24,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "out_dir": "where the exported model and card go",
         "repo_checkpoint": "compact resumable checkpoint kept in the repository ('' for none)",
         "mixed_precision": "auto | bf16 | off",
+        "gamma": "random gamma exp(±G) of training faces (0: off)",
+        "contrast": "random contrast change up to ±C (0: off)",
+        "blur": "Gaussian blur, sigma up to B pixels of the 48x48 face (0: off)",
+        "low_res": "shrink faces by up to this share of their side and back (0: off)",
+        "noise": "Gaussian noise, sd up to N on pixels in [0, 1] (0: off)",
+        "jpeg_quality": "JPEG re-compression at quality Q-95 (0: off)",
+        "photometric_p": "probability of each photometric lever per face (default 0.5)",
+        "mixup": "mixup, Beta(A, A) weights (0: off)",
+        "cutmix": "cutmix, Beta(A, A) box areas (0: off)",
+        "mix_p": "probability that a batch is mixed (default 1.0)",
+        "ema": "moving average of the weights, decay per step; exported when on (0: off)",
     }
     for name, flag in CLI_OPTIONS:
         value = getattr(d, name)

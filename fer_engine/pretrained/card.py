@@ -224,6 +224,12 @@ def schedule_sentences(state: dict) -> list[str]:
     return out
 
 
+def _levers(cfg: dict, names, probability: str) -> dict:
+    """The levers of ``names`` that are on in ``cfg``, with their ``probability`` setting."""
+    on = {k: cfg[k] for k in names if cfg.get(k)}
+    return {**on, probability: cfg.get(probability)} if on else {}
+
+
 def _training(state: dict | None) -> dict | None:
     if not state:
         return None
@@ -235,6 +241,7 @@ def _training(state: dict | None) -> dict | None:
         curve = {"best_epoch": best["epoch"], "best_val_accuracy": best["val_accuracy"],
                  "best_val_accuracy_flip_tta": best.get("val_accuracy_flip_tta"),
                  "final": hist[-1], "exported_epoch": hist[-1]["epoch"]}
+    from fer_engine.pretrained.augment import MIXING, PHOTOMETRIC
     from fer_engine.pretrained.training import LOCATION_SETTINGS, cpu_has_bf16
 
     return {
@@ -258,7 +265,10 @@ def _training(state: dict | None) -> dict | None:
             "label_smoothing": cfg.get("label_smoothing"), "batch_size": cfg.get("batch_size"),
         },
         "augmentation": {k: cfg.get(k) for k in ("rotation_deg", "shift", "zoom", "erasing")}
-        | {"flip": "horizontal"},
+        | {"flip": "horizontal"}
+        | _levers(cfg, PHOTOMETRIC, "photometric_p") | _levers(cfg, MIXING, "mix_p"),
+        "ema": cfg.get("ema") or None,
+        "ema_weights_exported": bool((state.get("export") or {}).get("ema_weights")),
         "batchnorm_recalibrated_on": (state.get("export") or {}).get("batchnorm_recalibrated_on"),
         "curve": curve,
         "history": hist,
@@ -712,6 +722,21 @@ def _training_md(tr: dict | None) -> list[str]:
         f"±{aug['rotation_deg']}°, shift {aug['shift']}, zoom {aug['zoom']}, random erasing "
         f"{aug['erasing']}",
     ]
+    levers = {"gamma": "gamma exp(±{})", "contrast": "contrast ±{}",
+              "blur": "Gaussian blur sigma up to {} px",
+              "low_res": "resolution down by up to {} and back", "noise": "noise sd up to {}",
+              "jpeg_quality": "JPEG quality {}-95"}
+    shown_levers = [t.format(aug[k]) for k, t in levers.items() if aug.get(k)]
+    if shown_levers:
+        L.append(f"- photometric degradations, each with probability {aug.get('photometric_p')} "
+                 f"per face: {', '.join(shown_levers)}")
+    mixes = [f"{k} (Beta {aug[k]})" for k in ("mixup", "cutmix") if aug.get(k)]
+    if mixes:
+        L.append(f"- batch mixing: {' or '.join(mixes)}, a batch mixed with probability "
+                 f"{aug.get('mix_p', 1.0)}")
+    if tr.get("ema"):
+        L.append(f"- exponential moving average of the weights, decay {tr['ema']} per step"
+                 + ("; the average is what was exported" if tr.get("ema_weights_exported") else ""))
     if tr.get("batchnorm_recalibrated_on"):
         L.append(f"- at export, the batch-normalisation statistics were re-estimated on "
                  f"{tr['batchnorm_recalibrated_on']:,} training faces without augmentation (one "

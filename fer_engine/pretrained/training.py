@@ -7,7 +7,9 @@ its model card to ``artifacts/pretrained/``.
 
 Recipe: SGD with Nesterov momentum, one warm-up epoch then cosine decay to zero,
 decoupled weight decay, label smoothing, and augmentation of training batches only
-(flip, rotation, shift, zoom, random erasing). The *last* epoch is exported (no
+(flip, rotation, shift, zoom, random erasing; optionally photometric degradations and
+mixup / cutmix, :mod:`fer_engine.pretrained.augment`), optionally a moving average of the
+weights (EMA, exported instead of the raw weights). The *last* epoch is exported (no
 checkpoint is picked by its public-test score); public_test was still watched while
 the recipe and the schedule length were chosen, so the card calls its figures optimistic.
 A resumed run may change ``--epochs``: the cosine schedule is re-scaled from the current
@@ -65,6 +67,10 @@ CLI_OPTIONS = (
     ("dropout", "--dropout"), ("weight_decay", "--weight-decay"),
     ("label_smoothing", "--label-smoothing"), ("rotation_deg", "--rotation-deg"),
     ("shift", "--shift"), ("zoom", "--zoom"), ("erasing", "--erasing"),
+    ("gamma", "--gamma"), ("contrast", "--contrast"), ("blur", "--blur"),
+    ("low_res", "--low-res"), ("noise", "--noise"), ("jpeg_quality", "--jpeg-quality"),
+    ("photometric_p", "--photometric-p"), ("mixup", "--mixup"), ("cutmix", "--cutmix"),
+    ("mix_p", "--mix-p"), ("ema", "--ema"),
     ("mixed_precision", "--mixed-precision"),
 )
 #: Settings that say where files go, not how the network is trained.
@@ -105,6 +111,23 @@ class PretrainConfig:
     shift: float = 0.1
     zoom: float = 0.15
     erasing: float = 0.5
+    # Photometric degradations of training faces (fer_engine.pretrained.augment; 0 = off),
+    # each applied to a face with probability photometric_p.
+    gamma: float = 0.0
+    contrast: float = 0.0
+    blur: float = 0.0
+    low_res: float = 0.0
+    noise: float = 0.0
+    jpeg_quality: int = 0
+    photometric_p: float = 0.5
+    # Batch mixing: Beta parameters of mixup and cutmix (0 = off); a batch is mixed with
+    # probability mix_p.
+    mixup: float = 0.0
+    cutmix: float = 0.0
+    mix_p: float = 1.0
+    #: Exponential moving average of the weights, decay per step (0 = off); exported instead
+    #: of the raw weights when on.
+    ema: float = 0.0
     seed: int = 0
     mixed_precision: str = "auto"  # auto | bf16 | off
     labels: tuple[str, ...] = field(default=FER2013_EMOTIONS)
@@ -144,17 +167,30 @@ def _augmenter(cfg: PretrainConfig, seed: int):
 
 
 def _dataset(cfg: PretrainConfig, X: np.ndarray, y: np.ndarray, epoch: int, augment):
+    """The epoch's training batches: shuffled, photometric degradations, the geometric
+    ``augment`` model, one-hot targets, mixing; every draw fixed by (seed, epoch, batch)."""
     import tensorflow as tf
 
+    from fer_engine.pretrained import augment as aug
+
     n_classes = len(cfg.labels)
+    photometric, mixing = aug.photometric_on(cfg), aug.mixing_on(cfg)
     ds = tf.data.Dataset.from_tensor_slices((X, y))
     ds = ds.shuffle(len(X), seed=cfg.seed * 1000 + epoch, reshuffle_each_iteration=False)
-    ds = ds.batch(cfg.batch_size)
+    ds = ds.batch(cfg.batch_size).enumerate()
 
-    def prep(xb, yb):
+    def prep(i, batch):
+        xb, yb = batch
+        seed = tf.stack([tf.constant(cfg.seed * 1000 + epoch, tf.int64), i])
         xb = tf.cast(xb, tf.float32) / 255.0
+        if photometric:
+            xb = aug.photometric(xb, cfg, seed)
         xb = augment(xb, training=True)
-        return xb, tf.one_hot(yb, n_classes)
+        yb = tf.one_hot(yb, n_classes)
+        if mixing:
+            xb, yb = aug.mix(xb, yb, cfg, seed + tf.constant([0, 1 << 30], tf.int64),
+                             crop=cfg.crop)
+        return xb, yb
 
     return ds.map(prep).prefetch(2)
 
@@ -193,11 +229,40 @@ def compile_for_training(model, cfg: PretrainConfig, learning_rate, *, xla: bool
 
     model.compile(
         keras.optimizers.SGD(learning_rate, momentum=cfg.momentum, nesterov=True,
-                             weight_decay=cfg.weight_decay),
+                             weight_decay=cfg.weight_decay, use_ema=cfg.ema > 0,
+                             ema_momentum=cfg.ema if cfg.ema > 0 else 0.99),
         keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
         metrics=["accuracy"],
         jit_compile=xla,
     )
+    _keep_raw_weights_after_fit(model)
+
+
+def _keep_raw_weights_after_fit(model) -> None:
+    """Keras ends every ``fit`` by copying the optimiser's weight average (EMA) into the
+    model; training calls ``fit`` once per epoch, so that would restart the raw weights from
+    the average each epoch. The average stays in the optimiser (and its checkpoints) and
+    :func:`use_average_weights` puts it in the model at export."""
+    if getattr(model.optimizer, "use_ema", False):
+        model.optimizer.finalize_variable_values = lambda var_list: None
+
+
+def average_weights(model) -> list | None:
+    """The optimiser's moving average of the trainable weights (numpy), or None without EMA."""
+    opt = model.optimizer
+    if opt is None or not getattr(opt, "use_ema", False) or not opt.built:
+        return None
+    return [np.asarray(v.value) for v in opt._model_variables_moving_average]
+
+
+def use_average_weights(model) -> bool:
+    """Put the weight average (EMA) into the model's trainable weights; False without one."""
+    avg = average_weights(model)
+    if avg is None:
+        return False
+    for var, value in zip(model.trainable_variables, avg):
+        var.assign(value)
+    return True
 
 
 def _atomic_save(model, state: dict, work: Path) -> None:
@@ -320,6 +385,11 @@ def train(
 
     from fer_engine.models import fervgg
 
+    from fer_engine.pretrained import augment as aug
+
+    bad = aug.check(cfg)
+    if bad:
+        raise ModelError("Training settings out of range: " + "; ".join(bad) + ".")
     work = Path(cfg.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     use_bf16 = cfg.mixed_precision == "bf16" or (cfg.mixed_precision == "auto" and cpu_has_bf16())
@@ -331,7 +401,9 @@ def train(
         if source is not None:
             kind, folder, state = source
             new_cfg = _jsonable(asdict(cfg))
-            old_cfg = state["config"]
+            # a setting added since the checkpoint was made had its default then
+            old_cfg = {**_jsonable(asdict(PretrainConfig(work_dir="", repo_checkpoint=""))),
+                       **state["config"]}
             changed = sorted(k for k in set(old_cfg) | set(new_cfg)
                              if k not in NOT_TRAINING_SETTINGS and old_cfg.get(k) != new_cfg.get(k))
             if changed:
@@ -342,6 +414,7 @@ def train(
             if folder == work:
                 model = keras.models.load_model(work / CHECKPOINT)
                 model.jit_compile = False  # see compile_for_training
+                _keep_raw_weights_after_fit(model)
             else:
                 old = PretrainConfig(**{**asdict(cfg), "epochs": old_cfg["epochs"]})
                 model = fervgg.build(len(cfg.labels), **cfg.arch())
@@ -390,8 +463,16 @@ def train(
                 "val_accuracy": float((p.argmax(1) == y_val).mean()),
                 "val_accuracy_flip_tta": float(((p + pf).argmax(1) == y_val).mean()),
                 "learning_rate": float(np.asarray(model.optimizer.learning_rate)),
-                "seconds": round(time.time() - t0, 1),
             }
+            avg = average_weights(model)
+            if avg is not None:  # the average as exported, with the batch norms of training
+                raw = [np.asarray(v.value) for v in model.trainable_variables]
+                use_average_weights(model)
+                pa = predict_batched(model, X_val_f, flip=True)
+                for var, value in zip(model.trainable_variables, raw):
+                    var.assign(value)
+                row["val_accuracy_ema_flip_tta"] = float((pa.argmax(1) == y_val).mean())
+            row["seconds"] = round(time.time() - t0, 1)
             state["history"].append(row)
             state["epoch"] = epoch + 1
             state["seconds"] = float(state["seconds"]) + row["seconds"]
@@ -401,8 +482,10 @@ def train(
             log(
                 f"epoch {row['epoch']}/{cfg.epochs}  loss {row['loss']:.4f}  "
                 f"train acc {row['accuracy']:.4f}  {cfg.val_split} acc {row['val_accuracy']:.4f} "
-                f"(flip-TTA {row['val_accuracy_flip_tta']:.4f})  lr {row['learning_rate']:.5f}  "
-                f"{row['seconds']:.0f}s"
+                f"(flip-TTA {row['val_accuracy_flip_tta']:.4f}"
+                + (f", EMA flip-TTA {row['val_accuracy_ema_flip_tta']:.4f}"
+                   if "val_accuracy_ema_flip_tta" in row else "")
+                + f")  lr {row['learning_rate']:.5f}  {row['seconds']:.0f}s"
             )
             done_here += 1
             if stop_after is not None and done_here >= stop_after:
@@ -448,7 +531,9 @@ def export(model, cfg: PretrainConfig, state: dict, out_dir: Path,
            recalibrate_on: np.ndarray | None = None) -> Path:
     """Fold batch norms into a float32 inference model; save it, its meta.json and LiteRT twin.
 
-    ``recalibrate_on``: un-augmented training faces to re-estimate the batch-norm statistics
+    With ``cfg.ema`` on, the optimiser's weight average replaces the raw weights first
+    (recorded as ``export.ema_weights``); the batch norms' statistics, which followed the raw
+    weights, are then best re-estimated. ``recalibrate_on``: un-augmented training faces to re-estimate the batch-norm statistics
     on first (:func:`recalibrate_batchnorm`; recorded in training_state.json as
     ``export.batchnorm_recalibrated_on``); None keeps the statistics of the training batches.
     """
@@ -456,6 +541,7 @@ def export(model, cfg: PretrainConfig, state: dict, out_dir: Path,
     from fer_engine.models.pretrained import FACE_MARGIN
     from fer_engine.preprocess import GRAY_48
 
+    used_average = cfg.ema > 0 and use_average_weights(model)
     n_recalibrated = 0
     if recalibrate_on is not None:
         n_recalibrated = recalibrate_batchnorm(model, recalibrate_on)
@@ -475,8 +561,10 @@ def export(model, cfg: PretrainConfig, state: dict, out_dir: Path,
     shutil.rmtree(tmp, ignore_errors=True)
     # the state train() returned: the working folder has none when the run was resumed from
     # the compact checkpoint on a fresh checkout
-    _write_state({**state, "export": {"batchnorm_recalibrated_on": n_recalibrated}}, out_dir,
-                 "training_state.json")
+    record = {"batchnorm_recalibrated_on": n_recalibrated}
+    if used_average:
+        record["ema_weights"] = True
+    _write_state({**state, "export": record}, out_dir, "training_state.json")
     return out_dir / "model.keras"
 
 

@@ -221,6 +221,13 @@ def test_the_levers_change_the_epochs_batches_and_nothing_else_when_off():
     assert (soft.max(1) < 1).mean() > 0.2 and np.allclose(soft.sum(1), 1.0, atol=1e-5)
     later = batches(levered, epoch=1)
     assert not np.array_equal(first[0][0], later[0][0])
+    # under mixed bfloat16 precision the geometric augmenter's faces are bfloat16: mixing too
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        mixed = batches(replace(levered, mixup=0.2, cutmix=0.0, mix_p=1.0))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert mixed[0][0].dtype.name == "bfloat16" and (mixed[0][1].max(1) < 1).any()
 
 
 def test_a_training_with_every_lever_resumes_exactly_and_exports_the_average(tmp_path):

@@ -165,7 +165,9 @@ def mix(x, y, cfg, seed, crop: int | None = None):
     outs_x, outs_y = [x], [y]
     if cfg.mixup > 0:
         lam = beta(cfg.mixup, s[3])
-        outs_x.append(lam * x + (1.0 - lam) * xp)
+        lx = tf.cast(lam, x.dtype)  # the geometric augmenter gives bfloat16 under mixed precision
+        outs_x.append(lx * x + (1.0 - lx) * xp)
+        lam = tf.cast(lam, y.dtype)
         outs_y.append(lam * y + (1.0 - lam) * yp)
     if cfg.cutmix > 0:
         lam = beta(cfg.cutmix, s[4])
@@ -180,6 +182,7 @@ def mix(x, y, cfg, seed, crop: int | None = None):
         start = (size - crop) // 2
         seen = tf.reduce_mean(tf.cast(box[start:start + crop, start:start + crop], tf.float32))
         outs_x.append(tf.where(box[None, :, :, None], xp, x))
+        seen = tf.cast(seen, y.dtype)
         outs_y.append((1.0 - seen) * y + seen * yp)
     if len(outs_x) == 3:
         pick = tf.where(use_cutmix, 2, 1)

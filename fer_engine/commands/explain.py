@@ -1,7 +1,7 @@
 """`python -m fer_engine explain`: an explanation overlay for one image, and how far to trust it.
 
-MODEL is anything :func:`fer_engine.models.load_model` accepts: a run folder or run id
-(last fold), a model folder, a ``.keras`` file saved by this tool (with its
+MODEL is anything :func:`fer_engine.experiments.runs.load_trained_model` accepts: a run
+folder or run id (last fold), a model folder, a ``.keras`` file saved by this tool (with its
 ``meta.json`` beside it: labels and input spec) or ``pretrained``. The largest face in
 IMAGE is explained (``--no-detect``: the image is taken as a face crop, its centre
 square is used). The overlay is drawn on the full original photo through the face's
@@ -254,14 +254,14 @@ def run(args) -> int:
     if args.regions:
         return _run_regions(args)
     from fer_engine.explain import deletion_insertion, explain, overlay
-    from fer_engine.models import load_model
+    from fer_engine.experiments.runs import load_trained_model
     from fer_engine.models.base import face_margin
     from fer_engine.preprocess import prepare_image
 
     fold = args.fold
     if fold is not None and fold != "all":
         fold = int(fold)
-    model = load_model(args.model, fold=fold)
+    model = load_trained_model(args.model, fold=fold)
     prepared = prepare_image(
         args.image, model.input_spec, detect=not args.no_detect, fallback="centre",
         margin=face_margin(model), detector=args.detector, align=args.align,

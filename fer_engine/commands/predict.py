@@ -32,7 +32,7 @@ def run(args) -> int:
     # TensorFlow's "N out of the last N calls ... triggered tf.function retracing" warning fires
     # when a run holds one traced function per fold model; it is expected, not a problem.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    from fer_engine.models import load_model
+    from fer_engine.experiments.runs import load_trained_model
     from fer_engine.inference.predict import predict_images, summarise
 
     fold = args.fold
@@ -43,7 +43,7 @@ def run(args) -> int:
             from fer_engine.cli import CLIError
 
             raise CLIError("--fold must be a number or 'all'.") from None
-    model = load_model(args.model, fold=fold)
+    model = load_trained_model(args.model, fold=fold)
     frame = predict_images(model, args.images, detect=not args.no_detect, margin=args.margin,
                            batch_size=args.batch_size, detector=args.detector, align=args.align)
     if not len(frame):

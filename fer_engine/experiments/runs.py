@@ -84,9 +84,11 @@ class RunWriter:
 
     Use as a context manager: any exception (including cancellation and
     ``KeyboardInterrupt``) removes the partial folder, so nothing half-written remains.
+    ``models=False``: a run that holds no models (the synthetic demo runs of
+    :mod:`fer_engine.analytics.synthetic`) gets no ``models/`` folder.
     """
 
-    def __init__(self, run_id: str, root=None):
+    def __init__(self, run_id: str, root=None, *, models: bool = True):
         self.run_id = run_id
         self.root = runs_root(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -95,7 +97,8 @@ class RunWriter:
             raise FileExistsError(self.final)
         self.path = self.root / f".{run_id}.partial"
         self.path.mkdir()
-        (self.path / "models").mkdir()
+        if models:
+            (self.path / "models").mkdir()
         self.committed = False
 
     @property
@@ -323,6 +326,25 @@ class Run(RunConfigView):
 def load_run(run_id_or_path, root=None) -> Run:
     """The complete run at a folder or with an id (see :func:`resolve_run`)."""
     return _open(resolve_run(run_id_or_path, root))
+
+
+def load_trained_model(source, fold: int | str | None = None, root=None):
+    """The trained model ``source`` names: a run id (a complete run under ``root``, default
+    :func:`fer_engine.paths.runs_dir`) or anything :func:`fer_engine.models.load_model`
+    accepts (a run folder, a model folder or file, ``"pretrained"``, a loaded model).
+
+    ``fold``: see :mod:`fer_engine.models` (default: last fold; ``"all"``: ensemble).
+    Raises :class:`ModelError` with a readable message.
+    """
+    from fer_engine.models import FERModel, load_model
+
+    if not isinstance(source, FERModel) and str(source) != "pretrained":
+        if not Path(str(source)).expanduser().exists():
+            try:
+                source = resolve_run(source, root)
+            except ModelError:
+                pass  # not a run id either: load_model says what it accepts
+    return load_model(source, fold=fold)
 
 
 def _open(path: Path) -> Run:

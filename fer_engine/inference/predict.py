@@ -59,21 +59,22 @@ def predict_images(model, sources, *, detect: bool = True, margin: float | None 
     """Classify every face in ``sources``; one row per face.
 
     ``model``: a loaded :class:`fer_engine.models.base.FERModel` or anything
-    :func:`fer_engine.models.load_model` accepts (run folder, model file, ``"pretrained"``;
-    ``fold`` is passed on). ``detect=False``: each image is taken as a face crop (its
-    centre square). Columns: ``path``, ``face`` (0 = largest), ``x, y, w, h`` (the face box
-    in the original image's pixels; the centre square when detection is off), ``pred``,
-    ``confidence`` (the top probability), ``p_<label>`` per class of the model, ``error``.
+    :func:`fer_engine.experiments.runs.load_trained_model` accepts (run folder or id, model
+    file, ``"pretrained"``; ``fold`` is passed on). ``detect=False``: each image is taken as a
+    face crop (its centre square). Columns: ``path``, ``face`` (0 = largest), ``x, y, w, h``
+    (the face box in the original image's pixels; the centre square when detection is off),
+    ``pred``, ``confidence`` (the top probability), ``p_<label>`` per class of the model,
+    ``error``.
     ``detector``/``align``: see :func:`fer_engine.preprocess.prepare_image` (None: its defaults).
     ``margin``: around each detected face (None: the model's own, ``model.face_margin``).
     An image that cannot be read or has no face gets one row with ``error`` (the reason)
     and no prediction; the others go on.
     """
-    from fer_engine.models import load_model
+    from fer_engine.experiments.runs import load_trained_model
     from fer_engine.models.base import face_margin
     from fer_engine.preprocess import prepare_image
 
-    model = load_model(model, fold=fold)
+    model = load_trained_model(model, fold=fold)
     margin = face_margin(model, margin)
     # None: the engine's defaults (fer_engine.preprocess.DEFAULT_DETECTOR / DEFAULT_ALIGN).
     detection = {k: v for k, v in (("detector", detector), ("align", align)) if v is not None}

@@ -4,7 +4,8 @@
   FER2013 network's features under a new head), ``cnn``, ``resnet50``, ``vgg16`` or
   ``hog_svm``.
 - :func:`load_model` loads a trained one from a run folder, a model folder, a model file,
-  or ``"pretrained"`` (the shipped FER2013 model). A run can also score data with
+  or ``"pretrained"`` (the shipped FER2013 model); a bare run id is resolved one floor up,
+  by :func:`fer_engine.experiments.runs.load_trained_model`. A run can also score data with
   ``pretrained`` as it is, no training (protocol ``none``).
 
 Which fold of a run folder: a run trained under ``loso``/``group-kfold`` holds one model
@@ -209,15 +210,10 @@ def load_model(path_or_name, fold: int | str | None = None) -> FERModel:
     if str(path_or_name) == "pretrained":
         return _load_pretrained()
     path = Path(str(path_or_name)).expanduser()
-    if not path.exists():  # a bare run id is accepted too
-        from fer_engine.experiments.runs import resolve_run
-
-        try:
-            path = resolve_run(path_or_name)
-        except ModelError:
-            raise ModelError(
-                f"No model found at {path}: give a run folder, a model file or 'pretrained'."
-            ) from None
+    if not path.exists():
+        raise ModelError(
+            f"No model found at {path}: give a run folder, a model file or 'pretrained'."
+        )
     if path.is_file():
         return FERModel.load(path)
     if (path / "models").is_dir():

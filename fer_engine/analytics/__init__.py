@@ -10,8 +10,9 @@ Modules:
   cluster-bootstrap intervals, reference differences, permutation p-values, small-n warnings.
 - :mod:`~fer_engine.analytics.compare`: McNemar + paired bootstrap; leakage contrast.
 - :mod:`~fer_engine.analytics.probe`: identity-shortcut probe on penultimate features.
-- :mod:`~fer_engine.analytics.methods`: methods section and study checklist from config.
-- :mod:`~fer_engine.analytics.report`: :func:`build_report` and text / JSON / HTML rendering.
+- :mod:`~fer_engine.analytics.methods`: methods section from config, folds and predictions.
+- :mod:`~fer_engine.analytics.report`: :func:`build_report`, the study checklist, and text / JSON /
+  HTML rendering.
 - :mod:`~fer_engine.analytics.figures`: plotly figures of the report's tables.
 
 Importing this package does not import plotly (only the HTML report and figures do).

@@ -1,4 +1,4 @@
-"""The methods section and the study checklist, generated from a run's config and folds.
+"""The methods section of a run, generated from its config, folds and predictions table.
 
 Nothing here is typed by hand per run: every sentence is built from ``config.json``,
 ``folds.json`` and the predictions table, and an item the run cannot answer says so.
@@ -6,15 +6,11 @@ Nothing here is typed by hand per run: every sentence is built from ``config.jso
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from fer_engine import format as fmt
 from fer_engine.analytics.inputs import EvalRun, known_or_unknown
-
-if TYPE_CHECKING:
-    from fer_engine.analytics.report import RunSection
 
 PROTOCOL_TEXT: dict[str, str] = {
     "loso": "Leave-one-subject-out: each person's images are scored by a model trained on the "
@@ -131,11 +127,13 @@ def independence_check(run: EvalRun) -> dict[str, Any]:
     return {"status": status, "sentence": sentence, "folds": table, "rows_outside_test": outside}
 
 
-def _fmt(value: Any) -> str:
+def setting_text(value: Any) -> str:
+    """A recorded setting as the methods and the checklist write it: ``k=v`` pairs, lists
+    joined by commas, ``none`` for an empty one, ``not recorded`` for a missing one."""
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items()) if value else "none"
+        return ", ".join(f"{k}={setting_text(v)}" for k, v in value.items()) if value else "none"
     if isinstance(value, (list, tuple)):
-        return ", ".join(_fmt(v) for v in value) if value else "none"
+        return ", ".join(setting_text(v) for v in value) if value else "none"
     return "not recorded" if value is None or value == "" else str(value)
 
 
@@ -167,28 +165,33 @@ def methods_section(run: EvalRun) -> dict[str, Any]:
         f"{dataset.get('n_images', 'unknown number of')} images of "
         f"{dataset.get('n_participants', 'an unknown number of')} participants; this run scored "
         f"{len(t)} images of {t['participant'].nunique()} participants. Classes: "
-        f"{', '.join(run.labels)}. Fingerprint: {_fmt(dataset.get('fingerprint'))}.{synth}"
+        f"{', '.join(run.labels)}. Fingerprint: {setting_text(dataset.get('fingerprint'))}.{synth}"
     )
     paragraphs.append(
         f"Protocol: {run.protocol_name}. "
         + PROTOCOL_TEXT.get(run.protocol_name, "")
-        + (f" Parameters: {_fmt(params)}." if params else "")
+        + (f" Parameters: {setting_text(params)}." if params else "")
         + f" Participant independence check: {independence['sentence']}"
     )
     paragraphs.append(
-        f"Model: {model.get('name', 'not recorded')} (weights: {_fmt(model.get('weights'))}; "
-        f"input: {_fmt(model.get('input_spec'))}). Pre-processing: {_fmt(cfg.get('preprocess'))}."
+        f"Model: {model.get('name', 'not recorded')} "
+        f"(weights: {setting_text(model.get('weights'))}; "
+        f"input: {setting_text(model.get('input_spec'))}). "
+        f"Pre-processing: {setting_text(cfg.get('preprocess'))}."
     )
     paragraphs.append(
-        f"Training: optimizer {_fmt(training.get('optimizer'))}, loss "
-        f"{_fmt(training.get('loss'))}, {_fmt(training.get('epochs'))} epochs, batch size "
-        f"{_fmt(training.get('batch_size'))}, learning rate {_fmt(training.get('learning_rate'))}, "
-        f"class weights {_fmt(training.get('class_weight'))}, early stopping "
-        f"{_fmt(training.get('early_stopping'))}, learning-rate reduction "
-        f"{_fmt(training.get('reduce_lr'))}. Validation: {_fmt(training.get('validation'))}. "
-        f"Augmentation (training images only): {_fmt(augmentation)}. Seed: {_fmt(cfg.get('seed'))}."
+        f"Training: optimizer {setting_text(training.get('optimizer'))}, loss "
+        f"{setting_text(training.get('loss'))}, {setting_text(training.get('epochs'))} epochs, "
+        f"batch size {setting_text(training.get('batch_size'))}, "
+        f"learning rate {setting_text(training.get('learning_rate'))}, "
+        f"class weights {setting_text(training.get('class_weight'))}, early stopping "
+        f"{setting_text(training.get('early_stopping'))}, learning-rate reduction "
+        f"{setting_text(training.get('reduce_lr'))}. "
+        f"Validation: {setting_text(training.get('validation'))}. "
+        f"Augmentation (training images only): {setting_text(augmentation)}. "
+        f"Seed: {setting_text(cfg.get('seed'))}."
     )
-    paragraphs.append(f"Software: {_fmt(cfg.get('versions'))}.")
+    paragraphs.append(f"Software: {setting_text(cfg.get('versions'))}.")
     return {
         "dataset": dataset,
         "cohort": cohort,
@@ -208,211 +211,3 @@ def methods_section(run: EvalRun) -> dict[str, Any]:
         "versions": cfg.get("versions"),
         "paragraphs": paragraphs,
     }
-
-
-# -- checklist ---------------------------------------------------------------------------
-ANSWERED, PARTLY, NOT_ANSWERED = "answered", "partly answered", "not answered"
-
-
-def _item(item: str, status: str, answer: str, where: str) -> dict[str, str]:
-    return {"item": item, "status": status, "answer": answer, "where": where}
-
-
-def checklist(
-    run: EvalRun, section: RunSection, has_baseline: bool = False
-) -> list[dict[str, str]]:
-    """The first study's checklist for a supervised clinical ML study, filled from the run.
-
-    Each item: ``item``, ``status`` (answered / partly answered / not answered), ``answer``
-    (what the run says) and ``where`` (the report section). The item wording paraphrases
-    common clinical-ML reporting checklists; the study's exact wording was not available
-    when this was written.
-    """
-    cfg = run.config
-    methods = section.methods
-    overall = section.overall
-    training = methods["training"]
-    ind = methods["independence"]
-    items = []
-    items.append(
-        _item(
-            "Clinical question and intended use stated",
-            NOT_ANSWERED,
-            "A run cannot state this; write it in the study text (e.g. monitoring fear and anger "
-            "during PTSD therapy).",
-            "—",
-        )
-    )
-    ds = methods["dataset"]
-    items.append(
-        _item(
-            "Data source and cohort described (who, how many, demographics)",
-            ANSWERED if ds else PARTLY,
-            f"{ds.get('name', 'dataset')}: {overall.n_participants} participants, "
-            f"{overall.n_samples} images" + (" (synthetic)" if run.synthetic else ""),
-            "Methods › Cohort",
-        )
-    )
-    items.append(
-        _item(
-            "Ground truth labels defined",
-            PARTLY,
-            f"Classes {', '.join(run.labels)} as labelled by the dataset (posed expressions); how "
-            "labels were obtained and checked is not recorded in the run.",
-            "Methods › Data",
-        )
-    )
-    items.append(
-        _item(
-            "Unit of analysis and independence of training and test data",
-            ANSWERED if ind["status"] != "not checked" else PARTLY,
-            f"Protocol {run.protocol_name}; {ind['sentence']}",
-            "Methods › Protocol",
-        )
-    )
-    items.append(
-        _item(
-            "Pre-processing described",
-            ANSWERED if cfg.get("preprocess") else NOT_ANSWERED,
-            _fmt(cfg.get("preprocess")),
-            "Methods › Model",
-        )
-    )
-    support = section.per_class[["label", "support"]]
-    items.append(
-        _item(
-            "Class balance and how imbalance was handled",
-            ANSWERED if "class_weight" in training else PARTLY,
-            "Support per class: "
-            + ", ".join(f"{r.label} {r.support}" for r in support.itertuples())
-            + f"; class weights: {_fmt(training.get('class_weight'))}",
-            "Results › Per class",
-        )
-    )
-    items.append(
-        _item(
-            "Model and training settings reported (reproducible)",
-            ANSWERED if cfg.get("model") and training else PARTLY,
-            f"{run.model_name}; seed {_fmt(cfg.get('seed'))}; {_fmt(training.get('epochs'))} "
-            "epochs",
-            "Methods › Training",
-        )
-    )
-    items.append(
-        _item(
-            "Validation data for tuning kept apart from test data",
-            ANSWERED if training.get("validation") else NOT_ANSWERED,
-            _fmt(training.get("validation")),
-            "Methods › Training",
-        )
-    )
-    items.append(
-        _item(
-            "Performance metrics with uncertainty",
-            ANSWERED,
-            f"Accuracy {fmt.pct(overall.accuracy)} (Wilson "
-            f"{fmt.interval(overall.accuracy_low, overall.accuracy_high)}; participant bootstrap "
-            f"{fmt.interval(overall.accuracy_boot_low, overall.accuracy_boot_high)}), per-class "
-            "metrics with Wilson intervals",
-            "Results › Overall, Per class",
-        )
-    )
-    prev = section.ppv_at_prevalence
-    items.append(
-        _item(
-            "Clinically relevant metric at a realistic base rate (PPV at the clinic's prevalence)",
-            ANSWERED if prev is not None and len(prev) else PARTLY,
-            "PPV at " + ", ".join(f"{r.label} {fmt.pct(r.prevalence)}" for r in prev.itertuples())
-            if prev is not None and len(prev)
-            else (
-                "PPV only at this data's prevalence; give --prevalence fear=0.05 for a clinic's "
-                "base rate"
-            ),
-            "Results › PPV",
-        )
-    )
-    cal = section.calibration["overall"]
-    items.append(
-        _item(
-            "Calibration assessed",
-            ANSWERED if cal is not None else NOT_ANSWERED,
-            f"ECE {cal.ece:.3f} over {cal.n_bins} bins"
-            if cal is not None
-            else "no probabilities in the run",
-            "Results › Calibration",
-        )
-    )
-    groups = section.subgroups["groups"]
-    items.append(
-        _item(
-            "Performance in subgroups (sex, age, origin) with uncertainty",
-            ANSWERED if len(groups) else NOT_ANSWERED,
-            (
-                f"{groups['grouping'].nunique()} groupings; {int(groups['small_sample'].sum())} "
-                "groups have fewer than 5 people and are flagged"
-            )
-            if len(groups)
-            else "no demographic information",
-            "Results › Subgroups",
-        )
-    )
-    items.append(
-        _item(
-            "Comparison with a baseline or simpler model on the same data",
-            ANSWERED if has_baseline else NOT_ANSWERED,
-            "paired comparison in this report"
-            if has_baseline
-            else "not in this report: add a second run (e.g. hog_svm) on the same images",
-            "Comparisons",
-        )
-    )
-    items.append(
-        _item(
-            "External validation on independent data",
-            NOT_ANSWERED,
-            "Only one dataset was used; no external test set.",
-            "—",
-        )
-    )
-    probe = section.probe
-    items.append(
-        _item(
-            "What the model relies on (explanations, shortcut checks)",
-            ANSWERED if probe is not None else NOT_ANSWERED,
-            probe.sentence
-            if probe is not None
-            else (
-                "identity-shortcut probe not run (needs model features); see the explanations page"
-            ),
-            "Results › Identity probe",
-        )
-    )
-    items.append(
-        _item(
-            "Leakage checked and declared",
-            ANSWERED,
-            "LEAKY protocol: same people in training and test"
-            if run.leaky
-            else "participant-independent protocol",
-            "Banner, Methods › Protocol",
-        )
-    )
-    items.append(
-        _item(
-            "Failure analysis per individual",
-            ANSWERED,
-            "accuracy per participant with intervals",
-            "Results › Per participant",
-        )
-    )
-    items.append(
-        _item(
-            "Software, versions and data fingerprint recorded",
-            ANSWERED
-            if cfg.get("versions") and (cfg.get("dataset") or {}).get("fingerprint")
-            else PARTLY,
-            _fmt(cfg.get("versions")),
-            "Methods › Software",
-        )
-    )
-    return items

@@ -31,9 +31,10 @@ from fer_engine.preprocess.detectors import (
     DETECTORS,
     LIVE_DETECTOR,
     check_detector,
+    detect_faces,
     get_detector,
 )
-from fer_engine.preprocess.faces import FaceBox, detect_faces
+from fer_engine.preprocess.faces import FaceBox
 from fer_engine.preprocess.image import PreparedImage, prepare_image
 from fer_engine.preprocess.spec import (
     GRAY_48,

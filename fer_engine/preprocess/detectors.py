@@ -1,4 +1,5 @@
-"""Face detectors behind one interface, chosen by name: :func:`get_detector`.
+"""Face detectors behind one interface, chosen by name: :func:`get_detector`;
+:func:`detect_faces` runs one on a photo.
 
 Every detector's weights ship inside its pip wheel; nothing is downloaded at run time.
 
@@ -349,6 +350,44 @@ def get_detector(name: str):
         if name not in _instances:
             _instances[name] = _FACTORIES[name]()
         return _instances[name]
+
+
+def _suppress_nested(boxes: list[FaceBox], overlap: float = 0.5) -> list[FaceBox]:
+    """Drop boxes with more than ``overlap`` of their area inside a larger kept box."""
+    kept: list[FaceBox] = []
+    for b in sorted(boxes, key=lambda b: (-b.area, -np.nan_to_num(b.score))):
+        if all(b.intersection(k) <= overlap * b.area for k in kept):
+            kept.append(b)
+    return kept
+
+
+def detect_faces(
+    rgb: np.ndarray,
+    *,
+    detector: str = "haar",
+    min_size: float = 0.1,
+    scale_factor: float = 1.1,
+    min_neighbors: int = 5,
+) -> list[FaceBox]:
+    """Faces in ``rgb`` ((H, W, 3) RGB or (H, W) gray uint8), largest first.
+
+    ``detector``: a name of :data:`DETECTORS`. The default here is ``haar``, the fastest
+    (the live-video path calls this); :func:`fer_engine.preprocess.prepare_image` and
+    :func:`fer_engine.preprocess.prepare_dataset` default to :data:`DEFAULT_DETECTOR`.
+    An unknown name raises :class:`fer_engine.errors.UserFacingError` listing the choices.
+
+    ``min_size``: smallest face to look for, as a fraction of the image's shorter side.
+    Smaller values find smaller faces and cost more time. ``scale_factor`` and
+    ``min_neighbors`` are OpenCV's ``detectMultiScale`` settings (Haar only). Boxes are
+    in the original image's pixels, clipped to it; a box more than half inside a
+    larger one is dropped.
+    """
+    if not 0 < min_size <= 1:
+        raise ValueError(f"min_size is a fraction of the shorter side in (0, 1], not {min_size}")
+    found = get_detector(detector).detect(
+        rgb, min_size=min_size, scale_factor=scale_factor, min_neighbors=min_neighbors
+    )
+    return _suppress_nested(found)
 
 
 def available(name: str) -> bool:

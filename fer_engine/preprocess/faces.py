@@ -1,8 +1,9 @@
-"""Face boxes, :func:`detect_faces`, and OpenCV's bundled Haar frontal-face cascade.
+"""Face boxes (:class:`FaceBox`) and OpenCV's bundled Haar frontal-face cascade.
 
-:func:`detect_faces` runs any detector of :mod:`fer_engine.preprocess.detectors`
-(``haar``, ``mtcnn``, ``blazeface``). Every detector works on a copy whose longest side
-is at most :data:`DETECT_MAX_SIDE` and maps boxes and landmarks back to the original
+The detectors of :mod:`fer_engine.preprocess.detectors` (``haar``, ``mtcnn``,
+``blazeface``; run by name with :func:`fer_engine.preprocess.detectors.detect_faces`) build
+on this module, which imports none of them. Every detector works on a copy whose longest
+side is at most :data:`DETECT_MAX_SIDE` and maps boxes and landmarks back to the original
 photo's pixels. The Haar cascade runs on a gray, histogram-equalised copy; each thread
 loads its own cascade once (about 30 ms), so detection is safe to call from a
 live-video callback and from a thread pool at the same time.
@@ -140,48 +141,6 @@ def _to_gray(image: np.ndarray) -> np.ndarray:
     if a.ndim == 3 and a.shape[2] == 3:
         return cv2.cvtColor(np.ascontiguousarray(a, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
     raise ValueError(f"expected an (H, W), (H, W, 1) or (H, W, 3) image, got shape {a.shape}")
-
-
-def _suppress_nested(boxes: list[FaceBox], overlap: float = 0.5) -> list[FaceBox]:
-    """Drop boxes with more than ``overlap`` of their area inside a larger kept box."""
-    kept: list[FaceBox] = []
-    for b in sorted(boxes, key=lambda b: (-b.area, -np.nan_to_num(b.score))):
-        if all(b.intersection(k) <= overlap * b.area for k in kept):
-            kept.append(b)
-    return kept
-
-
-def detect_faces(
-    rgb: np.ndarray,
-    *,
-    detector: str = "haar",
-    min_size: float = 0.1,
-    scale_factor: float = 1.1,
-    min_neighbors: int = 5,
-) -> list[FaceBox]:
-    """Faces in ``rgb`` ((H, W, 3) RGB or (H, W) gray uint8), largest first.
-
-    ``detector``: a name of :data:`fer_engine.preprocess.detectors.DETECTORS`. The
-    default here is ``haar``, the fastest (the live-video path calls this);
-    :func:`fer_engine.preprocess.prepare_image` and
-    :func:`fer_engine.preprocess.prepare_dataset` default to
-    :data:`fer_engine.preprocess.detectors.DEFAULT_DETECTOR`. An unknown name raises
-    :class:`fer_engine.errors.UserFacingError` listing the choices.
-
-    ``min_size``: smallest face to look for, as a fraction of the image's shorter side.
-    Smaller values find smaller faces and cost more time. ``scale_factor`` and
-    ``min_neighbors`` are OpenCV's ``detectMultiScale`` settings (Haar only). Boxes are
-    in the original image's pixels, clipped to it; a box more than half inside a
-    larger one is dropped.
-    """
-    if not 0 < min_size <= 1:
-        raise ValueError(f"min_size is a fraction of the shorter side in (0, 1], not {min_size}")
-    from fer_engine.preprocess.detectors import get_detector
-
-    found = get_detector(detector).detect(
-        rgb, min_size=min_size, scale_factor=scale_factor, min_neighbors=min_neighbors
-    )
-    return _suppress_nested(found)
 
 
 def detect_haar(

@@ -15,8 +15,8 @@ from fer_engine.preprocess.align import (
 )
 from fer_engine.preprocess.crop import DEFAULT_MARGIN, centre_box, crop_box, extract_face
 from fer_engine.preprocess.decode import decode_image, describe_source
-from fer_engine.preprocess.detectors import DEFAULT_DETECTOR, check_detector
-from fer_engine.preprocess.faces import FaceBox, detect_faces
+from fer_engine.preprocess.detectors import DEFAULT_DETECTOR, check_detector, detect_faces
+from fer_engine.preprocess.faces import FaceBox
 from fer_engine.preprocess.spec import InputSpec, normalise
 
 FALLBACKS = ("centre", "none", "error")

@@ -172,3 +172,43 @@ def test_deleting_a_run_removes_its_export_zip_and_nothing_else(tmp_path, monkey
     assert other.is_file() and elsewhere.is_file()
     with pytest.raises(ModelError, match="No run folder"):  # gone: a clear error, not a crash
         delete_run(path.name, root=runs)
+
+
+def test_a_bare_run_id_names_that_runs_model(tmp_path):
+    from fer_engine.errors import ModelError
+    from fer_engine.experiments.runs import load_trained_model
+
+    path = _existing_run(tmp_path)  # its models/ folder is empty
+    with pytest.raises(ModelError, match=re.escape(f"{path} holds no model file")):
+        load_trained_model(path.name, root=tmp_path)  # the id was found under root
+    with pytest.raises(ModelError, match="No model found at nope: give a run folder"):
+        load_trained_model("nope", root=tmp_path)
+
+
+def test_synthetic_runs_are_written_through_the_run_writer(tmp_path):
+    from fer_engine.analytics.synthetic import (
+        loso_folds,
+        synthetic_config,
+        synthetic_predictions,
+        write_run_folder,
+    )
+    from fer_engine.experiments.runs import load_run
+
+    runs = tmp_path / "runs"
+    pred = synthetic_predictions(accuracy=0.5, seed=1)
+    run_id = "20260101-000000-cnn-loso-5e7d"
+    path = write_run_folder(runs / run_id, pred, synthetic_config(run_id=run_id), loso_folds(pred))
+    assert path == runs / run_id and sorted(p.name for p in runs.iterdir()) == [run_id]
+    assert sorted(p.name for p in path.iterdir()) == ["config.json", "folds.json", "metrics.json",
+                                                      "predictions.csv"]  # nothing trained: no models/
+    run = load_run(run_id, root=runs)
+    assert run.synthetic and len(run.folds) == 19 and len(run.predictions) == len(pred) == 152
+    assert run.metrics == {"accuracy": pytest.approx((pred["true"] == pred["pred"]).mean()),
+                           "n_samples": 152, "n_participants": 19}
+    assert list_runs(runs)["run_id"].tolist() == [run_id]
+    with pytest.raises(FileExistsError):  # a run folder is never overwritten
+        write_run_folder(runs / run_id, pred.head(8), synthetic_config(run_id=run_id))
+    assert len(load_run(path).predictions) == 152
+    with pytest.raises(TypeError):  # a failed write leaves no folder, hidden or not
+        write_run_folder(runs / "broken", pred, {"run_id": "broken", "bad": object()})
+    assert sorted(p.name for p in runs.iterdir()) == [run_id]

@@ -8,13 +8,13 @@ given; every participant has one image per emotion, as in the tapakah68 dataset.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from fer_engine import emotions
+from fer_engine.experiments.runs import RunWriter
 
 _METADATA = Path(__file__).resolve().parents[1] / "data" / "default_metadata.csv"
 _AGE_CUT = 31
@@ -188,24 +188,24 @@ def write_run_folder(
     folds: list | None = None,
     history: pd.DataFrame | None = None,
 ) -> Path:
-    """Write ``config.json``, ``predictions.csv``, ``folds.json``, ``history.csv`` and a
-    minimal ``metrics.json`` into ``dest`` (created). Returns ``dest``."""
+    """Write the run folder ``dest`` through :class:`fer_engine.experiments.runs.RunWriter`,
+    as every run is written: ``config.json``, ``predictions.csv``, ``folds.json`` and
+    ``history.csv`` (when given) and a minimal ``metrics.json`` (accuracy, n_samples,
+    n_participants), built beside it and renamed into place; no ``models/`` (nothing was
+    trained). Returns ``dest``; :class:`FileExistsError` if it exists already."""
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / "config.json").write_text(json.dumps(config, indent=1))
-    predictions.to_csv(dest / "predictions.csv", index=False)
-    if folds is not None:
-        (dest / "folds.json").write_text(json.dumps(folds, indent=1))
-    if history is not None:
-        history.to_csv(dest / "history.csv", index=False)
     correct = predictions["true"] == predictions["pred"]
-    (dest / "metrics.json").write_text(
-        json.dumps(
-            {
-                "accuracy": float(correct.mean()),
-                "n_samples": len(predictions),
-                "n_participants": int(predictions["participant"].nunique()),
-            }
-        )
-    )
-    return dest
+    metrics = {
+        "accuracy": float(correct.mean()),
+        "n_samples": len(predictions),
+        "n_participants": int(predictions["participant"].nunique()),
+    }
+    with RunWriter(dest.name, dest.parent, models=False) as writer:
+        writer.write_json("config.json", config)
+        writer.write_csv("predictions.csv", predictions)
+        if folds is not None:
+            writer.write_json("folds.json", folds)
+        if history is not None:
+            writer.write_csv("history.csv", history)
+        writer.write_json("metrics.json", metrics)
+        return writer.commit()

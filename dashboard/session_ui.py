@@ -19,6 +19,8 @@ from fer_engine.inference.timeline import Timeline
 #: Points drawn per line at most: the pages pass ``Timeline.to_frame(max_rows=MAX_POINTS)``
 #: (longer sessions are thinned for display only; the CSV has every frame).
 MAX_POINTS = 1500
+#: Faces per frame the live and recorded pipelines classify at most.
+MAX_FACES = 10
 
 ALERT_HELP = (
     "The first study's clinical use: watching for heightened fear and anger during therapy. "
@@ -50,7 +52,8 @@ def config_controls(prefix: str, labels, *, live: bool) -> LiveConfig:
             "Smallest face (fraction of the picture height)", 0.05, 0.5, 0.2, 0.05,
             key=f"{prefix}_min_face",
             help="Smaller values find faces further from the camera but cost time.")
-        max_faces = d2.number_input("Faces per frame at most", 1, 10, 4, key=f"{prefix}_faces")
+        max_faces = widgets.bounded_int("Faces per frame at most", 1, MAX_FACES, 4,
+                                        key=f"{prefix}_faces", container=d2)
         detector = widgets.detector_choice(
             f"{prefix}_detector", LIVE_DETECTOR,
             help="The Haar cascade keeps up with live video (about 65 frames a second on two "
@@ -58,10 +61,14 @@ def config_controls(prefix: str, labels, *, live: bool) -> LiveConfig:
             "longer per frame (about 7 frames a second), so far fewer frames are analysed.")
         gradcam_every = 0
         if live:
-            gradcam_every = d3.number_input(
+            gradcam_every = widgets.bounded_int(
                 "Grad-CAM overlay every N frames (0 = off)", 0, 60, 0, key=f"{prefix}_gradcam",
-                help="Shows where the network looked, recomputed every N frames (it costs "
-                "about as much as classifying a frame).")
+                container=d3, help="Shows where the network looked, recomputed every N "
+                "frames (it costs about as much as classifying a frame).")
+    if max_faces is None or gradcam_every is None:  # the box says the allowed range
+        st.error("Nothing is analysed until every setting is in its allowed range (see "
+                 "'More settings').", icon=":material/block:")
+        st.stop()
     return LiveConfig(smoothing_s=smoothing, threshold=threshold, hold_s=hold,
                       alert_emotions=tuple(watched), min_face=min_face, max_faces=int(max_faces),
                       gradcam_every=int(gradcam_every), detector=detector)

@@ -14,7 +14,7 @@ import time
 import av
 import streamlit as st
 
-from dashboard import model_choice, session_ui, state, webrtc_relay  # first: loads pylibsrtp safely
+from dashboard import camera, model_choice, session_ui, state, webrtc_relay  # first: loads pylibsrtp safely
 from streamlit_webrtc import WebRtcMode, webrtc_streamer  # noqa: I001
 from fer_engine.explain import warm_up
 from fer_engine.inference.live import LiveSession
@@ -48,6 +48,14 @@ model, source, description = model_choice.choose("live_model")
 config = session_ui.config_controls("live", model.labels, live=True)
 st.page_link("pages/6_Session.py", label="No camera or no connection? Analyse a recorded video.",
              icon=":material/movie:")
+cameras = camera.count()  # None until the browser has answered
+if cameras is not None and cameras <= 0:
+    st.warning(
+        "No camera found: use the Session page for a recorded video." if cameras == 0 else
+        "This browser gives no access to a camera here (a page from another machine must be "
+        "opened over https): use the Session page for a recorded video.",
+        icon=":material/videocam_off:")
+    st.stop()
 if settings.hosted_demo and not settings.ice_servers:
     st.warning("No STUN/TURN server is configured (FER_ICE_SERVERS), so the stream will only "
                "connect when the browser and this server are on the same network.")

@@ -43,6 +43,24 @@ def load(source: str):
     return _load(source, _stamp(source))
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _run_summary(source: str, stamp: str) -> str | None:
+    from fer_engine.analytics.plain import run_summary
+
+    try:
+        return run_summary(source)
+    except Exception:  # noqa: BLE001 - a paragraph of context; the model itself still works
+        return None
+
+
+def summary(source: str) -> str | None:
+    """How good the model behind ``source`` is, in words: the shipped model's from its card,
+    a run's from its out-of-fold predictions (cached per model)."""
+    if source == PRETRAINED:
+        return plain_summary(pretrained.model_card())
+    return _run_summary(source, _stamp(source))
+
+
 def model_key(source: str) -> str:
     """A string that changes whenever the model behind ``source`` changes (for caches)."""
     return f"{source}|{_stamp(source)}"
@@ -72,6 +90,8 @@ def choose(key: str):
         "Model", options, index=index, key=key, format_func=lambda s: labels.get(s, s),
         help="The shipped model was trained on FER2013 (48x48 gray faces, seven emotions). "
         "A run trained on the Train page can be used instead (its last fold's model).",
+        # before the rerun draws the sidebar, so its 'Active model' follows at once
+        on_change=lambda: state.set_active_model(st.session_state[key]),
     )
     state.set_active_model(source)
     if source == PRETRAINED and not pretrained.available():
@@ -89,8 +109,7 @@ def choose(key: str):
     except Exception as exc:  # noqa: BLE001 - shown as one sentence
         widgets.error(exc, "Loading the model")
         st.stop()
-    if source == PRETRAINED:
-        summary = plain_summary(pretrained.model_card())
-        if summary:
-            st.caption(summary)
+    paragraph = summary(source)
+    if paragraph:
+        st.caption(paragraph)
     return model, source, labels.get(source, source)

@@ -237,3 +237,37 @@ def test_face_detector_is_a_choice_and_the_advice_names_the_better_one(app):
     app.selectbox(key="classify_detector").set_value("haar").run()
     assert not app.exception
     assert "Try the detector 'MTCNN" in texts(app.warning)
+
+
+def test_a_model_trained_here_says_how_good_it_is(tmp_path, monkeypatch):
+    """A run's paragraph: its out-of-fold accuracy with the people-resampled interval, the
+    commonest-emotion score, best and worst emotion and the faces it learnt from (the
+    sidebar following the choice at once: tests/browser/test_newcomer_pages.py)."""
+    from fer_engine.analytics.plain import run_summary
+    from fer_engine.analytics.synthetic import (
+        loso_folds,
+        synthetic_config,
+        synthetic_predictions,
+    )
+    from fer_engine.analytics.synthetic import write_run_folder
+
+    root = tmp_path / "artifacts"
+    standin_model().save(root / "pretrained", stem="model")
+    pred = synthetic_predictions(accuracy=0.6, seed=3)
+    run = write_run_folder(root / "runs" / "20260101-000000-cnn-loso-aaaa", pred,
+                           synthetic_config(model="cnn", protocol="loso",
+                                            run_id="20260101-000000-cnn-loso-aaaa"),
+                           loso_folds(pred), None)
+    standin_model().save(Path(run) / "models", stem="fold_0")
+    at = open_page(PAGE, root, monkeypatch)
+    at.selectbox(key="classify_model").set_value(str(run)).run()
+    assert not at.exception, at.exception
+    note = texts(at.caption)
+    expected = run_summary(run)
+    assert expected and expected in note
+    n_people = pred["participant"].nunique()
+    acc = pred["correct"].mean() if "correct" in pred else (pred["true"] == pred["pred"]).mean()
+    assert f"How good is it? On {len(pred):,} faces of {n_people} people of 'synthetic demo" in note
+    assert f"named the right emotion for {100 * acc:.1f} %" in note
+    assert "people resampled" in note and "It learnt from" in note
+    assert "synthetic drawn faces" in note and "not a diagnosis" in note

@@ -549,38 +549,21 @@ def bar_check(card: dict) -> list[str]:
 
 def plain_summary(card: dict) -> str | None:
     """How good the model is, in words for someone who does not read model cards (shown
-    under the model picker of the Classify, Live and Session pages). ``None`` without an
-    evaluation."""
+    under the model picker of the Classify, Live and Session pages; a trained run's is
+    :func:`fer_engine.analytics.plain.run_summary`). ``None`` without an evaluation."""
+    from fer_engine.analytics.plain import HINT, quality
+
     ev = card.get("evaluation") or {}
     per_class = ev.get("per_class") or []
     if ev.get("accuracy") is None or not per_class:
         return None
-
-    def pct(v: float) -> str:
-        return f"{100 * v:.1f} %"
-
-    by_recall = sorted(per_class, key=lambda c: c["recall"])
-    worst, best = by_recall[0], by_recall[-1]
-    common = max(per_class, key=lambda c: c["support"])
     dataset = (card.get("data") or {}).get("dataset", "its test")
-    # the study's clinical measure (positive predictive value) for the emotions Live alerts on
-    said = [(c["label"], pct(c["precision"])) for lab in emotions.CLINICAL_EMOTIONS
-            for c in per_class if c["label"] == lab and c.get("precision") is not None]
-    ppv = ""
-    if said:
-        (label, share), rest = said[0], said[1:]
-        ppv = (f"When it answers '{label}' it is right {share} of the time"
-               + "".join(f"; when it answers '{lab}', {p}" for lab, p in rest) + ". ")
+    where = f"On {ev['n_scored']:,} faces of {dataset}'s {ev['split']} split"
     return (
-        f"How good is it? On {ev['n_scored']:,} faces of {dataset}'s {ev['split']} split it "
-        f"named the right emotion for {pct(ev['accuracy'])} (95 % interval "
-        f"{pct(ev['accuracy_low'])} to {pct(ev['accuracy_high'])}; always answering "
-        f"'{common['label']}' would score {pct(common['support'] / ev['n_scored'])}). "
-        f"It recognises {best['label']} best ({pct(best['recall'])} of those faces) and "
-        f"{worst['label']} worst ({pct(worst['recall'])}). {ppv}These faces were also used "
-        "to tune it, so the figure is optimistic, and photos unlike them (other ages, skin "
-        "tones, lighting, cameras) may fare worse: read the probabilities as a hint, not a "
-        "diagnosis."
+        quality(where, ev["accuracy"], ev["accuracy_low"], ev["accuracy_high"], per_class,
+                ev["n_scored"])
+        + "These faces were also used to tune it, so the figure is optimistic, and photos "
+        f"unlike them (other ages, skin tones, lighting, cameras) may fare worse: {HINT}"
     )
 
 

@@ -117,6 +117,22 @@ def file_bytes(path) -> bytes:
     return Path(path).read_bytes()
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _predictions_csv(path: str, _stamp: float) -> bytes:
+    from fer_engine.analytics.report import predictions_for_people
+    from fer_engine.experiments.runs import load_run
+
+    table = predictions_for_people(load_run(path).predictions)
+    return table.to_csv(index=False).encode("utf-8")
+
+
+def predictions_csv(path: str) -> bytes:
+    """A run's predictions as people download them (folds numbered from 1), as CSV bytes."""
+    from fer_engine.experiments.runs import load_run
+
+    return _predictions_csv(path, load_run(path).predictions_path.stat().st_mtime)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def ppv_at(path: str, label: str, prevalence: float, n_boot: int = 1000):
     """PPV of ``label`` at a chosen prevalence for one run (participant bootstrap interval)."""

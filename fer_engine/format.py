@@ -66,6 +66,24 @@ def signed_pct(value: Any, digits: int = 1, missing: str = MISSING) -> str:
     return missing if number is None else f"{number:+.{digits}%}"
 
 
+def points(value: Any, digits: int = 1, missing: str = MISSING, unit: str = "percentage points") -> str:
+    """A difference of two shares in percentage points, with its sign: ``0.087 ->
+    "+8.7 percentage points"`` (``unit=""``: the number alone, e.g. in a table whose header
+    names the unit)."""
+    number = _number(value)
+    if number is None:
+        return missing
+    return f"{100 * number:+.{digits}f}" + (f" {unit}" if unit else "")
+
+
+def plain_p(value: Any, missing: str = MISSING) -> str:
+    """A p-value as a clinician reads it: ``"p = 0.012"``, ``"p < 0.001"`` below 0.001."""
+    number = _number(value)
+    if number is None:
+        return missing
+    return "p < 0.001" if number < 0.001 else f"p = {number:.2g}"
+
+
 def interval(low: Any, high: Any, digits: int = 1, missing: str = MISSING) -> str:
     """A confidence interval of shares: ``(0.4, 0.5) -> "40.0%–50.0%"``; :data:`MISSING`
     when both ends are missing."""
@@ -89,6 +107,20 @@ def ratio(value: Any, missing: str = MISSING) -> str:
     """A ratio with two decimals: ``0.8 -> "0.80"``."""
     number = _number(value)
     return missing if number is None else f"{number:.2f}"
+
+
+# -- names of runs ------------------------------------------------------------------------
+#: How a run of the shipped model scored as it is (protocol ``none``: no training) is named.
+SCORED_RUN = "Shipped model scored on this data (no training)"
+
+
+def run_name(model: Any, protocol: Any, leaky: bool = False) -> str:
+    """How people name a run in lists, tabs and reports: ``"cnn / loso"``, with
+    ``" (LEAKY)"`` for a leaky one; a run that trained nothing (protocol ``none``) is
+    :data:`SCORED_RUN`."""
+    if protocol == "none":
+        return SCORED_RUN
+    return f"{model} / {protocol}{' (LEAKY)' if leaky else ''}"
 
 
 # -- words for people's groups -------------------------------------------------------------

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, state, widgets
+from dashboard import cache, state, train_ui, widgets
 from fer_engine import emotions
 from fer_engine import format as fmt
 from fer_engine.analytics import figures
-from fer_engine.analytics.compare import default_run, leaky_partner
+from fer_engine.analytics.compare import default_run, leaky_partner, unlike_scoring_note
 from fer_engine.analytics.report import RunSection, participant_table
 from fer_engine.analytics.subgroups import (
     MIN_PARTICIPANTS,
@@ -33,8 +33,8 @@ if not len(runs):
     st.info("No finished runs yet: start one on the Train page.")
     st.stop()
 
-label_of = dict(zip(runs["path"], runs["model"] + " / " + runs["protocol"]
-                    + runs["leaky"].map({True: " (LEAKY)", False: ""}) + " · " + runs["run_id"]))
+label_of = {path: f"{fmt.run_name(m, p, leaky)} · {run_id}" for path, m, p, leaky, run_id in
+            zip(runs["path"], runs["model"], runs["protocol"], runs["leaky"], runs["run_id"])}
 # the run to open on (newest participant-independent) leads the list prepare_results_pick
 # falls back on
 first = default_run(runs)
@@ -70,17 +70,27 @@ def run_section(s: RunSection, path: str, i: int) -> None:
         st.warning(note, icon=":material/block:")
     o = s.overall
     st.markdown(f"**{s.title}**: {o.n_samples} test images of {n_people(o.n_participants)}.")
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Accuracy", fmt.pct(o.accuracy))
-    c2.metric("Balanced accuracy", fmt.pct(o.balanced_accuracy))
-    c3.metric("Macro F1", fmt.pct(o.macro_f1))
-    c4.metric("Chance level", fmt.pct(o.chance_accuracy))
-    st.caption(
-        f"Accuracy 95% range: {fmt.interval(o.accuracy_boot_low, o.accuracy_boot_high)} from "
-        f"resampling people ({o.n_boot} resamples): the honest range when each person has several "
-        "images, plausible values for a new group of people, not a guarantee. Counting each image "
-        f"as if independent gives {fmt.interval(o.accuracy_low, o.accuracy_high)}, too narrow."
-    )
+    most = s.per_class.loc[s.per_class["support"].idxmax()]
+    c1, c2, c3, c4 = st.columns([5, 3, 3, 3])
+    c1.metric(
+        "Accuracy (95% range from resampling people)",
+        f"{fmt.pct(o.accuracy)} ({fmt.interval(o.accuracy_boot_low, o.accuracy_boot_high)})",
+        help=f"The share of test images the model got right. The range comes from redrawing "
+             f"whole people ({o.n_boot} resamples): the honest range when each person has "
+             "several images, plausible values for a new group of people, not a guarantee. "
+             "Counting each image as if independent gives "
+             f"{fmt.interval(o.accuracy_low, o.accuracy_high)}, too narrow.")
+    c2.metric("Balanced accuracy", fmt.pct(o.balanced_accuracy),
+              help="The average over the emotions of the share of each emotion's images that "
+                   "were recognised: every emotion counts the same, however many images it has.")
+    c3.metric("F1, average over emotions", fmt.pct(o.macro_f1),
+              help="F1 (also called the Dice score) is one number for how well an emotion is "
+                   "found: high only when the model both finds most of its images and is "
+                   "mostly right when it names it. Here the average over the emotions.")
+    c4.metric("Chance level", fmt.pct(o.majority_accuracy),
+              help=f"The accuracy of always answering the most frequent emotion "
+                   f"({emotions.display_name(most['label'])}: {int(most['support'])} of "
+                   f"{o.n_samples} images). A model below this has learnt nothing useful.")
     if s.overall_warning:
         st.warning(s.overall_warning, icon=":material/group:")
 
@@ -96,13 +106,14 @@ def run_section(s: RunSection, path: str, i: int) -> None:
             "Recall (sensitivity)": pc["recall"].map(fmt.pct),
             "Recall 95% range": fmt.intervals(pc["recall_low"], pc["recall_high"]),
             "Specificity": pc["specificity"].map(fmt.pct),
-            "F1": pc["f1"].map(fmt.pct),
+            "F1 (Dice)": pc["f1"].map(fmt.pct),
         }),
         hide_index=True,
     )
     st.caption("Recall: share of the images of an emotion that were recognised. Precision (PPV): "
-               "share of the model's answers of that emotion that were right. The 95% ranges are "
-               "wide when an emotion has few images.")
+               "share of the model's answers of that emotion that were right. F1 (also called "
+               "Dice) is high only when both are. The 95% ranges are wide when an emotion has "
+               "few images.")
     left, right = st.columns(2)
     with left:
         conf = s.confusion
@@ -155,8 +166,8 @@ def run_section(s: RunSection, path: str, i: int) -> None:
                 "Accuracy": groups["accuracy"].map(fmt.pct),
                 "95% range (resampling people)": fmt.intervals(groups["accuracy_boot_low"],
                                                                groups["accuracy_boot_high"]),
-                "Difference from the reference group": [
-                    "reference" if r else fmt.signed_pct(d)
+                "Difference from the reference group (percentage points)": [
+                    "reference" if r else fmt.points(d, unit="")
                     for r, d in zip(groups["is_reference"], groups["accuracy_diff"])],
                 "p-value": groups["p_value"].map(fmt.p_value),
                 "Warning": groups["warning"].fillna(""),
@@ -178,8 +189,12 @@ def run_section(s: RunSection, path: str, i: int) -> None:
     st.markdown("#### Per participant")
     pp = s.per_participant
     st.plotly_chart(figures.participant_dots(pp), key=f"participants_{i}")
-    st.caption("One dot per person with a 95% range: with a handful of images per person "
-               "each range is wide, so single people cannot be ranked.")
+    images = pp["n_images"]
+    per_person = (f"{int(images.min())} images each" if images.min() == images.max()
+                  else f"{int(images.min())} to {int(images.max())} images each")
+    st.caption(f"One dot per person with a 95% range ({per_person}): with a handful of images "
+               "per person each range is wide, so single people cannot be ranked. The table "
+               "below names every person.")
     st.dataframe(participant_table(pp), hide_index=True)
 
     st.markdown("#### Calibration")
@@ -198,11 +213,16 @@ def run_section(s: RunSection, path: str, i: int) -> None:
             key=f"calibration_{i}")
         st.caption("Is the model's confidence honest? Points on the dashed diagonal mean a "
                    "confidence of 70% is right 70% of the time; bigger points hold more images, "
-                   f"small ones are noisy. Expected calibration error: {fmt.pct(cal.ece)} (the "
-                   "average gap between confidence and accuracy; 0% is perfect).")
+                   "small ones are noisy. On average the model's confidence is "
+                   f"{fmt.pct(cal.ece)} away from how often it is right (0% is perfect; "
+                   "statisticians call this the expected calibration error).")
 
     history = s.history
-    if history is not None and len(history):
+    if history is not None and len(history) and not figures.has_curves(history):
+        st.markdown("#### Training")
+        st.caption(train_ui.one_step_sentence(s.model) if s.model in ("transfer", "hog_svm")
+                   else "Each fold trained for one epoch: there are no curves to draw.")
+    elif history is not None and len(history):
         st.markdown("#### Training curves per fold")
         each = st.toggle("Show each fold", key=f"history_folds_{i}")
         st.plotly_chart(figures.training_curves(history, show_folds=each), key=f"history_{i}",
@@ -217,19 +237,20 @@ def run_section(s: RunSection, path: str, i: int) -> None:
     with st.expander("Methods (for a paper's methods section)"):
         for paragraph in s.methods["paragraphs"]:
             st.markdown(paragraph)
-    pred_file = load_run(path).predictions_path
-    if pred_file.is_file():
-        st.download_button("Predictions (CSV)", cache.file_bytes(pred_file),
-                           file_name=f"{s.run_id}-predictions.csv", mime="text/csv",
-                           key=f"dl_pred_{i}", on_click="ignore")
+    if load_run(path).predictions_path.is_file():
+        st.download_button("Predictions (CSV, folds numbered from 1)",
+                           cache.predictions_csv(path), file_name=f"{s.run_id}-predictions.csv",
+                           mime="text/csv", key=f"dl_pred_{i}", on_click="ignore")
 
 
 sections = report["runs"]
+unlike = unlike_scoring_note([cache.eval_run(p) for p in selected]) if len(selected) > 1 else None
+if unlike:
+    st.info(unlike, icon=":material/compare_arrows:")
 if len(sections) == 1:
     run_section(sections[0], selected[0], 0)
 else:
-    tabs = st.tabs([f"{s.model} / {s.protocol}{' (LEAKY)' if s.leaky else ''}"
-                    for s in sections])
+    tabs = st.tabs([fmt.run_name(s.model, s.protocol, s.leaky) for s in sections])
     for i, (tab, s, path) in enumerate(zip(tabs, sections, selected)):
         with tab:
             run_section(s, path, i)
@@ -256,9 +277,9 @@ for reason in no_contrast:
 for p in comparisons["paired"]:
     st.markdown(f"**{p.name_a}** vs **{p.name_b}**")
     st.markdown(p.sentence)
-    st.caption("McNemar's test looks only at the images where exactly one run was right; the "
-               "95% range of the difference comes from resampling people. A range that "
-               "includes 0 means the data do not show which model is better.")
+    st.caption("The difference is in percentage points of accuracy; its 95% range comes from "
+               "resampling people. A range that includes 0 means the data do not show which "
+               "model is better.")
 for c in contrasts:
     st.markdown(f"**Leakage contrast: {c.model}**")
     st.plotly_chart(figures.accuracy_comparison(c.table),

@@ -67,7 +67,9 @@ def test_paired_comparison_counts_and_p():
     # two people: p1 diff (4-2)/4, p2 diff (2-1)/4 -> resamples give .25, .375 or .5
     assert 0.25 <= r.diff_low <= r.diff <= r.diff_high <= 0.5
     assert "McNemar" in r.sentence and "8 images of 2 people" in r.sentence
-    assert f"95% range {r.diff_low:+.1%} to {r.diff_high:+.1%}" in r.sentence
+    assert (f"95% range {100 * r.diff_low:+.1f} to {100 * r.diff_high:+.1f} percentage points"
+            in r.sentence)
+    assert "McNemar's test" in r.sentence and "McNemar p =" not in r.sentence
     assert r.sentence.endswith("With only 2 people the range is rough.")
 
 
@@ -116,7 +118,7 @@ def test_leakage_contrast_side_by_side():
     ] == pytest.approx(7 / 8)
     assert c.gap == pytest.approx(0.5)
     assert c.paired is None  # different sample ids: not paired
-    assert "leaky" in c.sentence and "+50.0%" in c.sentence
+    assert "leaky" in c.sentence and "+50.0 percentage points" in c.sentence
     with pytest.raises(PredictionsError):
         leakage_contrast(leaky, honest)
 

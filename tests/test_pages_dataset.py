@@ -150,7 +150,9 @@ def test_hosted_demo_mode(cache, tmp_path, monkeypatch):
     at.switch_page("pages/2_Train.py").run()
     assert not at.exception, at.exception
     assert "at most 3 epochs" in texts(at.info)
-    assert at.number_input(key="train_epochs").max == 3
+    at.selectbox(key="train_model").set_value("cnn").run()  # a family trained epoch by epoch
+    at.number_input(key="train_epochs").set_value(4).run()
+    assert "Epochs (maximum) must be a whole number from 1 to 3; 4 is not." in texts(at.error)
 
 
 @pytest.fixture

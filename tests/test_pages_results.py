@@ -3,6 +3,8 @@ drawn at random, no training): several runs, the paired comparison, the leakage 
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 from pages_support import local_app, texts
@@ -84,7 +86,9 @@ def test_two_runs_on_the_same_images_are_compared(app):
     assert not at.exception, at.exception
     assert len(at.tabs) >= 2
     body = texts(at.markdown)
-    assert "McNemar p =" in body and "On the 152 images of 19 people both runs scored" in body
+    assert "McNemar's test" in body and "On the 152 images of 19 people both runs scored" in body
+    assert re.search(r"a difference of [+-]\d+\.\d percentage points \(95% range", body)
+    assert "McNemar p =" not in body
     assert "the range is rough" not in body  # 19 people
     # adding the paper run: a LEAKY banner on top of the page, and its tab says so
     at.multiselect(key="results_pick").set_value([runs["cnn"], runs["paper"]]).run()

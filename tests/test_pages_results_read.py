@@ -71,3 +71,62 @@ def test_the_prevalence_slider_shows_the_value_used_after_switching_runs(tmp_pat
     at.multiselect(key="results_pick").set_value([a]).run()  # back: run a's own value
     [slider] = [s for s in at.slider if "prevalence" in s.label]
     assert f"made up {slider.value:.1%} of the faces" in ppv_caption(at)
+
+
+def one_step_history(n_folds: int = 3) -> pd.DataFrame:
+    return pd.DataFrame({"fold": range(n_folds), "epoch": 1, "loss": 0.9, "accuracy": 0.7,
+                         "val_loss": float("nan"), "val_accuracy": float("nan"),
+                         "learning_rate": float("nan")})
+
+
+def test_a_head_fitted_in_one_step_shows_no_curves(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    write_run(runs, "20260101-000000-transfer-loso-aaaa", model="transfer",
+              hist=one_step_history())
+    at = open_results(monkeypatch, runs)
+    assert "Training curves per fold" not in texts(at.markdown)
+    assert "The head is fitted in one step per fold" in texts(at.caption)
+    # confusion, per emotion, PPV, groups, people, calibration: no empty curves chart
+    assert len(at.get("plotly_chart")) == 6
+    assert not any("Training curves" in str(c.proto.spec) for c in at.get("plotly_chart"))
+
+
+def test_scoring_run_is_named_and_not_set_beside_a_trained_run_without_a_note(
+        tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    trained = write_run(runs, "20260101-000000-cnn-loso-aaaa")
+    pred = synthetic_predictions(accuracy=0.5, seed=3)
+    scored = pred[pred["true"] != "contempt"].assign(fold=0).reset_index(drop=True)
+    config = synthetic_config(model="pretrained", protocol="none",
+                              run_id="20260101-000100-pretrained-none-bbbb")
+    one_fold = [{"fold": 0, "train": [], "val": [], "test": sorted(scored["participant"].unique()),
+                 "overlap": []}]
+    scoring = str(write_run_folder(runs / "20260101-000100-pretrained-none-bbbb", scored, config,
+                                   one_fold))
+    at = open_results(monkeypatch, runs, [scoring, trained])
+    assert [t.label for t in at.tabs][:2] == ["Shipped model scored on this data (no training)",
+                                              "cnn / loso"]
+    note = texts(at.info)
+    assert "Not like for like: the shipped model's accuracy counts 7 emotions on 133 images" in note
+    people = at.dataframe[2].value  # the scoring run's per-person table: one fold, none shown
+    assert "Tested in fold" not in people.columns
+    label = next(o for o in at.multiselect(key="results_pick").options
+                 if "pretrained" in o or "Shipped" in o)
+    assert label.startswith("Shipped model scored on this data (no training) · ")
+
+
+def test_headline_numbers_read_in_plain_words(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    write_run(runs, "20260101-000000-cnn-loso-aaaa", drop_anger=10)  # 142 images, 19 each but anger
+    at = open_results(monkeypatch, runs)
+    cards = {m.label: m for m in at.metric}
+    accuracy = cards["Accuracy (95% range from resampling people)"].value
+    assert re.fullmatch(r"\d+\.\d% \(\d+\.\d%–\d+\.\d%\)", accuracy)
+    assert cards["Chance level"].value == "13.4%"  # always the most frequent emotion: 19 of 142
+    assert all(m.proto.help for m in at.metric)  # a help icon on every card
+    assert "always answering the most frequent emotion" in cards["Chance level"].proto.help
+    assert "F1, average over emotions" in cards and "Dice" in cards["F1, average over emotions"].proto.help
+    people = at.dataframe[2].value
+    folds = {int(f) for f in people["Tested in fold"]}
+    assert min(folds) == 1 and max(folds) == 19  # folds numbered from 1
+    assert "(7 to 8 images each)" in texts(at.caption)

@@ -53,7 +53,7 @@ def test_only_protocols_the_data_support_are_offered(tmp_path, monkeypatch, runs
                 write_image(data / split / e / f"{i}.png", size=(48, 48))
     at = train_page(monkeypatch, runs, data)
     picker = at.selectbox(key="train_protocol")
-    assert picker.options == [protocol_label(p) for p in ("official", "none", "paper")]
+    assert picker.options == [protocol_label(p) for p in ("official", "paper")]  # scoring: a button
     assert picker.value == "official"  # the first the data allow, never the leaky one
     caption = texts(at.caption)
     assert "Leave-one-subject-out needs participant ids; this dataset has none." in caption

@@ -153,7 +153,9 @@ def test_results_words_are_plain_on_a_run_with_subgroups(tmp_path, monkeypatch):
     # the small groups are named once, in one warning
     small = [t for t in shown if "fewer than 5 people" in t]
     assert len(small) == 1 and "Country: Other (2 people)" in small[0]
-    assert re.search(r"Expected calibration error: \d+\.\d%", texts(at.caption))
+    assert re.search(r"On average the model's confidence is \d+\.\d% away from how often it "
+                     r"is right", texts(at.caption))
+    assert "Expected calibration error:" not in texts(at.caption)
 
 
 def test_unknown_ages_read_unknown(tmp_path, monkeypatch):

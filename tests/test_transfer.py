@@ -337,7 +337,7 @@ def test_transfer_and_cnn_runs_compare_image_by_image(transfer_run, scoring_run,
     assert tc.n_shared == N_PEOPLE * len(LABELS) and tc.n_only_a == tc.n_only_b == 0
     assert np.isclose(tc.accuracy_a, runs[0].metrics["accuracy"])
     assert np.isclose(tc.accuracy_b, runs[1].metrics["accuracy"])
-    ts = pairs[("transfer", "pretrained")]
+    ts = pairs[("transfer", "Shipped")]  # "Shipped model scored on this data (no training)"
     assert ts.n_shared == N_PEOPLE * (len(LABELS) - 1) and ts.n_only_a == N_PEOPLE
 
 
@@ -358,13 +358,12 @@ def test_train_page_recommends_transfer_and_offers_scoring(tmp_path, monkeypatch
     at.switch_page("pages/2_Train.py").run()
     assert not at.exception, at.exception
     assert at.selectbox(key="train_model").value == "transfer"  # the 152-image demo data
-    assert "Recommended for 152 images: **Transfer**" in texts(at.caption)
+    assert ("Recommended for 152 images of 19 people: **Transfer from the shipped FER2013 "
+            "network** under **Leave-one-subject-out**") in texts(at.caption)
     assert at.checkbox(key="train_finetune").value is False
-    none = protocol_label("none")
-    assert none in at.selectbox(key="train_protocol").options
-    at.selectbox(key="train_protocol").set_value("none").run()
-    assert not at.exception, at.exception
-    assert "No training: the shipped FER2013 model scores every image" in texts(at.info)
+    assert protocol_label("none") not in at.selectbox(key="train_protocol").options
+    assert at.button(key="train_score").label == "Score the shipped model on this data"
+    assert "No training: the shipped FER2013 model answers every image" in texts(at.caption)
 
 
 def test_results_page_shows_what_the_shipped_model_cannot_answer(scoring_run, monkeypatch):

@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
+from fer_engine import format as fmt
+
 from fer_engine.analytics.inputs import EvalRun, PredictionsError
 from fer_engine.analytics.metrics import N_BOOT
 from fer_engine.analytics.stats import (
@@ -158,7 +160,8 @@ def _paired_sentence(r: PairedComparison) -> str:
         interval = "no 95% range: resampling one person gives none"
         verdict = "one person's images do not show which is more accurate for people in general"
     else:
-        interval = f"95% range {r.diff_low:+.1%} to {r.diff_high:+.1%}"
+        interval = (f"95% range {fmt.points(r.diff_low, unit='')} to "
+                    f"{fmt.points(r.diff_high)} from resampling people")
         verdict = (
             "the range includes 0, so these images do not show which is more accurate"
             if not (r.diff_low > 0 or r.diff_high < 0) or not np.isfinite(r.diff_low)
@@ -168,8 +171,10 @@ def _paired_sentence(r: PairedComparison) -> str:
            if 2 <= r.n_participants < MIN_PARTICIPANTS else "")
     return (
         f"On the {r.n_shared} images of {n_people(r.n_participants)} both runs scored, "
-        f"{r.name_a} is right on {r.accuracy_a:.1%} and {r.name_b} on {r.accuracy_b:.1%} "
-        f"(difference {r.diff:+.1%}, {interval}, McNemar p = {r.mcnemar_p:.3g}); {verdict}.{few}"
+        f"{r.name_a} is right on {r.accuracy_a:.1%} and {r.name_b} on {r.accuracy_b:.1%}: a "
+        f"difference of {fmt.points(r.diff)} ({interval}); {verdict}. Among the images exactly "
+        "one of them got right, a split this uneven would happen by chance alone with "
+        f"{fmt.plain_p(r.mcnemar_p)} if both were equally accurate (McNemar's test).{few}"
     )
 
 
@@ -345,7 +350,7 @@ def leakage_contrast(
         f"The same model ({independent.model_name}) scores {rows[0]['accuracy']:.1%} when every "
         f"test person is unseen in training ({independent.protocol_name}) and "
         f"{rows[1]['accuracy']:.1%} under the leaky {leaky.protocol_name} protocol, where the same "
-        f"people appear in training and test: a gap of {gap:+.1%}. The leaky number measures how "
+        f"people appear in training and test: a gap of {fmt.points(gap)}. The leaky number measures how "
         "well the model recognises people it has already seen, not how it would do on a new person."
     )
     return LeakageContrast(
@@ -447,3 +452,30 @@ def default_run(runs: pd.DataFrame) -> str | None:
         return None
     honest = runs[~runs["leaky"].astype(bool)]
     return str((honest if len(honest) else runs)["path"].iloc[0])
+
+
+def unlike_scoring_note(runs) -> str | None:
+    """A sentence for where the accuracy of a run of the shipped model scored as it is
+    (protocol ``none``) stands beside a trained run's that scored other emotions or another
+    number of images (the shipped model cannot answer some emotions: their images are left
+    out of its count), or None when every such pair scored the same. ``runs``: EvalRun-like
+    objects (``protocol_name``, ``predictions`` with a ``true`` column, ``title``)."""
+    def emotions_of(run) -> set:
+        return set(run.predictions["true"].astype(str))
+
+    scored = [r for r in runs if r.protocol_name == "none"]
+    trained = [r for r in runs if r.protocol_name != "none"]
+    for s in scored:
+        for t in trained:
+            if emotions_of(s) == emotions_of(t) and len(s.predictions) == len(t.predictions):
+                continue
+            missing = sorted(emotions_of(t) - emotions_of(s))
+            why = (f" ({', '.join(missing)}: the shipped model has no answer for "
+                   f"{'it' if len(missing) == 1 else 'them'}, so those images are not counted)"
+                   if missing else "")
+            return (f"Not like for like: the shipped model's accuracy counts "
+                    f"{len(emotions_of(s))} emotions on {len(s.predictions):,} images{why}; "
+                    f"{t.title} counts {len(emotions_of(t))} emotions on "
+                    f"{len(t.predictions):,} images. Compare them on the images both scored "
+                    "(Comparisons on the Results page), not by their accuracies.")
+    return None

@@ -202,13 +202,24 @@ def _wrap(label: str, width: int = 28) -> str:
     return "<br>".join(lines + [line])
 
 
+#: Above this many people the per-participant chart ranks them instead of naming each row.
+NAMED_PARTICIPANTS_MAX = 40
+
+
 def participant_dots(
     per_participant: pd.DataFrame,
     colour_by: str = "country_group",
     title: str = "Accuracy per participant (95% range)",
 ) -> go.Figure:
-    """One dot per person with its interval; coloured by ``colour_by`` when present."""
+    """One dot per person with its interval; coloured by ``colour_by`` when present.
+
+    Up to :data:`NAMED_PARTICIPANTS_MAX` people one named row each; more people are ranked
+    by accuracy on an unlabelled axis of at most 600 px (each person named on hover), so the
+    chart stays readable for 118 people."""
     p = per_participant.reset_index(drop=True)
+    many = len(p) > NAMED_PARTICIPANTS_MAX
+    if many:
+        p = p.sort_values(["accuracy", "participant"], kind="stable").reset_index(drop=True)
     fig = go.Figure()
     keys = (
         known_or_unknown(p[colour_by])
@@ -221,22 +232,22 @@ def participant_dots(
             name=fmt.subgroup([colour_by], [key]) if colour_by in p.columns else str(key),
             mode="markers",
             x=sub["accuracy"],
-            y=sub["participant"].astype(str),
+            y=sub.index + 1 if many else sub["participant"].astype(str),
             error_x=_errors(sub, "accuracy", "accuracy_low", "accuracy_high"),
-            marker={"size": 10},
-            customdata=sub["n_images"],
-            hovertemplate="participant %{y}: %{x:.0%} of %{customdata} images<extra></extra>",
+            marker={"size": 6 if many else 10},
+            customdata=np.stack([sub["participant"].astype(str), sub["n_images"]], axis=1),
+            hovertemplate="participant %{customdata[0]}: %{x:.0%} of %{customdata[1]} "
+                          "images<extra></extra>",
         )
-    fig.update_layout(
-        title=title,
-        height=max(300, 22 * len(p) + 120),
-        xaxis_title="accuracy",
-        yaxis={
-            "type": "category",
-            "categoryorder": "array",
-            "categoryarray": p["participant"].astype(str).tolist(),
-        },
-    )
+    if many:
+        yaxis = {"title": f"{len(p)} people, ranked by accuracy", "showticklabels": False,
+                 "range": [0, len(p) + 1]}
+        height = 600
+    else:
+        yaxis = {"type": "category", "categoryorder": "array",
+                 "categoryarray": p["participant"].astype(str).tolist()}
+        height = max(300, 22 * len(p) + 120)
+    fig.update_layout(title=title, height=height, xaxis_title="accuracy", yaxis=yaxis)
     _pct_axis(fig, "x")
     return fig
 
@@ -309,6 +320,12 @@ def accuracy_comparison(table: pd.DataFrame, title: str = "Leakage contrast") ->
     return fig
 
 
+def has_curves(history: pd.DataFrame) -> bool:
+    """True when some fold of a run's ``history.csv`` has more than one epoch: a model fitted
+    in one step (the transfer head, HOG + SVM) has one row per fold and no curves to draw."""
+    return bool(len(history)) and int(history.groupby("fold")["epoch"].nunique().max()) > 1
+
+
 def fold_spread(history: pd.DataFrame, column: str) -> pd.DataFrame:
     """Per epoch, the ``median``, ``low`` (lowest fold) and ``high`` (highest fold) of
     ``column`` over the folds that reached that epoch, and ``n_folds``: what
@@ -342,7 +359,7 @@ def training_curves(
                     x=h["epoch"], y=h[column], mode="lines", name=f"{name} (each fold)",
                     legendgroup=f"{column}-folds", showlegend=i == 0, opacity=0.35,
                     line={"color": colour, "dash": dash, "width": 1},
-                    hovertemplate=f"fold {h['fold'].iloc[0]}, epoch %{{x}}: %{{y:.3f}}"
+                    hovertemplate=f"fold {int(h['fold'].iloc[0]) + 1}, epoch %{{x}}: %{{y:.3f}}"
                     "<extra></extra>",
                 )
         if n_folds > 1:

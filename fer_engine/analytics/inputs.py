@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fer_engine import emotions
+from fer_engine.format import run_name
 from fer_engine.errors import ModelError, UserFacingError
 from fer_engine.experiments.runs import Run, RunConfigView, load_run
 
@@ -243,7 +244,8 @@ class EvalRun(RunConfigView):
 
     @property
     def title(self) -> str:
-        return f"{self.model_name} / {self.protocol_name} ({self.run_id})"
+        """How the report names the run: :func:`fer_engine.format.run_name` and its id."""
+        return f"{run_name(self.model_name, self.protocol_name)} ({self.run_id})"
 
 
 def as_eval_run(obj: Any, config: dict | None = None) -> EvalRun:

@@ -269,9 +269,9 @@ def checklist(
         _item(
             "Performance metrics with uncertainty",
             ANSWERED,
-            f"Accuracy {fmt.pct(overall.accuracy)} (Wilson "
-            f"{fmt.interval(overall.accuracy_low, overall.accuracy_high)}; participant bootstrap "
-            f"{fmt.interval(overall.accuracy_boot_low, overall.accuracy_boot_high)}), per-class "
+            f"Accuracy {fmt.pct(overall.accuracy)} (participant bootstrap "
+            f"{fmt.interval(overall.accuracy_boot_low, overall.accuracy_boot_high)}; Wilson "
+            f"{fmt.interval(overall.accuracy_low, overall.accuracy_high)}), per-class "
             "metrics with Wilson intervals",
             "Results › Overall, Per class",
         )
@@ -514,18 +514,48 @@ PARTICIPANT_NUMBERS = ("folds", "n_images", "n_correct", "accuracy", "accuracy_l
                        "accuracy_high")
 
 
+def predictions_for_people(predictions: pd.DataFrame) -> pd.DataFrame:
+    """A run's predictions table as people download it: folds numbered from 1 (the run
+    folder's ``predictions.csv`` keeps the engine's 0-based fold index)."""
+    out = predictions.copy()
+    if "fold" in out.columns:
+        folds = pd.to_numeric(out["fold"], errors="coerce")
+        out["fold"] = (folds + 1).astype("Int64") if folds.notna().all() else out["fold"]
+    return out
+
+
+def fold_numbers(folds) -> str:
+    """Folds as people count them, from 1: ``"0,2"`` (a run's 0-based fold indices) ->
+    ``"1, 3"``."""
+    return ", ".join(str(int(f) + 1) if str(f).strip().lstrip("-").isdigit() else str(f).strip()
+                     for f in str(folds).split(","))
+
+
 def participant_table(pp: pd.DataFrame) -> pd.DataFrame:
     """The per-participant table in words: named columns, groups as read, percentages."""
     out = pd.DataFrame({fmt.attribute("participant"): pp["participant"].astype(str)})
     for column in [c for c in pp.columns if c not in PARTICIPANT_NUMBERS + ("participant",)]:
         out[fmt.attribute(column)] = pp[column].map(fmt.group_value)
-    if "folds" in pp:
-        out["Tested in fold"] = pp["folds"].astype(str)
+    if "folds" in pp and pp["folds"].astype(str).nunique() > 1:  # one fold: nothing to tell
+        out["Tested in fold"] = pp["folds"].map(fold_numbers)
     out["Images"] = pp["n_images"].to_numpy()
     out["Right"] = pp["n_correct"].to_numpy()
     out["Accuracy"] = pp["accuracy"].map(fmt.pct).to_numpy()
     out["95% range"] = fmt.intervals(pp["accuracy_low"], pp["accuracy_high"])
     return out
+
+
+def _frame_folds(folds: pd.DataFrame) -> pd.DataFrame:
+    """The methods' folds table (:func:`methods.independence_check`) in words, folds
+    numbered from 1."""
+    return pd.DataFrame({
+        "Fold": [fold_numbers(f) for f in folds["fold"]],
+        "People in training": folds["n_train"], "People in validation": folds["n_val"],
+        "People in test": folds["n_test"],
+        "People on both sides (declared)": folds["overlap_declared"],
+        "People on both sides (recounted)": folds["overlap_found"],
+        "Validation people also in test": folds["val_test_overlap"],
+    })
 
 
 def _frame_cohort(cohort: pd.DataFrame) -> pd.DataFrame:
@@ -555,11 +585,22 @@ def _frame_calibration(by: pd.DataFrame) -> pd.DataFrame:
 
 
 def _accuracy_intervals(o: m.OverallMetrics) -> str:
-    """The two 95% intervals of the overall accuracy: images (Wilson) and people (bootstrap)."""
+    """The two 95% intervals of the overall accuracy, the honest one first: people
+    resampled (participant bootstrap), then images counted as independent (Wilson)."""
     return (
-        f"Wilson 95% {fmt.interval(o.accuracy_low, o.accuracy_high)}; participant bootstrap 95% "
-        f"{fmt.interval(o.accuracy_boot_low, o.accuracy_boot_high)}"
+        f"95% range {fmt.interval(o.accuracy_boot_low, o.accuracy_boot_high)} from resampling "
+        f"people; {fmt.interval(o.accuracy_low, o.accuracy_high)} counting images as "
+        "independent (Wilson), too narrow"
     )
+
+
+def _images_per_person(pp: pd.DataFrame) -> str:
+    """``"8 images each"`` or ``"3 to 18 images each"``: the images per person of a run."""
+    n = pp["n_images"]
+    if not len(n):
+        return "no images"
+    low, high = int(n.min()), int(n.max())
+    return f"{low} images each" if low == high else f"{low} to {high} images each"
 
 
 def _text_section(s: RunSection) -> list[str]:
@@ -577,7 +618,7 @@ def _text_section(s: RunSection) -> list[str]:
         ),
         *([f"  WARNING: {s.overall_warning}"] if s.overall_warning else []),
         (
-            f"  chance {fmt.pct(o.chance_accuracy)}, always-the-most-frequent-class "
+            f"  chance level (always answering the most frequent emotion) "
             f"{fmt.pct(o.majority_accuracy)}"
         ),
         (
@@ -650,7 +691,7 @@ def _text_section(s: RunSection) -> list[str]:
     ]
     out += [
         "",
-        "Per participant (lowest accuracy first):",
+        f"Per participant ({_images_per_person(s.per_participant)}; lowest accuracy first):",
         _table(participant_table(s.per_participant)),
     ]
     cal = s.calibration["overall"]
@@ -681,7 +722,7 @@ def _text_section(s: RunSection) -> list[str]:
     out += ["", "Methods:"] + ["  " + p for p in meth["paragraphs"]]
     out += ["Cohort (scored data):", _table(_frame_cohort(meth["cohort"]))]
     if len(meth["independence"]["folds"]):
-        out += ["Folds:", _table(meth["independence"]["folds"])]
+        out += ["Folds:", _table(_frame_folds(meth["independence"]["folds"]))]
     out += ["", "Checklist for a supervised clinical ML study:"]
     for item in s.checklist:
         out.append(f"  [{item['status']}] {item['item']}: {item['answer']} ({item['where']})")
@@ -787,14 +828,16 @@ def _html_section(s: RunSection, fig_html: _FigureWriter, index: int) -> list[st
     out.append(
         f"<p>{o.n_samples} images of {sg.n_people(o.n_participants)}. Accuracy "
         f"<b>{fmt.pct(o.accuracy)}</b> "
-        f"({_accuracy_intervals(o)}). Chance {fmt.pct(o.chance_accuracy)}. "
+        f"({_accuracy_intervals(o)}). Chance level (always answering the most frequent "
+        f"emotion) {fmt.pct(o.majority_accuracy)}. "
         f"Balanced accuracy {fmt.pct(o.balanced_accuracy)}, macro-F1 {fmt.pct(o.macro_f1)}, macro "
         f"precision {fmt.pct(o.macro_precision)}, macro recall {fmt.pct(o.macro_recall)}, macro "
         f"specificity {fmt.pct(o.macro_specificity)}, macro Jaccard {fmt.pct(o.macro_jaccard)}.</p>"
     )
     out.append(
-        '<p class="caption">The Wilson interval treats images as independent; the participant '
-        "bootstrap redraws whole people and is the more honest of the two at this sample size.</p>"
+        '<p class="caption">The range from resampling people redraws whole people and is the '
+        "honest one when each person has several images; the Wilson interval treats images as "
+        "independent and is too narrow.</p>"
     )
     if s.overall_warning:
         out.append(f'<p class="warn" role="alert">⚠ {_esc(s.overall_warning)}</p>')
@@ -840,8 +883,8 @@ def _html_section(s: RunSection, fig_html: _FigureWriter, index: int) -> list[st
     out.append("<h3>Per participant</h3>")
     out.append(fig_html(figures.participant_dots(s.per_participant)))
     out.append(
-        '<p class="caption">One dot per person; with 8 images each, the interval of one person is '
-        "wide.</p>"
+        f'<p class="caption">One dot per person; with {_images_per_person(s.per_participant)}, '
+        "the interval of one person is wide.</p>"
     )
     out.append(_html_table(participant_table(s.per_participant)))
     cal = s.calibration["overall"]
@@ -871,7 +914,7 @@ def _html_section(s: RunSection, fig_html: _FigureWriter, index: int) -> list[st
     out.append("<h4>Cohort</h4>" + _html_table(_frame_cohort(meth["cohort"])))
     if len(meth["independence"]["folds"]):
         out.append(
-            "<h4>Folds and independence check</h4>" + _html_table(meth["independence"]["folds"])
+            "<h4>Folds and independence check</h4>" + _html_table(_frame_folds(meth["independence"]["folds"]))
         )
     history = s.history
     if history is not None and len(history) and {"fold", "epoch", "loss"} <= set(history.columns):

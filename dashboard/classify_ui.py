@@ -37,7 +37,9 @@ def explain(model_key: str, data: bytes, detect: bool, small_faces: bool, detect
     return {"maps": {m: e.map for m, e in exps.items()},
             "target": _model.labels[next(iter(exps.values())).target],
             "seconds": {m: e.timings.get("total", 0.0) for m, e in exps.items()},
-            "lines": faith.lines()}
+            # the sentence that no map beats a random order, shown apart (None when one does)
+            "lines": faith.lines()[:3],
+            "caution": None if faith.beats_random else faith.lines()[3]}
 
 
 def probability_chart(result: ImageResult, face: int) -> go.Figure:

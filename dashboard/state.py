@@ -30,6 +30,8 @@ Keys in ``st.session_state``:
 ``ppv_label_<run>``     the Results page's PPV emotion of a run, and
 ``ppv_prev_<run>_<e>``  its prevalence slider for emotion ``e`` (:func:`ppv_prevalence_key`: one
                         per run and emotion, so the value shown is the value used)
+``classify_photos``     the Classify page's uploaded photos, ``[(name, bytes)]`` in memory, so
+                        they survive a visit to another page (:func:`classify_photos`)
 ``live``                the Live page's :class:`LiveState`
 ``session_result``      the Session page's last :class:`RecordedSession`
 ======================  ====================================================================
@@ -80,6 +82,7 @@ TRAIN_SETTINGS: tuple[str, ...] = (
 KEPT_PREFIX = "kept_"
 RESULTS_RUNS = "results_runs"
 RESULTS_PICK = "results_pick"
+CLASSIFY_PHOTOS = "classify_photos"
 LIVE = "live_state"
 #: The Live page's WebRTC component (streamlit-webrtc keeps its own context under this key).
 LIVE_STREAM = "live"
@@ -314,6 +317,18 @@ def prepared_zip() -> tuple[str, str] | None:
 
 def set_prepared_zip(run_id: str, path: str) -> None:
     st.session_state[RUN_ZIP] = (run_id, str(path))
+
+
+# -- the Classify page ----------------------------------------------------------------------
+def classify_photos() -> list[tuple[str, bytes]]:
+    """The photos last uploaded on the Classify page, ``(name, bytes)``, kept in this
+    browser session's memory (never on disk) until the user removes them: a file uploader
+    forgets its files during a visit to another page."""
+    return list(st.session_state.get(CLASSIFY_PHOTOS) or [])
+
+
+def set_classify_photos(photos: list[tuple[str, bytes]]) -> None:
+    st.session_state[CLASSIFY_PHOTOS] = [(str(n), bytes(d)) for n, d in photos]
 
 
 # -- the Results page -----------------------------------------------------------------------

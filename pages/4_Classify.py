@@ -10,21 +10,29 @@ from fer_engine.explain import CMAPS, DEFAULT_METHODS, METHOD_NAMES, explanation
 from fer_engine.inference.classify import annotate
 from fer_engine.models import pretrained
 from fer_engine.preprocess import DEFAULT_DETECTOR
+from fer_engine.preprocess.decode import EXTENSIONS, SUPPORTED
 from fer_engine.preprocess.detectors import DETECTOR_LABELS
 
-TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
+#: The file types the uploader offers: every format the decoder reads (the error names them).
+TYPES = list(EXTENSIONS)
+#: The page's settings, kept across visits to other pages with its photos.
+SETTINGS = ("classify_detector", "classify_cropped", "classify_small", "classify_camera",
+            "explain_on", "explain_methods", "explain_alpha", "explain_cmap")
 #: Labels of the two detection settings, also named in the advice after a note.
 CROPPED_LABEL = "The photos are cropped faces"
 SMALL_LABEL = "Look for small faces"
 
 state.init()
+state.restore_kept(SETTINGS)
 st.title("Classify photos")
 st.caption("Classify the faces in your own photos and see which parts of each face the "
            "prediction depended on.")
 st.info(
     "**Privacy.** Photos are processed in this server's memory and never written to disk. "
-    f"Results stay in memory for at most {classify_ui.TTL // 60} minutes so that changing a "
-    "setting does not recompute them, then they are forgotten.",
+    "They stay in this browser session's memory, so that they are still here after a visit "
+    "to another page, until you remove them or close the tab. Results stay in memory for at "
+    f"most {classify_ui.TTL // 60} minutes so that changing a setting does not recompute "
+    "them, then they are forgotten.",
     icon=":material/lock:",
 )
 settings = state.settings()
@@ -32,12 +40,11 @@ model, source, description = model_choice.choose("classify_model")
 key = model_choice.model_key(source)
 st.caption(f"Emotions of this model: {', '.join(model.labels)}.")
 
-o1, o2, o3, o4 = st.columns([3, 2, 2, 2])
-with o1:
-    detector = widgets.detector_choice(
-        "classify_detector", DEFAULT_DETECTOR,
-        help="MTCNN finds more faces in ordinary photos (turned, tilted, dark) and levels the "
-        "eyes before classifying; the Haar cascade is faster but misses such faces.")
+detector = widgets.detector_choice(
+    "classify_detector", DEFAULT_DETECTOR,
+    help="MTCNN finds more faces in ordinary photos (turned, tilted, dark) and levels the "
+    "eyes before classifying; the Haar cascade is faster but misses such faces.")
+o2, o3, o4 = st.columns(3)  # wide enough for each label on one line
 cropped = o2.checkbox(CROPPED_LABEL, key="classify_cropped",
                       help="Skip face detection and classify the centre square of each photo "
                       "(for photos that already show one face filling the frame).")
@@ -47,11 +54,28 @@ small = o3.checkbox(f"{SMALL_LABEL} (slower)", key="classify_small",
 use_camera = o4.toggle("Use the camera", key="classify_camera",
                        help="Take a photo with this device's camera instead of uploading one.")
 
+
+
+def _keep_photos() -> None:
+    """The uploader changed (files added or removed): what it holds now is what is kept."""
+    files = st.session_state.get("classify_files") or []
+    state.set_classify_photos([(f.name, f.getvalue()) for f in files])
+
+
 files = st.file_uploader(
-    "Photos (JPEG, PNG, WebP or BMP)", type=TYPES, accept_multiple_files=True,
-    key="classify_files", max_upload_size=settings.max_upload_mb,
+    f"Photos ({SUPPORTED.replace(' and ', ' or ')})", type=TYPES, accept_multiple_files=True,
+    key="classify_files", max_upload_size=settings.max_upload_mb, on_change=_keep_photos,
 ) or []
 items = [(f.name, f.getvalue()) for f in files]
+if not items and state.classify_photos():  # back from another page: the uploader forgot them
+    items = state.classify_photos()
+    k1, k2 = st.columns([4, 1])
+    k1.caption("Photos kept from your last upload: " + ", ".join(n for n, _ in items)
+               + ". Upload others to replace them.")
+    if k2.button("Remove these photos", key="classify_forget"):
+        state.set_classify_photos([])
+        st.rerun()
+state.keep(SETTINGS)
 if use_camera:
     shot = st.camera_input("Take a photo", key="classify_shot")
     if shot is not None:
@@ -101,7 +125,7 @@ for n_item, (name, data) in enumerate(items):
     if result.faces:
         classified.append((name, data, result))
         with st.expander("Table of faces"):
-            st.dataframe(result.table(), hide_index=True)
+            st.dataframe(result.table_in_words(), hide_index=True)
 
 if not classified:
     st.stop()
@@ -155,10 +179,12 @@ except Exception as exc:  # noqa: BLE001 - shown as one sentence
     st.stop()
 
 st.markdown(f"Explaining **{out['target']}** for {_face_label(picked)}, on the original photo "
-            "(the coloured square is the region the model saw).")
+            "around that face (the white outlined square is the region the model saw).")
 cols = st.columns(len(methods))
 for col, m in zip(cols, methods):
     panel = overlay_panel(result, face, out["maps"][m], alpha=alpha, cmap=cmap)
     col.image(panel, caption=f"{METHOD_NAMES[m]} ({out['seconds'][m]:.1f} s)")
 for line in out["lines"]:
     st.markdown(f"- {line}")
+if out["caution"]:
+    st.warning(out["caution"], icon=":material/warning:")

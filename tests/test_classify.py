@@ -148,7 +148,7 @@ def test_explanations_overlays_and_faithfulness_lines(standin):
     assert all(0.0 <= v <= 1.0 for v in [*f.deletion.values(), *f.insertion.values()])
     assert f.agreement.shape == (4, 4) and np.allclose(np.diag(f.agreement), 1.0)
     lines = f.lines()
-    assert len(lines) == 3
+    assert len(lines) == 3 + (not f.beats_random)
     assert lines[0].startswith("Deletion area") and "random order" in lines[0]
     assert lines[1].startswith("Insertion area") and "IG" in lines[1]
     assert lines[2].startswith("Method agreement") and "over 6 pairs" in lines[2]
@@ -197,3 +197,41 @@ def test_the_detector_can_be_chosen_and_unknown_names_are_refused():
     assert all(f.angle == 0.0 for f in haar.faces)  # no landmarks: cut straight
     with pytest.raises(UserFacingError, match="Unknown face detector 'nope'"):
         classify_image(FakeModel(), photo, detector="nope")
+
+
+def test_faithfulness_says_when_no_map_beats_the_random_order():
+    import pandas as pd
+
+    from fer_engine.explain.faithfulness import Faithfulness
+
+    names = ["gradcam", "ig"]
+    agree = pd.DataFrame(np.eye(2), index=names, columns=names)
+    worse = Faithfulness("fear", {"gradcam": 0.41, "ig": 0.40}, {"gradcam": 0.5, "ig": 0.5},
+                         0.38, 0.45, agree)
+    assert not worse.beats_random
+    lines = worse.lines()
+    assert len(lines) == 4 and lines[3].startswith(
+        "No map lowers the probability of Fear faster than removing pixels in a random order")
+    assert "should not be read as the model's reasons" in lines[3]
+    better = Faithfulness("fear", {"gradcam": 0.30, "ig": 0.40}, {"gradcam": 0.5, "ig": 0.5},
+                          0.38, 0.45, agree)
+    assert better.beats_random and len(better.lines()) == 3
+
+
+def test_faces_are_numbered_left_to_right_and_tabled_in_words():
+    img = np.full((480, 960, 3), 120, np.uint8)
+    img[120:360, 640:960] = webcam_frame(size=(320, 240))  # the larger face on the right
+    small = cv2.resize(webcam_frame(size=(320, 240)), (240, 180), interpolation=cv2.INTER_AREA)
+    img[150:330, 40:280] = small
+    res = classify_image(FakeModel(), img)
+    assert len(res.faces) == 2
+    assert [f.index for f in res.faces] == [0, 1]
+    assert res.faces[0].box.x < res.faces[1].box.x  # face 1 is the left one
+    assert res.faces[0].box.w < res.faces[1].box.w  # though it is the smaller
+    words = res.table_in_words()
+    assert list(words.columns[:3]) == ["Face", "Emotion", "Probability"]
+    assert list(words["Face"]) == [1, 2] and list(words["Emotion"]) == ["Happy", "Happy"]
+    assert words["Probability"].iloc[0] == "100 %"
+    assert "Anger" in words.columns and words["Anger"].iloc[0] == "0 %"
+    assert "p_anger" not in words.columns and "x" not in words.columns
+    assert words["Where (pixels)"].iloc[0].startswith(f"{res.faces[0].box.w} x")

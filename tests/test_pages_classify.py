@@ -7,6 +7,7 @@ saved into a temporary artifacts folder (``FER_ARTIFACTS_DIR``), so no test depe
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -271,3 +272,68 @@ def test_a_model_trained_here_says_how_good_it_is(tmp_path, monkeypatch):
     assert f"named the right emotion for {100 * acc:.1f} %" in note
     assert "people resampled" in note and "It learnt from" in note
     assert "synthetic drawn faces" in note and "not a diagnosis" in note
+
+
+def test_photos_and_settings_survive_a_visit_to_another_page(app):
+    upload(app, ("pair.png", png_bytes(two_faces()), "image/png"))
+    app.checkbox(key="classify_small").check().run()
+    assert [h.value for h in app.subheader] == ["pair.png"] and charts(app) == 2
+    app.switch_page("pages/1_Dataset.py").run()
+    app.switch_page(PAGE).run()
+    assert not app.exception, app.exception
+    assert [h.value for h in app.subheader] == ["pair.png"] and charts(app) == 2
+    assert "Photos kept from your last upload: pair.png" in texts(app.caption)
+    assert app.checkbox(key="classify_small").value  # the settings came back with them
+    app.button(key="classify_forget").click().run()
+    assert not app.subheader and charts(app) == 0
+    # removing the files in the uploader forgets them too
+    upload(app, ("pair.png", png_bytes(two_faces()), "image/png"))
+    upload(app)
+    app.switch_page("pages/1_Dataset.py").run()
+    app.switch_page(PAGE).run()
+    assert not app.subheader and charts(app) == 0
+
+
+def test_the_face_table_is_in_words_and_percentages(app):
+    upload(app, ("pair.png", png_bytes(two_faces()), "image/png"))
+    (table,) = [d.value for d in app.dataframe]
+    assert list(table.columns[:3]) == ["Face", "Emotion", "Probability"]
+    assert list(table["Face"]) == [1, 2]
+    assert all(v.endswith(" %") for v in table["Probability"])
+    assert not [c for c in table.columns if c.startswith("p_") or c in ("x", "y", "w", "h")]
+
+
+def test_the_uploader_offers_every_format_the_error_names(app):
+    from PIL import Image
+
+    from fer_engine.preprocess.decode import SUPPORTED
+
+    uploader = app.file_uploader(key="classify_files")
+    assert uploader.label == "Photos (JPEG, PNG, WebP, BMP, GIF or TIFF)"
+    types = set(uploader.proto.type)
+    for name in SUPPORTED.replace(" and ", ", ").split(", "):
+        ext = {"JPEG": ".jpg", "TIFF": ".tiff"}.get(name, f".{name.lower()}")
+        assert ext in types, (name, types)
+    buf = io.BytesIO()
+    Image.fromarray(astronaut()).save(buf, format="GIF")
+    ico = io.BytesIO()
+    Image.fromarray(astronaut()).save(ico, format="ICO")
+    upload(app, ("astronaut.gif", buf.getvalue(), "image/gif"),
+           ("icon.png", ico.getvalue(), "image/png"))
+    assert charts(app) == 1  # the GIF is classified
+    assert f"supported formats are {SUPPORTED}" in texts(app.error)
+
+
+def test_explanations_say_when_no_map_beats_the_random_order(app, monkeypatch):
+    from dashboard import classify_ui
+    from fer_engine.explain.faithfulness import Faithfulness
+
+    upload(app, ("astronaut.jpg", jpeg_bytes(astronaut()), "image/jpeg"))
+    for beats in (False, True):
+        monkeypatch.setattr(Faithfulness, "beats_random", property(lambda self: beats))
+        classify_ui.explain.clear()
+        app.toggle(key="explain_on").set_value(True).run()
+        assert not app.exception, app.exception
+        warned = "should not be read as the model's reasons" in texts(app.warning)
+        assert warned is not beats
+    classify_ui.explain.clear()

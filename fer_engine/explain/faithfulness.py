@@ -279,8 +279,16 @@ class Faithfulness:
         return [(a, b, float(self.agreement.loc[a, b]))
                 for i, a in enumerate(names) for b in names[i + 1:]]
 
+    @property
+    def beats_random(self) -> bool:
+        """True when at least one map lowers the probability faster than a random order of
+        pixels does (a smaller deletion area): without one, no map shows what the
+        prediction depended on better than chance."""
+        return any(np.isfinite(v) and v < self.random_deletion for v in self.deletion.values())
+
     def lines(self) -> list[str]:
-        """Three sentences: deletion, insertion, agreement."""
+        """Sentences: deletion, insertion, agreement; then, when no map beats the random
+        order on deletion, that the maps are not to be read as the model's reasons."""
         def row(values: dict[str, float]) -> str:
             return " · ".join(f"{SHORT_NAMES.get(m, m)} {v:.2f}" for m, v in values.items())
 
@@ -305,6 +313,11 @@ class Faithfulness:
                 f"{SHORT_NAMES.get(lo[1], lo[1])} {lo[2]:.2f}.")
         else:
             out.append("Method agreement: needs two or more methods with non-constant maps.")
+        if self.deletion and not self.beats_random:
+            out.append(
+                f"No map lowers the probability of {target} faster than removing pixels in a "
+                "random order: for this face the maps should not be read as the model's "
+                "reasons, only as pictures of where each method looked.")
         return out
 
 

@@ -115,7 +115,33 @@ def overlay_panel(result, face, map_2d: np.ndarray, *, alpha: float = 0.45, cmap
     ph, pw = panel.shape[:2]
     scale = max_side / max(ph, pw)
     size = (max(1, round(pw * scale)), max(1, round(ph * scale)))
-    return cv2.resize(panel, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    panel = cv2.resize(panel, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    outline_crop(panel, local, scale, getattr(face, "angle", 0.0))
+    return panel
+
+
+#: Colours of the outline of the region the model saw: a white line inside a dark one, seen
+#: on any photo and any colour map.
+OUTLINE_RGB = (255, 255, 255)
+OUTLINE_DARK_RGB = (20, 20, 20)
+
+
+def outline_crop(panel: np.ndarray, crop: FaceBox, scale: float = 1.0, angle: float = 0.0) -> None:
+    """Draw, in place, the outline of ``crop`` (the square a model input was cut from, in
+    the panel's pixels before ``scale``), turned by ``angle`` like an aligned input (the
+    same rotation :func:`fer_engine.preprocess.paste_map` places its map with)."""
+    corners = np.array([[crop.x, crop.y], [crop.x2, crop.y], [crop.x2, crop.y2],
+                        [crop.x, crop.y2]], np.float64)
+    if angle:
+        centre = (crop.x + crop.w / 2.0, crop.y + crop.h / 2.0)
+        rot = cv2.getRotationMatrix2D(centre, -float(angle), 1.0)
+        corners = cv2.transform(corners[None], rot)[0]
+    pts = np.round(corners * scale).astype(np.int32).reshape(-1, 1, 2)
+    h, w = panel.shape[:2]
+    pts[..., 0] = np.clip(pts[..., 0], 1, w - 2)  # a box reaching past the photo: on its edge
+    pts[..., 1] = np.clip(pts[..., 1], 1, h - 2)
+    cv2.polylines(panel, [pts], True, OUTLINE_DARK_RGB, 4, cv2.LINE_AA)
+    cv2.polylines(panel, [pts], True, OUTLINE_RGB, 2, cv2.LINE_AA)
 
 
 def paint_map(bgr: np.ndarray, map_2d: np.ndarray, crop: FaceBox, alpha: float) -> None:

@@ -1,7 +1,7 @@
 """Classify one uploaded photo in memory: the Classify page's engine.
 
 - :func:`classify_image` (bytes, a binary file or an RGB array) -> :class:`ImageResult`:
-  every face found (largest first), its probabilities from **one** batched model call,
+  every face found (the largest ones, numbered left to right), its probabilities from **one** batched model call,
   and plain-language notes on what may make the result less reliable (no face, several
   faces, tiny faces, very large photos).
 - :func:`annotate` draws numbered boxes and labels on a display-sized copy.
@@ -102,11 +102,29 @@ class ImageResult:
             rows.append(row)
         return pd.DataFrame(rows)
 
+    def table_in_words(self) -> pd.DataFrame:
+        """:meth:`table` as people read it: ``Face`` (1-based, as drawn), ``Emotion`` (the
+        answer), ``Probability`` and one column per emotion as whole percentages ("87 %"),
+        ``Where (pixels)``: the face's size and its top-left corner in the photo."""
+        rows = []
+        for f in self.faces:
+            row = {"Face": f.index + 1, "Emotion": emotions.display_name(f.label),
+                   "Probability": _percent(f.confidence)}
+            row.update({emotions.display_name(lab): _percent(p)
+                        for lab, p in zip(self.labels, f.probabilities)})
+            row["Where (pixels)"] = f"{f.box.w} x {f.box.h} at ({f.box.x}, {f.box.y})"
+            rows.append(row)
+        return pd.DataFrame(rows)
+
     def probabilities(self, face: int) -> pd.DataFrame:
         """Tidy table for a bar chart: ``emotion``, ``probability`` (model order)."""
         f = self.faces[face]
         return pd.DataFrame({"emotion": [emotions.display_name(lab) for lab in self.labels],
                              "probability": f.probabilities.astype(float)})
+
+
+def _percent(p: float) -> str:
+    return f"{100 * float(p):.0f} %"
 
 
 def _findable_face_px(shape, min_size: float, detector: str) -> int | None:
@@ -159,9 +177,11 @@ def classify_image(
     if prep.n_inputs:
         probs = np.asarray(model.predict_proba(prep.pixels), dtype=np.float64)
         boxes = prep.faces if prep.faces else prep.crops
-        for i, (p, crop) in enumerate(zip(probs, prep.crops)):
-            top = int(np.argmax(p))
-            faces.append(Face(i, boxes[i], crop, prep.pixels[i], p, model.labels[top],
+        # numbered left to right (then top to bottom), as people read a group photo
+        order = sorted(range(len(prep.crops)), key=lambda i: (boxes[i].x, boxes[i].y))
+        for n, i in enumerate(order):
+            p, top = probs[i], int(np.argmax(probs[i]))
+            faces.append(Face(n, boxes[i], prep.crops[i], prep.pixels[i], p, model.labels[top],
                               float(p[top]), float(prep.angles[i])))
     if not detect:
         notes.append(Note("info", "Face detection is off: the centre square of the photo was "

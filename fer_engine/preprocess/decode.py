@@ -25,6 +25,8 @@ MIN_SIDE: int = 16
 #: Formats accepted (Pillow's names). MPO is what some cameras call their JPEGs.
 FORMATS: tuple[str, ...] = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF", "TIFF")
 SUPPORTED = "JPEG, PNG, WebP, BMP, GIF and TIFF"
+#: File name endings of those formats (what an upload box offers).
+EXTENSIONS: tuple[str, ...] = ("jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff")
 #: The neutral gray that transparent areas are composited onto (RGB).
 BACKGROUND: tuple[int, int, int] = (128, 128, 128)
 

@@ -43,7 +43,7 @@ state.init()
 def home() -> None:
     st.title("Facial emotion recognition: a research dashboard")
     st.caption("Train, evaluate, explain and use facial emotion recognition models with "
-               "person-wise protocols and honest uncertainty; start on the Dataset page.")
+               "person-wise protocols and honest uncertainty.")
     st.markdown(
         """
 This dashboard trains and evaluates facial emotion recognition (FER) models **honestly**:
@@ -56,6 +56,11 @@ This dashboard trains and evaluates facial emotion recognition (FER) models **ho
 - **Leaky protocols only as a contrast.** The first study split *images* rather than people,
   so its model learned who was on the photo, not the emotion. You can reproduce that protocol,
   clearly labelled, to see how much it inflates accuracy.
+
+**First step:** choose the images on the **Dataset** page (the synthetic demo faces are
+active until you do), then train a model on the **Train** page and read it on **Results**.
+**Classify** (your photos) and **Session** (a recorded video) work at once, with the shipped
+model trained on FER2013; no training needed.
 """
     )
     left, right = st.columns(2)
@@ -78,9 +83,11 @@ This dashboard trains and evaluates facial emotion recognition (FER) models **ho
             icon=":material/public:",
         )
     st.markdown("#### Pages")
-    for page in PAGES[1:]:
-        blurb = _PAGE_BLURBS.get(page.title, "")
-        st.page_link(page, label=f"**{page.title}**: {blurb}" if blurb else page.title)
+    for page in PAGES[1:]:  # the link holds the page's name only: a long link is cut off
+        link, blurb = st.columns([1, 6], vertical_alignment="center")
+        with link:
+            st.page_link(page, label=f"**{page.title}**")
+        blurb.markdown(_PAGE_BLURBS.get(page.title, ""))
 
 
 def _pages() -> list:

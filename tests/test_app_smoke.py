@@ -33,7 +33,16 @@ def test_home_says_what_the_dashboard_is_for(app):
     # the repository ships a model: it is the active one until a run is chosen
     assert "the shipped pretrained model (FER2013)" in texts(app.markdown)
     links = [p.proto.label for p in app.get("page_link")]
-    assert [lbl.split(":")[0] for lbl in links[:3]] == ["**Dataset**", "**Train**", "**Results**"]
+    # a link holds the page's name only (a long one is cut off at 1400 px); what the page is
+    # for stands beside it
+    assert links == ["**Dataset**", "**Train**", "**Results**", "**Classify**", "**Live**",
+                     "**Session**"]
+    body = texts(app.markdown)
+    assert "how accurate a finished run is" in body
+    # the first step is in the body text, and what works without training
+    assert "**First step:** choose the images on the **Dataset** page" in body
+    assert "**Classify** (your photos) and **Session** (a recorded video) work at once" in body
+    assert "no training needed" in body
     assert not app.info  # no public-demo note in local mode
 
 

@@ -29,7 +29,8 @@ _PAGE_BLURBS = {
     "Results": "how accurate a finished run is, with 95% ranges: per emotion, how often each "
     "answer is right (PPV), per group of people, how far to trust the model's confidence, "
     "comparisons and the study report.",
-    "Classify": "classify your own photos with a trained model and see why it decided.",
+    "Classify": "classify your own photos with the shipped model or one trained here, and see "
+    "why it decided.",
     "Live": "classify a webcam stream live.",
     "Session": "analyse a recorded video session: timeline, alerts and a CSV.",
 }
@@ -87,7 +88,8 @@ model trained on FER2013; no training needed.
         link, blurb = st.columns([1, 6], vertical_alignment="center")
         with link:
             st.page_link(page, label=f"**{page.title}**")
-        blurb.markdown(_PAGE_BLURBS.get(page.title, ""))
+        text = _PAGE_BLURBS.get(page.title, "")
+        blurb.markdown(text[:1].upper() + text[1:])
 
 
 def _pages() -> list:

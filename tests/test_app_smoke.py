@@ -38,7 +38,7 @@ def test_home_says_what_the_dashboard_is_for(app):
     assert links == ["**Dataset**", "**Train**", "**Results**", "**Classify**", "**Live**",
                      "**Session**"]
     body = texts(app.markdown)
-    assert "how accurate a finished run is" in body
+    assert "How accurate a finished run is" in body
     # the first step is in the body text, and what works without training
     assert "**First step:** choose the images on the **Dataset** page" in body
     assert "**Classify** (your photos) and **Session** (a recorded video) work at once" in body

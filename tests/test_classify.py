@@ -235,3 +235,21 @@ def test_faces_are_numbered_left_to_right_and_tabled_in_words():
     assert "Anger" in words.columns and words["Anger"].iloc[0] == "0 %"
     assert "p_anger" not in words.columns and "x" not in words.columns
     assert words["Where (pixels)"].iloc[0].startswith(f"{res.faces[0].box.w} x")
+
+
+def test_the_region_the_model_saw_is_outlined_on_the_panel():
+    res = classify_image(FakeModel(), jpeg_bytes(astronaut()), name="a.jpg", align=False)
+    [face] = res.faces
+    c, pad = face.crop, round(face.crop.w * 0.35)
+    x0, y0 = max(0, c.x - pad), max(0, c.y - pad)
+    x1, y1 = min(512, c.x2 + pad), min(512, c.y2 + pad)
+    panel = overlay_panel(res, face, np.zeros((48, 48), np.float32), alpha=0.0, max_side=300)
+    plain = cv2.resize(res.rgb[y0:y1, x0:x1], panel.shape[1::-1], interpolation=cv2.INTER_AREA)
+    drawn = np.abs(panel.astype(int) - plain.astype(int)).max(axis=2) > 60
+    scale = 300 / max(y1 - y0, x1 - x0)
+    rows, cols = np.nonzero(drawn)
+    # a closed square line around the crop, nothing else changed
+    assert abs(cols.min() - (c.x - x0) * scale) < 4 and abs(cols.max() - (c.x2 - x0) * scale) < 4
+    assert abs(rows.min() - (c.y - y0) * scale) < 4 and abs(rows.max() - (c.y2 - y0) * scale) < 4
+    assert drawn.sum() > 2 * 4 * c.w * scale  # at least two pixels thick all round
+    assert not drawn[rows.min() + 8:rows.max() - 8, cols.min() + 8:cols.max() - 8].any()

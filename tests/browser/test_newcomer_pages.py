@@ -9,6 +9,8 @@ page. Screenshots: ``<test output>/browser/newcomer_*.png``.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from live_clips import astronaut, clip_frames, jpeg_bytes, standin_model, write_y4m
 from streamlit_server import FAKE_CAMERA, FLAGS, go, settle, wait_idle
@@ -83,3 +85,124 @@ def test_live_refuses_faces_per_frame_out_of_range(camera_browser, server, shots
         webrtc_frame(page).get_by_role("button", name="START").wait_for()  # offered again
     finally:
         context.close()
+
+
+CUT_OFF = """els => els.filter(e => (e.innerText || '').trim() && e.scrollWidth > e.clientWidth + 1 &&
+                             getComputedStyle(e).overflow !== 'visible')
+                  .map(e => e.innerText)"""
+
+
+def cut_off(page, selector: str) -> list[str]:
+    """Texts of the elements under ``selector`` whose content is wider than their box
+    (cut off or ended with an ellipsis)."""
+    return page.eval_on_selector_all(f"{selector}, {selector} *", CUT_OFF)
+
+
+def test_home_names_the_first_step_and_no_link_is_cut_off(page, server, shots):
+    open_app(page, server)
+    settle(page, "First step:")
+    body = page.inner_text('[data-testid="stMain"]')
+    assert "work at once" in body and "no training needed" in body
+    links = page.locator('[data-testid="stMain"] [data-testid="stPageLink"]')
+    assert links.count() == 6
+    assert cut_off(page, '[data-testid="stMain"] [data-testid="stPageLink"]') == []
+    assert "How accurate a finished run is" in body  # the description beside its link
+    page.screenshot(path=str(shots / "newcomer_home.png"), full_page=True)
+
+
+def _manifest_zip(folder) -> bytes:
+    """A class-folder zip of face crops of three people (the astronaut's face, shifted and
+    tinted per person) with a manifest.csv naming them."""
+    import cv2
+    import numpy as np
+    from pages_support import zip_folder
+
+    face = np.ascontiguousarray(astronaut()[50:180, 158:288])
+    rows = ["path,participant,gender,age,country"]
+    for p, (tint, gender, age, country) in enumerate([(0, "female", 25, "RU"),
+                                                      (40, "male", 40, "PH"),
+                                                      (-40, "female", 33, "IN")]):
+        for e, emotion in enumerate(["happy", "sad"]):
+            for k in range(2):  # two frames of each person and emotion
+                img = np.clip(face.astype(int) + tint + 3 * k, 0, 255).astype(np.uint8)
+                img = np.roll(img, 2 * k + e, axis=1)
+                name = f"{emotion}/p{p}_{k}.jpg"
+                (folder / emotion).mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(folder / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+                rows.append(f"{name},person{p},{gender},{age},{country}")
+    (folder / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return zip_folder(folder, prefix="crops")
+
+
+def test_dataset_upload_with_a_manifest_and_face_crop_thumbnails(page, server, shots, tmp_path):
+    zip_path = tmp_path / "crops.zip"
+    zip_path.write_bytes(_manifest_zip(tmp_path / "crops"))
+    open_app(page, server, "Dataset")
+    page.get_by_text("Upload a .zip").click()
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(zip_path))
+    settle(page, "Participants taken from manifest.csv (3 people).")
+    assert "non-image" not in page.inner_text('[data-testid="stMain"]')
+    page.screenshot(path=str(shots / "newcomer_dataset.png"), full_page=True)
+    page.get_by_role("tab", name="Sample faces").click()
+    wait_idle(page)
+    page.get_by_text("participant person2").first.wait_for()
+    captions = page.locator('[data-testid="stImageCaption"]').all_inner_texts()
+    happy = captions[:3]
+    assert happy == ["participant person0", "participant person1", "participant person2"]
+    page.screenshot(path=str(shots / "newcomer_dataset_faces.png"), full_page=True)
+    page.get_by_role("tab", name="Tables").click()
+    wait_idle(page)
+    page.screenshot(path=str(shots / "newcomer_dataset_tables.png"), full_page=True)
+
+
+def _group_photo(path):
+    import cv2
+    import numpy as np
+
+    face = cv2.resize(astronaut(), (300, 300), interpolation=cv2.INTER_AREA)
+    img = np.full((340, 700, 3), 200, np.uint8)
+    img[20:320, 20:320] = face
+    img[60:300, 420:660] = cv2.resize(face, (240, 240), interpolation=cv2.INTER_AREA)
+    path.write_bytes(jpeg_bytes(img))
+    return path
+
+
+def test_classify_follows_the_model_choice_and_explains_a_face_of_a_group_photo(
+        page, server, shots, tmp_path):
+    from fer_engine.analytics.synthetic import (
+        loso_folds,
+        synthetic_config,
+        synthetic_predictions,
+        write_run_folder,
+    )
+    from streamlit_server import select_option
+
+    run_id = "20260101-000000-cnn-loso-bbbb"
+    pred = synthetic_predictions(accuracy=0.6, seed=5)
+    run = write_run_folder(server["runs"] / run_id, pred,
+                           synthetic_config(model="cnn", protocol="loso", run_id=run_id),
+                           loso_folds(pred), None)
+    standin_model().save(run / "models", stem="fold_0")
+    open_app(page, server, "Classify")
+    settle(page, "never written to disk")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert "the shipped pretrained model" in sidebar.inner_text()
+    select_option(page, "Model", f"Run {run_id}")
+    settle(page, "people resampled")  # the run's 'How good is it?' paragraph
+    assert f"run {run_id}" in sidebar.inner_text()  # the sidebar followed at once
+    assert cut_off(page, '[data-testid="stCheckbox"]') == []  # labels whole
+    photo = _group_photo(tmp_path / "group.jpg")
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(photo))
+    settle(page, "2 faces")
+    page.get_by_text("Explain a face").click()
+    settle(page, "Deletion area")
+    page.get_by_role("combobox", name="Face", exact=True).click()
+    page.get_by_role("option", name=re.compile("face 2")).first.click()
+    settle(page, "Explaining")
+    wait_idle(page)
+    assert "face 2" in page.get_by_text("Explaining").first.inner_text()
+    page.screenshot(path=str(shots / "newcomer_classify_group.png"), full_page=True)
+    go(page, "Home")
+    go(page, "Classify")
+    settle(page, "Photos kept from your last upload: group.jpg")
+    page.get_by_text("2 faces").first.wait_for()

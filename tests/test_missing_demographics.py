@@ -67,7 +67,7 @@ def test_subgroups_have_an_unknown_group(runs):
 def test_report_shows_unknown_not_nan(runs, capsys):
     assert main(["report", str(runs["partial"]), "--bootstrap", "20"]) == 0
     out = capsys.readouterr().out
-    table = out.split("Per participant (lowest accuracy first):\n")[1].split("\n\n")[0]
+    table = re.split(r"Per participant \([^)]*lowest accuracy first\):\n", out)[1].split("\n\n")[0]
     rows = {line.split()[0]: line for line in table.splitlines()[1:]}
     assert len(rows) == 19
     assert rows["3"].split()[1:3] == [UNKNOWN, UNKNOWN]  # gender, age

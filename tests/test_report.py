@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from html import escape as html_escape
 from html.parser import HTMLParser
 
@@ -109,7 +110,9 @@ def test_methods_and_independence(report, runs):
     assert cohort.loc[("gender", "female"), "participants"] == 14
     assert cohort.loc[("total", "all"), "images"] == 152
     text = " ".join(loso.methods["paragraphs"])
-    assert "Leave-one-subject-out" in text and "rotation=0.05" in text and "batch size 32" in text
+    assert "Leave-one-subject-out" in text and "rotation: 0.05" in text and "batch size 32" in text
+    assert not re.search(r"\w=\w", text), text  # sentences, not key=value dumps
+    assert "not recorded" not in text
     # a fold table that puts a test person in training is caught even if not declared
     run = as_eval_run(runs["loso"])
     run.folds = [dict(f) for f in run.folds]
@@ -117,6 +120,19 @@ def test_methods_and_independence(report, runs):
     assert methods_mod.independence_check(run)["status"] == "failed"
     run.folds = None
     assert methods_mod.independence_check(run)["status"] == "not checked"
+
+
+def test_preprocessing_and_one_step_fits_read_as_sentences():
+    pre = {"detect": True, "margin": 0.2, "detector": "mtcnn", "align": True,
+           "fallback": "centre", "status_counts": {"face": 975, "centre": 6}}
+    assert methods_mod.preprocess_text(pre) == (
+        "faces found by mtcnn, cut with a margin of 0.2 of the face's size, eyes levelled; "
+        "where no face is found, the image's centre square (981 images: 975 with a face "
+        "found, 6 with no face found (centre square used))")
+    assert methods_mod.preprocess_text({"detect": False}) == "whole images, no face detection"
+    assert methods_mod.epochs_text({"epochs": None}) == "fitted in one step (no epochs)"
+    assert methods_mod.epochs_text({"epochs": 30}) == "at most 30 epochs"
+    assert methods_mod.epochs_text({"trained": False}) == "no training"
 
 
 def test_checklist_filled_from_run(report, runs):

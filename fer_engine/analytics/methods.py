@@ -128,13 +128,54 @@ def independence_check(run: EvalRun) -> dict[str, Any]:
 
 
 def setting_text(value: Any) -> str:
-    """A recorded setting as the methods and the checklist write it: ``k=v`` pairs, lists
-    joined by commas, ``none`` for an empty one, ``not recorded`` for a missing one."""
+    """A recorded setting as the methods and the checklist write it: ``name: value`` pairs
+    (underscores as spaces) joined by semicolons, lists joined by commas, ``none`` for an
+    empty one, ``not recorded`` for a missing one."""
     if isinstance(value, dict):
-        return ", ".join(f"{k}={setting_text(v)}" for k, v in value.items()) if value else "none"
+        return "; ".join(f"{str(k).replace('_', ' ')}: {setting_text(v)}"
+                         for k, v in value.items()) if value else "none"
     if isinstance(value, (list, tuple)):
         return ", ".join(setting_text(v) for v in value) if value else "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return "not recorded" if value is None or value == "" else str(value)
+
+
+#: How a face was found for an image (``preprocess.status_counts`` of config.json).
+_STATUS_WORDS = {"face": "with a face found", "centre": "with no face found (centre square used)",
+                 "none": "with no face found (left out)", "error": "that could not be read"}
+
+
+def preprocess_text(pre: Any) -> str:
+    """The ``preprocess`` section of config.json in one sentence: detector, margin,
+    alignment, what happens without a face, and how many images had one."""
+    if not isinstance(pre, dict) or not pre:
+        return "not recorded"
+    if pre.get("detect") is False:
+        text = "whole images, no face detection"
+    else:
+        text = (f"faces found by {pre.get('detector') or 'the default detector'}, cut with a "
+                f"margin of {setting_text(pre.get('margin'))} of the face's size"
+                + (", eyes levelled" if pre.get("align") else ", not rotated"))
+        if pre.get("fallback") == "centre":
+            text += "; where no face is found, the image's centre square"
+    counts = pre.get("status_counts")
+    if isinstance(counts, dict) and counts:
+        total = sum(int(v) for v in counts.values())
+        text += f" ({total} images: " + ", ".join(
+            f"{int(v)} {_STATUS_WORDS.get(k, k)}" for k, v in counts.items()) + ")"
+    return text
+
+
+def epochs_text(training: dict) -> str:
+    """``"30 epochs"``, or that the model is fitted in one step when no epochs are recorded
+    for a run that trained (the transfer model's head, the HOG + SVM baseline)."""
+    if training.get("trained") is False:
+        return "no training"
+    epochs = training.get("epochs")
+    if epochs in (None, ""):
+        return "fitted in one step (no epochs)"
+    return f"at most {epochs} epochs"
 
 
 def methods_section(run: EvalRun) -> dict[str, Any]:
@@ -151,7 +192,8 @@ def methods_section(run: EvalRun) -> dict[str, Any]:
     independence = independence_check(run)
     t = run.predictions
     params = {
-        k: v for k, v in protocol.items() if k not in ("name", "leaky", "participant_independent")
+        k: v for k, v in protocol.items()
+        if k not in ("name", "leaky", "participant_independent", "validation", "notes")
     }
     paragraphs = []
     data_name = dataset.get("name") or "an unnamed dataset"
@@ -177,20 +219,26 @@ def methods_section(run: EvalRun) -> dict[str, Any]:
         f"Model: {model.get('name', 'not recorded')} "
         f"(weights: {setting_text(model.get('weights'))}; "
         f"input: {setting_text(model.get('input_spec'))}). "
-        f"Pre-processing: {setting_text(cfg.get('preprocess'))}."
+        f"Pre-processing: {preprocess_text(cfg.get('preprocess'))}."
     )
-    paragraphs.append(
-        f"Training: optimizer {setting_text(training.get('optimizer'))}, loss "
-        f"{setting_text(training.get('loss'))}, {setting_text(training.get('epochs'))} epochs, "
-        f"batch size {setting_text(training.get('batch_size'))}, "
-        f"learning rate {setting_text(training.get('learning_rate'))}, "
-        f"class weights {setting_text(training.get('class_weight'))}, early stopping "
-        f"{setting_text(training.get('early_stopping'))}, learning-rate reduction "
-        f"{setting_text(training.get('reduce_lr'))}. "
-        f"Validation: {setting_text(training.get('validation'))}. "
-        f"Augmentation (training images only): {setting_text(augmentation)}. "
-        f"Seed: {setting_text(cfg.get('seed'))}."
-    )
+    if training.get("trained") is False:
+        paragraphs.append(
+            f"Training: none. {training.get('note') or 'The model scores every image as it is.'}"
+        )
+    else:
+        fitted = [f"optimizer {setting_text(training.get('optimizer'))}",
+                  f"loss {setting_text(training.get('loss'))}", epochs_text(training)]
+        for key, name in (("batch_size", "batch size"), ("learning_rate", "learning rate"),
+                          ("class_weight", "class weights"), ("early_stopping", "early stopping"),
+                          ("reduce_lr", "learning-rate reduction")):
+            if training.get(key) not in (None, ""):
+                fitted.append(f"{name} {setting_text(training.get(key))}")
+        paragraphs.append(
+            "Training: " + ", ".join(fitted) + ". "
+            f"Validation: {setting_text(training.get('validation'))}. "
+            f"Augmentation (training images only): {setting_text(augmentation)}. "
+            f"Seed: {setting_text(cfg.get('seed'))}."
+        )
     paragraphs.append(f"Software: {setting_text(cfg.get('versions'))}.")
     return {
         "dataset": dataset,

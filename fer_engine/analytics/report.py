@@ -26,7 +26,7 @@ from fer_engine.analytics import methods as methods_mod
 from fer_engine.analytics import metrics as m
 from fer_engine.analytics import subgroups as sg
 from fer_engine.analytics.inputs import EvalRun, as_eval_run
-from fer_engine.analytics.methods import setting_text
+from fer_engine.analytics.methods import epochs_text, preprocess_text, setting_text
 from fer_engine.analytics.probe import IdentityProbe, identity_probe
 from fer_engine.analytics.stats import to_jsonable
 
@@ -233,7 +233,7 @@ def checklist(
         _item(
             "Pre-processing described",
             ANSWERED if cfg.get("preprocess") else NOT_ANSWERED,
-            setting_text(cfg.get("preprocess")),
+            preprocess_text(cfg.get("preprocess")),
             "Methods › Model",
         )
     )
@@ -253,7 +253,7 @@ def checklist(
             "Model and training settings reported (reproducible)",
             ANSWERED if cfg.get("model") and training else PARTLY,
             f"{run.model_name}; seed {setting_text(cfg.get('seed'))}; "
-            f"{setting_text(training.get('epochs'))} epochs",
+            f"{epochs_text(training)}",
             "Methods › Training",
         )
     )

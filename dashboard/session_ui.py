@@ -14,7 +14,7 @@ from dashboard import widgets
 from fer_engine import emotions
 from fer_engine.inference.pipeline import LiveConfig
 from fer_engine.preprocess.detectors import LIVE_DETECTOR
-from fer_engine.inference.timeline import Timeline
+from fer_engine.inference.timeline import Timeline, break_at_gaps
 
 #: Points drawn per line at most: the pages pass ``Timeline.to_frame(max_rows=MAX_POINTS)``
 #: (longer sessions are thinned for display only; the CSV has every frame).
@@ -75,18 +75,24 @@ def config_controls(prefix: str, labels, *, live: bool) -> LiveConfig:
 
 
 def timeline_figure(df: pd.DataFrame, labels, config: LiveConfig,
-                    events: pd.DataFrame | None = None) -> go.Figure:
-    """Smoothed probability of each emotion over time; threshold line; alert periods shaded."""
+                    events: pd.DataFrame | None = None, interval_s: float | None = None) -> go.Figure:
+    """Smoothed probability of each emotion over time; threshold line; alert periods shaded.
+    ``interval_s``: seconds between analysed frames; lines break where rows are further apart
+    than twice that (or 1 s), and analysed frames more than 1 s apart are drawn as dots."""
     fig = go.Figure()
+    end = float(df["t_s"].max()) if len(df) else 0.0
+    step = interval_s if interval_s and interval_s == interval_s else 0.0
+    dots = step > 1.0
+    df = break_at_gaps(df, max(1.0, 2.5 * step))
     for lab in labels:
         col = emotions.prob_column(lab)
         watched = lab in config.alert_emotions
         fig.add_trace(go.Scatter(
-            x=df["t_s"], y=df[col], mode="lines", name=emotions.display_name(lab),
+            x=df["t_s"], y=df[col], mode="lines+markers" if dots else "lines",
+            name=emotions.display_name(lab),
             line={"width": 3 if watched else 1.3}, connectgaps=False))
     fig.add_hline(y=config.threshold, line_dash="dash", line_color="#B22222",
                   annotation_text="alert threshold", annotation_position="top left")
-    end = float(df["t_s"].max()) if len(df) else 0.0
     if events is not None:
         for ev in events.itertuples():
             x1 = ev.end_s if ev.end_s == ev.end_s and ev.end_s is not None else end
@@ -112,7 +118,8 @@ def alert_table(timeline: Timeline) -> None:
 
 
 def session_summary(timeline: Timeline, config: LiveConfig, *, key: str,
-                    file_name: str = "session_timeline.csv") -> None:
+                    file_name: str = "session_timeline.csv",
+                    interval_s: float | None = None) -> None:
     """Metrics, the timeline chart, the alert table and the CSV download."""
     stats = timeline.stats()
     df = timeline.to_frame(max_rows=MAX_POINTS)  # the chart's points; the CSV has every row
@@ -123,10 +130,11 @@ def session_summary(timeline: Timeline, config: LiveConfig, *, key: str,
     c3.metric("Frames with a face", "-" if share != share else f"{share:.0%}")
     c4.metric("Alerts", len(timeline.events))
     if len(df):
-        st.plotly_chart(timeline_figure(df, timeline.labels, config, timeline.alerts_frame()),
-                        key=f"{key}_chart")
+        st.plotly_chart(timeline_figure(df, timeline.labels, config, timeline.alerts_frame(),
+                                        interval_s=interval_s), key=f"{key}_chart")
         st.caption("Smoothed probabilities of the largest face per frame; the dashed line is the "
-                   "alert threshold, shaded periods are alerts. Gaps are frames without a face. "
+                   "alert threshold, shaded periods are alerts. Gaps are frames without a face or time "
+                   "between analysed frames. "
                    "These are a model's guesses from facial appearance, not a measurement of "
                    "what a person feels.")
     alert_table(timeline)

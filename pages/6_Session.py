@@ -27,14 +27,15 @@ st.info(
 settings = state.settings()
 model, source, description = model_choice.choose("session_model")
 config = session_ui.config_controls("session", model.labels, live=False)
-step = st.number_input(
+step = widgets.bounded_int(
     "Analyse every N-th frame", 1, 300, 5, key="session_step",
     help="1 analyses every frame (slowest). At 25 frames per second, 5 means 5 analysed frames "
     "per second of video, plenty for expressions that last a second or more.")
 upload = st.file_uploader("Video (MP4, WebM or AVI)", type=["mp4", "webm", "avi"],
                           key="session_file", max_upload_size=settings.max_upload_mb)
 
-if upload is not None and st.button("Analyse the video", key="session_go", type="primary"):
+if upload is not None and st.button("Analyse the video", key="session_go", type="primary",
+                                    disabled=step is None):
     data = upload.getvalue()
     if len(data) > settings.max_upload_bytes:
         st.error(f"'{upload.name}' is {len(data) / 1024 / 1024:.0f} MB; this server accepts "
@@ -52,7 +53,9 @@ if upload is not None and st.button("Analyse the video", key="session_go", type=
         except Exception as exc:  # noqa: BLE001 - shown as one sentence
             bar.empty()
             widgets.error(exc, f"Analysing {upload.name}", icon=":material/videocam_off:")
-            state.set_recorded_session(None)
+            if state.recorded_session() is not None:
+                st.caption(f"The previous analysis ({state.recorded_session().name}) is still "
+                           "shown below.")
         else:
             bar.empty()
             state.set_recorded_session(state.RecordedSession(
@@ -71,8 +74,12 @@ if saved is not None:
     if saved.config != config:
         st.info("The settings have changed since this analysis; press 'Analyse the video' again "
                 "to apply them.")
+    coarse = res.step_warning(saved.config.hold_s)
+    if coarse:
+        st.warning(coarse, icon=":material/warning:")
     session_ui.session_summary(res.timeline, saved.config, key="session",
-                               file_name=f"{saved.name.rsplit('.', 1)[0]}_timeline.csv")
+                               file_name=f"{saved.name.rsplit('.', 1)[0]}_timeline.csv",
+                               interval_s=res.interval_s)
     if res.preview is not None:
         st.image(res.preview, width=480,
                  caption=f"Frame at {res.preview_t:.1f} s as the pipeline drew it"

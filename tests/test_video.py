@@ -100,3 +100,20 @@ def test_a_video_without_faces(tmp_path):
     res = analyse_video(path, model)
     assert res.frames_analysed == 4 and model.calls == []
     assert res.timeline.stats()["face_share"] == 0.0 and res.events == []
+
+
+def test_lines_break_where_nothing_was_analysed_and_coarse_steps_are_named():
+    import pandas as pd
+
+    from fer_engine.inference.timeline import break_at_gaps
+    from fer_engine.inference.video import frame_step_warning
+
+    df = pd.DataFrame({"t_s": [0.0, 0.2, 0.4, 12.4, 12.6], "p_fear": [0.1, 0.2, 0.3, 0.9, 0.8]})
+    out = break_at_gaps(df, 1.0)
+    assert list(out["t_s"]) == [0.0, 0.2, 0.4, 6.4, 12.4, 12.6]
+    assert out["p_fear"].isna().tolist() == [False, False, False, True, False, False]
+    assert break_at_gaps(df.iloc[:3], 1.0).equals(df.iloc[:3])
+    assert frame_step_warning(5, 25.0, 3.0) is None  # 0.2 s apart
+    text = frame_step_warning(300, 25.0, 3.0)
+    assert "12.0 s apart" in text and "every 37. frame or fewer" in text
+    assert frame_step_warning(300, 25.0, 0.0) is None  # every analysed frame can alert

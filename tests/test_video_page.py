@@ -99,3 +99,28 @@ def test_broken_video_gives_a_message_and_the_page_stays_usable(app, clip, temp_
     assert len(temp_files) == 1 and not temp_files[0].exists()
     analyse(app, "therapy.avi", clip)  # a good one right after works
     assert not app.error and {m.label: m.value for m in app.metric}["Frames analysed"] == "4"
+
+
+def test_a_step_too_coarse_for_the_alert_time_is_warned_about(app, clip, temp_files):
+    app.slider(key="session_hold").set_value(1.0)
+    app.number_input(key="session_step").set_value(8)  # 0.8 s apart at 10 fps > 1.0 s / 2
+    analyse(app, "therapy.avi", clip)
+    [warning] = [w for w in texts(app.warning).split("\n") if "apart" in w] or [""]
+    assert "0.8 s apart" in warning and "Analyse every 5. frame or fewer" in warning
+    app.number_input(key="session_step").set_value(5)
+    analyse(app, "therapy.avi", clip)
+    assert "apart" not in texts(app.warning)
+
+
+def test_a_step_out_of_range_is_refused_and_a_failed_upload_keeps_the_last_result(
+        app, clip, temp_files):
+    analyse(app, "therapy.avi", clip)
+    app.number_input(key="session_step").set_value(99999999)
+    app.run()
+    assert "from 1 to 300; 99,999,999 is not" in texts(app.error)
+    assert app.button(key="session_go").disabled
+    app.number_input(key="session_step").set_value(5)
+    analyse(app, "broken.mp4", b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 500)
+    assert "broken.mp4" in texts(app.error)
+    assert "The previous analysis (therapy.avi) is still shown below." in texts(app.caption)
+    assert {m.label: m.value for m in app.metric}["Frames analysed"] == "4"

@@ -130,3 +130,18 @@ class Timeline:
         t, faces = self._cols["t_s"][: self._n], self._cols["faces"][: self._n]
         return {"frames": self._n, "seconds": float(t[-1] - t[0]),
                 "face_share": float(np.mean(faces > 0))}
+
+
+def break_at_gaps(frame: pd.DataFrame, max_gap_s: float, time_col: str = "t_s") -> pd.DataFrame:
+    """``frame`` (rows in time order) with an empty row (NaN probabilities) inserted wherever
+    two neighbouring rows are more than ``max_gap_s`` seconds apart, so that a chart breaks
+    its lines there instead of drawing a straight line across time nothing was analysed."""
+    if len(frame) < 2:
+        return frame
+    t = frame[time_col].to_numpy(dtype=float)
+    gaps = np.flatnonzero(np.diff(t) > max_gap_s)
+    if not gaps.size:
+        return frame
+    blanks = pd.DataFrame({time_col: (t[gaps] + t[gaps + 1]) / 2}, index=gaps + 0.5)
+    out = pd.concat([frame.set_axis(np.arange(len(frame), dtype=float)), blanks])
+    return out.sort_index().reset_index(drop=True)

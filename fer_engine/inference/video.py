@@ -76,9 +76,35 @@ class SessionAnalysis:
     stage_ms: dict = field(default_factory=dict)
 
     @property
+    def interval_s(self) -> float:
+        """Seconds of video between two analysed frames."""
+        return self.frame_step / self.info.fps if self.info.fps > 0 else float("nan")
+
+    def step_warning(self, hold_s: float) -> str | None:
+        """See :func:`frame_step_warning`."""
+        return frame_step_warning(self.frame_step, self.info.fps, hold_s)
+
+    @property
     def fps(self) -> float:
         """Analysed frames per second of processing time."""
         return self.frames_analysed / self.seconds if self.seconds > 0 else float("nan")
+
+
+def frame_step_warning(frame_step: int, fps: float, hold_s: float) -> str | None:
+    """A sentence when analysed frames are too far apart for the alert rule: more than half
+    the hold time between them (fewer than two analysed frames while an emotion must stay
+    above the threshold), so an episode as long as the hold time can fall between them and
+    'No alert' does not mean there was none. ``None`` when the step is fine."""
+    if fps <= 0 or hold_s <= 0:
+        return None
+    interval = frame_step / fps
+    if interval <= hold_s / 2:
+        return None
+    largest = max(1, int(hold_s / 2 * fps))
+    return (f"Analysed frames are {interval:.1f} s apart (every {frame_step}. frame at "
+            f"{fps:.0f} frames per second), more than half the alert time of {hold_s:g} s: an "
+            f"expression held that long can fall between them, so an absent alert does not "
+            f"mean there was none. Analyse every {largest}. frame or fewer for this video.")
 
 
 def _open(path) -> cv2.VideoCapture:

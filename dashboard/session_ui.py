@@ -30,6 +30,12 @@ ALERT_HELP = (
 )
 
 
+def setting_keys(prefix: str) -> tuple[str, ...]:
+    """The widget keys of :func:`config_controls` (kept across visits to other pages)."""
+    return tuple(f"{prefix}_{name}" for name in (
+        "smoothing", "threshold", "hold", "watched", "min_face", "faces", "detector", "gradcam"))
+
+
 def config_controls(prefix: str, labels, *, live: bool) -> LiveConfig:
     """Smoothing, alert and (live only) Grad-CAM settings -> :class:`LiveConfig`."""
     watchable = [e for e in emotions.CLINICAL_EMOTIONS if e in labels] or list(labels[:1])

@@ -49,6 +49,18 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``22nd``."""
+    n = int(n)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def every_nth(n: int, what: str = "frame") -> str:
+    """``"every frame"``, ``"every 5th frame"``."""
+    return f"every {what}" if int(n) == 1 else f"every {ordinal(n)} {what}"
+
+
 def n_people(n: int) -> str:
     """``"1 person"``, ``"3 people"``."""
     return f"{n} person" if n == 1 else f"{n} people"

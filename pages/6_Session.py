@@ -5,9 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import model_choice, session_ui, state, widgets
+from fer_engine import format as fmt
 from fer_engine.inference.video import analyse_video_bytes
 
+#: The page's settings, kept across visits to other pages.
+SETTINGS = (*session_ui.setting_keys("session"), "session_step")
+
 state.init()
+state.restore_kept(SETTINGS)
 st.title("Recorded session")
 st.caption("Analyse a recorded video frame by frame: the Live page's timeline, alerts and "
            "CSV for a video file.")
@@ -31,6 +36,7 @@ step = widgets.bounded_int(
     "Analyse every N-th frame", 1, 300, 5, key="session_step",
     help="1 analyses every frame (slowest). At 25 frames per second, 5 means 5 analysed frames "
     "per second of video, plenty for expressions that last a second or more.")
+state.keep(SETTINGS)
 upload = st.file_uploader("Video (MP4, WebM or AVI)", type=["mp4", "webm", "avi"],
                           key="session_file", max_upload_size=settings.max_upload_mb)
 
@@ -68,8 +74,8 @@ if saved is not None:
     info = res.info
     st.caption(
         f"{info.width} x {info.height} pixels at {info.fps:.0f} frames per second; "
-        f"{res.frames_analysed} of {res.frames_read} frames analysed (every {res.frame_step}."
-        f"), {res.fps:.1f} frames analysed per second of processing. Model: {saved.model}. "
+        f"{res.frames_analysed} of {res.frames_read} frames analysed ("
+        f"{fmt.every_nth(res.frame_step)}), {res.fps:.1f} frames analysed per second of processing. Model: {saved.model}. "
         "The temporary copy of the video has been deleted.")
     if saved.config != config:
         st.info("The settings have changed since this analysis; press 'Analyse the video' again "

@@ -115,5 +115,13 @@ def test_lines_break_where_nothing_was_analysed_and_coarse_steps_are_named():
     assert break_at_gaps(df.iloc[:3], 1.0).equals(df.iloc[:3])
     assert frame_step_warning(5, 25.0, 3.0) is None  # 0.2 s apart
     text = frame_step_warning(300, 25.0, 3.0)
-    assert "12.0 s apart" in text and "every 37. frame or fewer" in text
+    assert "12.0 s apart" in text and "every 37th frame or more often" in text
     assert frame_step_warning(300, 25.0, 0.0) is None  # every analysed frame can alert
+
+
+def test_ordinals_read_as_words():
+    from fer_engine.format import every_nth, ordinal
+
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+    assert every_nth(1) == "every frame" and every_nth(5) == "every 5th frame"

@@ -67,7 +67,7 @@ def test_clip_is_analysed_with_a_frame_step_and_deleted(app, clip, temp_files):
     assert metrics["Seconds covered"] == "1.5"  # frames 0, 5, 10, 15 at 10 fps
     assert len(app.get("plotly_chart")) == 1
     assert "No alert in this session." in texts(app.success)
-    assert "4 of 20 frames analysed (every 5.)" in texts(app.caption)
+    assert "4 of 20 frames analysed (every 5th frame)" in texts(app.caption)
     [csv_button] = app.get("download_button")
     assert csv_button.proto.ignore_rerun and csv_button.proto.deferred_file_id  # on click only
     [copy] = temp_files  # one temporary copy was made, and it is gone
@@ -106,7 +106,7 @@ def test_a_step_too_coarse_for_the_alert_time_is_warned_about(app, clip, temp_fi
     app.number_input(key="session_step").set_value(8)  # 0.8 s apart at 10 fps > 1.0 s / 2
     analyse(app, "therapy.avi", clip)
     [warning] = [w for w in texts(app.warning).split("\n") if "apart" in w] or [""]
-    assert "0.8 s apart" in warning and "Analyse every 5. frame or fewer" in warning
+    assert "0.8 s apart" in warning and "Analyse every 5th frame or more often" in warning
     app.number_input(key="session_step").set_value(5)
     analyse(app, "therapy.avi", clip)
     assert "apart" not in texts(app.warning)
@@ -124,3 +124,17 @@ def test_a_step_out_of_range_is_refused_and_a_failed_upload_keeps_the_last_resul
     assert "broken.mp4" in texts(app.error)
     assert "The previous analysis (therapy.avi) is still shown below." in texts(app.caption)
     assert {m.label: m.value for m in app.metric}["Frames analysed"] == "4"
+
+
+def test_the_settings_survive_a_visit_to_another_page(app):
+    app.run()
+    app.number_input(key="session_step").set_value(3)
+    app.selectbox(key="session_detector").set_value("mtcnn")
+    app.slider(key="session_hold").set_value(2.0)
+    app.run()
+    app.switch_page("pages/1_Dataset.py").run()
+    app.switch_page(PAGE).run()
+    assert not app.exception, app.exception
+    assert app.number_input(key="session_step").value == 3
+    assert app.selectbox(key="session_detector").value == "mtcnn"
+    assert app.slider(key="session_hold").value == 2.0

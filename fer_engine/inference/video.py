@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from fer_engine.errors import UserFacingError
+from fer_engine.format import every_nth
 from fer_engine.inference.alerts import AlertEvent
 from fer_engine.inference.pipeline import FramePipeline, LiveConfig
 from fer_engine.inference.timeline import Timeline
@@ -101,10 +102,10 @@ def frame_step_warning(frame_step: int, fps: float, hold_s: float) -> str | None
     if interval <= hold_s / 2:
         return None
     largest = max(1, int(hold_s / 2 * fps))
-    return (f"Analysed frames are {interval:.1f} s apart (every {frame_step}. frame at "
+    return (f"Analysed frames are {interval:.1f} s apart ({every_nth(frame_step)} at "
             f"{fps:.0f} frames per second), more than half the alert time of {hold_s:g} s: an "
             f"expression held that long can fall between them, so an absent alert does not "
-            f"mean there was none. Analyse every {largest}. frame or fewer for this video.")
+            f"mean there was none. Analyse {every_nth(largest)} or more often for this video.")
 
 
 def _open(path) -> cv2.VideoCapture:

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import cache, state, train_ui, widgets
+from fer_engine import execution
 from fer_engine import format as fmt
 from fer_engine.analytics.compare import unlike_scoring_note
 from fer_engine.errors import display_text
@@ -203,6 +204,7 @@ def submit(experiment: ExperimentSpec, action: str) -> None:
         state.set_job_was_active(True)
 
 
+st.caption(execution.describe())
 if st.button("Start training", type="primary", key="train_start", disabled=bool(refused)):
     submit(ExperimentSpec(
         model=model, protocol=protocol, epochs=epochs, batch_size=batch_size,

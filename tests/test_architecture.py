@@ -23,7 +23,7 @@ ONE_WAY = [
 ]
 #: Floors, lowest first: a module may import its own floor and those below it.
 FLOORS = [
-    ("fer_engine.data", "fer_engine.preprocess", "fer_engine.models"),
+    ("fer_engine.data", "fer_engine.preprocess", "fer_engine.models", "fer_engine.execution"),
     ("fer_engine.experiments",),
     ("fer_engine.analytics",),
 ]

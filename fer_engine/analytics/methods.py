@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from fer_engine.analytics.inputs import EvalRun, known_or_unknown
+from fer_engine.execution import ran_sentence
 
 PROTOCOL_TEXT: dict[str, str] = {
     "loso": "Leave-one-subject-out: each person's images are scored by a model trained on the "
@@ -238,6 +239,7 @@ def methods_section(run: EvalRun) -> dict[str, Any]:
             f"Validation: {setting_text(training.get('validation'))}. "
             f"Augmentation (training images only): {setting_text(augmentation)}. "
             f"Seed: {setting_text(cfg.get('seed'))}."
+            + (f" {ran_sentence(cfg.get('execution'))}" if cfg.get("execution") else "")
         )
     paragraphs.append(f"Software: {setting_text(cfg.get('versions'))}.")
     return {

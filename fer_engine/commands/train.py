@@ -70,6 +70,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="transfer: also train the shipped network's last convolution block and a "
                         "Keras head (early stopping on validation people), not only a "
                         "logistic-regression head")
+    p.add_argument("--workers", type=at.positive_int, default=None,
+                   help="folds run as Ray tasks on a local Ray with this many workers (default: "
+                        "FER_WORKERS or the machine's cores; a run of one fold on one machine "
+                        "runs in this process)")
+    p.add_argument("--ray-address", default=None,
+                   help="run the folds on the Ray cluster at this address (head node's GCS "
+                        "port, e.g. 10.0.0.5:6379; default: FER_RAY_ADDRESS); see docs/scaling.md")
     p.add_argument("--input-size", type=at.int_at_least(8), default=None,
                    help=argparse.SUPPRESS)  # tests only
 
@@ -126,6 +133,7 @@ def run(args) -> int:
     # TensorFlow's "N out of the last N calls ... triggered tf.function retracing" warning fires
     # when a run holds one traced function per fold model; it is expected, not a problem.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    from fer_engine.execution import ran_sentence
     from fer_engine.experiments.runs import load_run
     from fer_engine.experiments.training import run_experiment
 
@@ -133,7 +141,10 @@ def run(args) -> int:
     if spec.protocol in LEAKY_PROTOCOLS:
         print(f"WARNING: the '{spec.protocol}' protocol is LEAKY (images, not people, are split). "
               "Its numbers are a contrast, not emotion accuracy.", file=sys.stderr)
-    path = run_experiment(args.data, spec, out_dir=args.out, progress=TextProgress())
+    explicit = args.workers is not None or bool(args.ray_address)
+    execution = {"workers": args.workers, "address": args.ray_address} if explicit else "auto"
+    path = run_experiment(args.data, spec, out_dir=args.out, progress=TextProgress(),
+                          execution=execution)
     run_ = load_run(path)
     m = run_.metrics
     ds = run_.config["dataset"]
@@ -143,6 +154,7 @@ def run(args) -> int:
     print(f"{run_.config['model']['name']} / {args.protocol} on {ds.get('name')}{label}: "
           f"accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} "
           f"({m['n_samples']} images, {people})", file=sys.stderr)
+    print(ran_sentence(run_.config.get("execution")), file=sys.stderr)
     for note in run_.config["protocol"].get("notes", []):
         print(f"note: {note}", file=sys.stderr)
     if m.get("leaky"):

@@ -214,7 +214,10 @@ class Engine:
     def _start_local(self, ray) -> None:
         workers = self.requested_workers or default_workers()
         store_mb = int(os.environ.get(ENV_OBJECT_STORE_MB, "256"))
-        kwargs = dict(self._init_kwargs(), num_cpus=int(workers), include_dashboard=False,
+        # address "local": a new instance even when another Ray runs on this machine (without
+        # it ray.init joins any local cluster it finds)
+        kwargs = dict(self._init_kwargs(), address="local", num_cpus=int(workers),
+                      include_dashboard=False,
                       object_store_memory=store_mb * 2**20, _node_ip_address=local_ip(),
                       resources={JOB_RESOURCE: self.job_slots})
         errors: list[BaseException] = []
@@ -314,6 +317,9 @@ class Engine:
         except BaseException:
             for ref in pending:
                 ray.cancel(ref, recursive=True)
+            # a cancelled unit stops at its next Python step; wait (briefly) so none writes
+            # into a folder the caller is about to remove
+            ray.wait(pending, num_returns=len(pending), timeout=3)
             raise
         finally:
             if own_sink is not None:

@@ -599,7 +599,7 @@ def run_worker(folder) -> int:
         if spec.max_participants:
             dataset = limit_participants(dataset, spec.max_participants)
         path = run_experiment(dataset, spec.experiment, out_dir=spec.out_dir, progress=events,
-                              cancel=cancel)
+                              cancel=cancel, execution="auto")
     except TrainingCancelled as exc:
         return result({"status": "cancelled", "error": str(exc)}, 3)
     except UserFacingError as exc:

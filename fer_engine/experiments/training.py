@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import dataclasses
 import platform
-import random
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -59,6 +58,8 @@ from fer_engine.errors import DatasetError
 from fer_engine.models import FULL_AUGMENTATION, SCORING_MODELS, FERModel, create, load_model
 from fer_engine.models.base import START_FROM_EPOCH, resolve_augmentation
 from fer_engine.models.base import ProgressEvent, TrainConfig, check_cancel
+from fer_engine.execution import engine_for
+from fer_engine.experiments.folds import family_options, fit_fold, seed_everything
 from fer_engine.experiments.protocols import PROTOCOLS, Plan, make_plan, refusal
 from fer_engine.experiments.spec import ExperimentSpec
 from fer_engine.experiments.runs import (
@@ -93,16 +94,6 @@ def resolve_dataset(dataset_or_path=None):
 
         return load_dataset(default_dataset_path())
     return load_dataset(Path(dataset_or_path))
-
-
-def seed_everything(seed: int, tensorflow: bool = True) -> None:
-    """Seed Python's ``random``, NumPy and (if ``tensorflow``) TensorFlow/Keras."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    if tensorflow:
-        import keras
-
-        keras.utils.set_random_seed(seed)
 
 
 def library_versions() -> dict:
@@ -184,6 +175,10 @@ class Planned:
     fold_info: list = field(default_factory=list)
     #: the sentence saying how many images could not be read in pre-processing ("" if none)
     unreadable: str = ""
+    #: where the folds ran (config.json's ``execution``), set by :func:`fit_folds`
+    execution: dict = field(default_factory=dict)
+    #: per fold index, the Ray node that fitted it (folds.json's ``node``)
+    fold_nodes: dict = field(default_factory=dict)
 
     @property
     def scoring(self) -> bool:
@@ -200,21 +195,25 @@ class Planned:
 
 
 def run_experiment(dataset_or_path=None, spec: ExperimentSpec | None = None, *, out_dir=None,
-                   progress=None, cancel=None) -> Path:
+                   progress=None, cancel=None, execution=None) -> Path:
     """Train ``spec`` (default: ``ExperimentSpec()``) on a dataset; returns the complete run
     folder.
 
     ``dataset_or_path``: a :class:`fer_engine.data.Dataset`, a dataset folder, or None for
     the synthetic demo dataset. ``out_dir``: the runs folder (default
     ``fer_engine.paths.runs_dir()``). ImageNet weights that cannot be downloaded raise
-    :class:`WeightsUnavailableError` before any slow work.
+    :class:`WeightsUnavailableError` before any slow work. ``execution``: where the folds
+    run (:func:`fer_engine.execution.engine_for`): None in this process, ``"auto"``, an
+    engine, or ``{"workers": N, "address": A}`` for Ray.
     """
     spec = spec if spec is not None else ExperimentSpec()
     started = datetime.now()
     check_cancel(cancel)
     planned = plan_experiment(resolve_dataset(dataset_or_path), spec, progress, cancel)
     with RunWriter(new_run_id(spec.model, spec.protocol, started), out_dir) as writer:
-        pred_frames, history_rows = fit_folds(planned, writer.models_dir, progress, cancel)
+        engine = None if planned.scoring else engine_for(execution, planned.n_folds)
+        pred_frames, history_rows = fit_folds(planned, writer.models_dir, progress, cancel,
+                                              engine=engine)
         check_cancel(cancel)
         predictions = pd.concat(pred_frames, ignore_index=True)
         metrics = write_run(writer, planned, predictions, history_rows, started)
@@ -250,7 +249,7 @@ def plan_experiment(dataset, spec: ExperimentSpec, progress=None, cancel=None) -
                          "weights": pretrained.record()["file"], "base": pretrained.record(),
                          "served": served_by(first)}
     else:
-        first = create(spec.model, labels, weights=spec.weights, **_family_options(spec))
+        first = create(spec.model, labels, weights=spec.weights, **family_options(spec))
         model_section = {**first.meta(), "weights": first.options.get("weights", "none")}
     model_section.pop("labels", None)
     if spec.margin is None:  # faces are cut as the model's own training faces were
@@ -287,10 +286,6 @@ def plan_experiment(dataset, spec: ExperimentSpec, progress=None, cancel=None) -
         plan.notes.insert(0, unreadable)
     return Planned(spec, dataset, labels, first, model_section, train_config, uses_tf, table,
                    excluded, counts, plan, Xs, ys, not_scored, unreadable=unreadable)
-
-
-def _family_options(spec: ExperimentSpec) -> dict:
-    return {**spec.model_options, **({"finetune": True} if spec.finetune else {})}
 
 
 def _drop_unscorable(model, table: pd.DataFrame, X: np.ndarray, excluded: list[dict]):
@@ -367,15 +362,22 @@ def _prepare_images(dataset, input_spec, spec: ExperimentSpec, progress, cancel)
             note)
 
 
-def fit_folds(planned: Planned, models_dir: Path, progress=None, cancel=None):
+def fit_folds(planned: Planned, models_dir: Path, progress=None, cancel=None, engine=None):
     """Fit, save and score each fold's model; returns (prediction frames, history rows).
 
-    Fold ``k`` is seeded with ``seed + k``; a Keras model is re-initialised rather than
-    rebuilt (it keeps its traced functions, which saves seconds per fold).
+    Fold ``k`` is seeded with ``seed + k`` (:func:`fer_engine.experiments.folds.fit_fold`).
+    ``engine`` None: the folds run one after another in this process, one Keras model
+    re-initialised per fold (it keeps its traced functions, which saves seconds per fold).
+    An :class:`fer_engine.execution.Engine`: each fold is a Ray task
+    (:func:`~fer_engine.experiments.folds.fold_unit`). ``planned.execution`` records where
+    they ran.
     """
     spec, plan = planned.spec, planned.plan
     X, m = planned.X, planned.model
     participants = plan.samples["participant"].astype(str).to_numpy()
+    if engine is not None and not planned.scoring:
+        return _fit_folds_on(engine, planned, models_dir, participants, progress, cancel)
+    planned.execution = {"engine": "this process", "workers": 1}
     pred_frames, history_rows = [], []
     if not planned.scoring:
         m.cache_features(X)  # transfer: every image's features once per run, not per fold
@@ -390,48 +392,73 @@ def fit_folds(planned: Planned, models_dir: Path, progress=None, cancel=None):
             pretrained.copy_into(models_dir, f"fold_{fold.index}")
             rows = []
         else:
-            m, rows = _fit_fold(planned, m, fold, participants, models_dir, progress, cancel)
+            m, rows, info = fit_fold(spec, planned.labels, planned.train_config,
+                                     planned.uses_tf, X, planned.y, participants, fold,
+                                     planned.n_folds, models_dir, model=m,
+                                     progress=progress, cancel=cancel)
+            if info:
+                planned.fold_info.append({"fold": fold.index, **info})
         proba = m.predict_proba(X[fold.test], batch_size=max(64, spec.batch_size))
-        frame = predictions_frame(plan.samples.iloc[fold.test], planned.table,
-                                  np.full(len(fold.test), fold.index), proba, planned.labels)
+        frame = _fold_frame(planned, fold, proba)
         pred_frames.append(frame)
         history_rows += [{"fold": fold.index, **r} for r in rows]
-        accuracy = float((frame["true"] == frame["pred"]).mean()) if len(frame) else float("nan")
-        planned.emit(progress, "fold_end", fold.index,
-                     metrics={"accuracy": accuracy, "n_test": len(frame), "epochs_run": len(rows)})
+        _emit_fold_end(planned, progress, fold.index, frame, len(rows))
     planned.model = None  # the run keeps the saved files, not the last model in memory
     return pred_frames, history_rows
 
 
-def _fit_fold(planned: Planned, m, fold, participants, models_dir: Path, progress, cancel):
-    """Fit fold ``fold`` (a fresh or re-initialised model after the first) and save it;
-    returns the fitted model and its history rows."""
-    spec, X, y = planned.spec, planned.X, planned.y
-    if fold.index > 0:
-        seed_everything(spec.seed + fold.index, tensorflow=planned.uses_tf)
-        if hasattr(m, "reinitialise"):
-            m.reinitialise()
-        else:
-            m = create(spec.model, planned.labels, weights=spec.weights, **_family_options(spec))
+def _fold_frame(planned: Planned, fold, proba) -> pd.DataFrame:
+    return predictions_frame(planned.plan.samples.iloc[fold.test], planned.table,
+                             np.full(len(fold.test), fold.index), proba, planned.labels)
 
-    def fold_progress(ev, _k=fold.index):
+
+def _emit_fold_end(planned: Planned, progress, index: int, frame: pd.DataFrame, epochs: int):
+    accuracy = float((frame["true"] == frame["pred"]).mean()) if len(frame) else float("nan")
+    planned.emit(progress, "fold_end", index,
+                 metrics={"accuracy": accuracy, "n_test": len(frame), "epochs_run": epochs})
+
+
+def _fit_folds_on(engine, planned: Planned, models_dir: Path, participants, progress, cancel):
+    """The folds as Ray tasks: the plan's arrays written once into a work folder beside the
+    run's models (on a cluster, the runs folder must be on storage every node sees)."""
+    import shutil
+
+    from fer_engine.experiments import folds as fold_units
+
+    work = models_dir.parent / "_work"
+    features = None
+    if hasattr(planned.model, "remember_features"):  # transfer: the frozen features, once
+        features = planned.model.features(planned.X)
+    fold_units.write_work(work, planned.X, planned.y, participants, features)
+    planned.model = None  # the driver keeps no model: the units build their own
+    units = [fold_units.make_unit(work, models_dir, planned.spec, planned.labels,
+                                  planned.train_config, planned.uses_tf, fold, planned.n_folds,
+                                  planned.spec.batch_size)
+             for fold in planned.plan.folds]
+
+    def relay(event: dict) -> None:
         if progress is not None:
-            progress(dataclasses.replace(ev, fold=_k, n_folds=planned.n_folds))
+            event = {k: v for k, v in event.items() if k != "throttle"}
+            progress(ProgressEvent(**event))
 
-    # families that choose settings by participant (transfer) get each row's participant
-    by_person = ({"groups": participants[fold.train], "groups_val": participants[fold.val]}
-                 if getattr(m, "fits_by_participant", False) else {})
-    rows = m.fit(X[fold.train], y[fold.train],
-                 X_val=X[fold.val] if len(fold.val) else None,
-                 y_val=y[fold.val] if len(fold.val) else None,
-                 config=dataclasses.replace(planned.train_config, seed=spec.seed + fold.index),
-                 progress=fold_progress, cancel=cancel, **by_person)
-    if getattr(m, "fit_info", None):
-        planned.fold_info.append({"fold": fold.index, **m.fit_info})
-    if spec.detect:  # faces were cut at this margin; whole images keep the default
-        m.face_margin = spec.margin
-    m.save(models_dir, stem=f"fold_{fold.index}")
-    return m, rows
+    try:
+        results = engine.run_units(fold_units.fold_unit, units, progress=relay, cancel=cancel)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    pred_frames, history_rows = [], []
+    where = engine.where().to_json()
+    nodes = []
+    for fold, result in zip(planned.plan.folds, results, strict=True):
+        frame = _fold_frame(planned, fold, result["proba"])
+        pred_frames.append(frame)
+        history_rows += [{"fold": fold.index, **r} for r in result["history"]]
+        if result["fit_info"]:
+            planned.fold_info.append({"fold": fold.index, **result["fit_info"]})
+        planned.fold_nodes[fold.index] = result["node"]
+        if result["node"] not in nodes:
+            nodes.append(result["node"])
+    planned.execution = {**where, "nodes": nodes}
+    return pred_frames, history_rows
 
 
 def write_run(writer: RunWriter, planned: Planned, predictions: pd.DataFrame,
@@ -441,7 +468,10 @@ def write_run(writer: RunWriter, planned: Planned, predictions: pd.DataFrame,
     spec, plan, config = planned.spec, planned.plan, planned.train_config
     writer.write_csv("predictions.csv", predictions)
     writer.write_csv("history.csv", pd.DataFrame(history_rows, columns=list(HISTORY_COLUMNS)))
-    writer.write_json("folds.json", [f.to_json() for f in plan.folds])
+    writer.write_json("folds.json", [
+        {**f.to_json(), **({"node": planned.fold_nodes[f.index]}
+                           if f.index in planned.fold_nodes else {})}
+        for f in plan.folds])
     has_val = len(plan.folds[0].val) > 0
     training = config.to_dict()
     training.update(validation=plan.validation, fold_seeds="seed + fold index",
@@ -484,6 +514,7 @@ def write_run(writer: RunWriter, planned: Planned, predictions: pd.DataFrame,
                        "align": spec.align, "fallback": "centre",
                        "status_counts": planned.preprocess_counts},
         "seed": spec.seed,
+        "execution": planned.execution,
         "versions": library_versions(),
         "status": "complete",
     })

@@ -271,6 +271,13 @@ class TransferModel(KerasFERModel):
         calls this once before the first fold); later :meth:`features` calls look them up."""
         self.features(X, batch_size=batch_size)
 
+    def remember_features(self, X, features) -> None:
+        """Take the features of images ``X`` computed elsewhere (a run's driver computes them
+        once and its fold units read them) instead of running the network on them again."""
+        X = self._check_input(X)
+        for key, f in zip(self._keys(X), np.asarray(features, np.float32), strict=True):
+            self._memo[key] = f
+
     def features(self, X, batch_size: int = 256) -> np.ndarray:
         """What the head sees: mirror-averaged penultimate features (n, 256) float32.
 

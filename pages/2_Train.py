@@ -268,7 +268,7 @@ def progress_panel() -> None:
             st.warning(note, icon=":material/block:")
     elif job.state == "failed":
         st.error("Training failed: " + display_text(job.error or "", hosted=settings.hosted_demo))
-    elif job.state == "cancelled":
+    elif job.state in ("cancelled", "interrupted"):
         st.warning(job.error or "Training was cancelled; no run was saved.")
     if (state.job_was_active() and not job.active) or picked_now:
         state.set_job_was_active(False)

@@ -190,3 +190,43 @@ def test_a_finished_job_carries_what_its_run_says_about_unreadable_images(env, t
             if n.startswith("1 of 32 images could not be read and were left out (first: "
                             "images/0/Anger.jpg")]
     assert done.run_notes == load_run(done.run_path).metrics["notes"]
+
+
+SERVER = """
+import sys, time
+from fer_engine.experiments.jobs import JobManager, JobSpec
+from fer_engine.experiments.spec import ExperimentSpec
+manager = JobManager(sys.argv[1])
+job = manager.submit(JobSpec(ExperimentSpec(model="cnn", protocol="holdout", epochs=200,
+                                            batch_size=8, augment=False, val_fraction=0.0),
+                             data=sys.argv[2], out_dir=sys.argv[3], dataset_label="4 people"))
+while not manager.status(job).history.shape[0]:
+    time.sleep(0.2)
+print(job, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_job_left_by_a_server_that_died_shows_as_interrupted_and_leaves_no_run(env, tmp_path):
+    import subprocess
+    import sys
+
+    root, runs = tmp_path / "jobs", tmp_path / "runs"
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(root), env["data"], str(runs)],
+                              stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+    try:
+        job_id = server.stdout.readline().strip()  # once the training has finished an epoch
+        assert job_id, "the server process printed no job"
+        worker = int((root / job_id / "worker.pid").read_text())
+        assert list(runs.glob(".*.partial"))  # a run half-written
+    finally:
+        server.kill()  # the server dies; its training process does not
+        server.wait()
+    manager = JobManager(root)
+    st = manager.status(job_id)
+    assert st.state == "interrupted" and not st.active
+    assert st.error == jobs.INTERRUPTED
+    assert manager.current() is not None and manager.current().job_id == job_id
+    wait_until(lambda: not Path(f"/proc/{worker}").exists() or
+               "zombie" in Path(f"/proc/{worker}/status").read_text().lower(), timeout=10)
+    assert list(runs.iterdir()) == []  # no run, complete or half-written

@@ -34,6 +34,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -49,7 +50,10 @@ from fer_engine.errors import UserFacingError
 from fer_engine.experiments.runs import HISTORY_COLUMNS, load_run
 from fer_engine.experiments.spec import ExperimentSpec
 
-STATES = ("queued", "running", "finished", "failed", "cancelled")
+STATES = ("queued", "running", "finished", "failed", "cancelled", "interrupted")
+#: what a job that a stopped server left unfinished says (see :meth:`JobManager.recover`)
+INTERRUPTED = ("The server stopped before this training ended; nothing was saved. Start it "
+               "again on the Train page.")
 ACTIVE_STATES = ("queued", "running")
 _THROTTLE_S = 0.5  # batch/prepare events are written at most this often
 
@@ -291,6 +295,41 @@ class JobManager:
         self._lock = threading.RLock()
         self._jobs: dict[str, _Job] = {}
         self._order: list[str] = []
+        self.recover()
+
+    def recover(self) -> list[str]:
+        """Jobs in ``root`` that a server which has stopped left unfinished: each becomes
+        ``interrupted`` (its worker, if it outlived the server, is stopped; its half-written
+        run folder removed) and is listed, so the page says what happened. Jobs of another
+        server that still runs are left alone. Returns their ids."""
+        found = []
+        if not self.root.is_dir():
+            return found
+        for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            if (folder / "result.json").exists() or not (folder / "spec.json").is_file():
+                continue
+            owner = _read_pid(folder / "manager.pid")
+            if owner is not None and _alive(owner):
+                continue  # a running server's job (another manager's, or this process's)
+            try:
+                spec = JobSpec.from_json(json.loads((folder / "spec.json").read_text()))
+            except (OSError, ValueError, TypeError, KeyError):
+                continue
+            worker = _read_pid(folder / "worker.pid")
+            if worker is not None and _alive(worker) and str(folder) in _cmdline(worker):
+                os.kill(worker, signal.SIGKILL)
+            job = _Job(folder.name, folder, spec, [])
+            job.started_at = (folder / "spec.json").stat().st_mtime
+            _remove_partials(job)
+            job.status.state = "interrupted"
+            job.status.ended = _now()
+            job.status.error = INTERRUPTED
+            (folder / "result.json").write_text(json.dumps({"status": "interrupted",
+                                                            "error": INTERRUPTED}))
+            self._jobs[job.status.job_id] = job
+            self._order.append(job.status.job_id)
+            found.append(job.status.job_id)
+        return found
 
     # -- public ------------------------------------------------------------------------
     def submit(self, spec: JobSpec, notes=()) -> str:
@@ -317,6 +356,7 @@ class JobManager:
 
                 spec = replace(spec, out_dir=str(runs_dir()))
             (folder / "spec.json").write_text(json.dumps(spec.to_json(), indent=1))
+            (folder / "manager.pid").write_text(str(os.getpid()))
             job = _Job(job_id, folder, spec, list(notes))
             self._jobs[job_id] = job
             self._order.append(job_id)
@@ -428,6 +468,7 @@ class JobManager:
             job.status.ended = _now()
             job.status.error = f"The training process could not be started ({exc})."
             return
+        (job.folder / "worker.pid").write_text(str(job.proc.pid))
         threading.Thread(target=self._watch, args=(job,), daemon=True).start()
 
     def _watch(self, job: _Job) -> None:
@@ -488,6 +529,30 @@ def _remove_partials(job: _Job) -> None:
                 shutil.rmtree(p, ignore_errors=True)
         except OSError:
             continue
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _tail(path: Path, n: int = 8) -> str:

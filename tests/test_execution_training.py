@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from fer_engine import execution  # noqa: E402
 from fer_engine.errors import TrainingCancelled  # noqa: E402
 from fer_engine.experiments.spec import ExperimentSpec  # noqa: E402
 from fer_engine.experiments.training import run_experiment  # noqa: E402
+from fer_engine.execution.loopback import LoopbackCluster  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = ExperimentSpec(model="cnn", protocol="group-kfold", k=3, epochs=3, batch_size=16,
@@ -127,62 +127,23 @@ def test_one_worker_gives_the_same_predictions_as_two(reference, tmp_path):
         execution.get_engine(workers=2)  # the module's engine again, for any later test
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def _ray_cli() -> str:
-    return str(Path(sys.executable).with_name("ray"))
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="127.0.0.3 is loopback on Linux")
 def test_cli_training_on_a_two_node_cluster_matches_local(reference, tmp_path):
     """`ray start` on two loopback addresses, then `FER_RAY_ADDRESS=... python -m fer_engine
     train` as a process: folds on both nodes, predictions as on the local Ray."""
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    port = _free_port("127.0.0.2")
-    address = f"127.0.0.2:{port}"
-    common = ["--num-cpus", "1", "--block", "--disable-usage-stats"]
-    head = subprocess.Popen([_ray_cli(), "start", "--head", "--node-ip-address", "127.0.0.2",
-                             "--port", str(port), "--include-dashboard", "false", *common],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    nodes = [head]
-    try:
-        time.sleep(4)
-        nodes.append(subprocess.Popen(
-            [_ray_cli(), "start", "--address", address, "--node-ip-address", "127.0.0.3",
-             *common], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            start_new_session=True))
-        deadline = time.monotonic() + 60
-        while True:  # both nodes up before the training starts
-            out = subprocess.run([_ray_cli(), "status", "--address", address], env=env,
-                                 capture_output=True, text=True).stdout
-            if out.count("node_") >= 2 or time.monotonic() > deadline:
-                break
-            time.sleep(1)
+    with LoopbackCluster(nodes=2, cpus_per_node=1) as cluster:
         cli = subprocess.run(
             [sys.executable, "-m", "fer_engine", "train", "--model", "cnn", "--protocol",
              "group-kfold", "--k", "3", "--epochs", "3", "--batch-size", "16",
              "--val-fraction", "0.2", "--out", str(tmp_path)],
-            env={**env, "FER_RAY_ADDRESS": address}, cwd=REPO, capture_output=True, text=True,
-            timeout=600)
-        assert cli.returncode == 0, cli.stderr[-3000:]
-        run = Path(cli.stdout.strip().splitlines()[-1])
-        ex = json.loads((run / "config.json").read_text())["execution"]
-        assert ex["kind"] == "cluster" and ex["address"] == address
-        assert len(set(ex["nodes"])) == 2, ex  # both nodes fitted folds
-        folds = json.loads((run / "folds.json").read_text())
-        assert {f["node"] for f in folds} == set(ex["nodes"])
-        assert "on the Ray cluster at " + address in cli.stderr
-        pd.testing.assert_frame_equal(probabilities(run), probabilities(reference))
-    finally:
-        for proc in reversed(nodes):
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc in nodes:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            env={**cluster.env, "FER_RAY_ADDRESS": cluster.address}, cwd=REPO,
+            capture_output=True, text=True, timeout=600)
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    run = Path(cli.stdout.strip().splitlines()[-1])
+    ex = json.loads((run / "config.json").read_text())["execution"]
+    assert ex["kind"] == "cluster" and ex["address"] == cluster.address
+    assert len(set(ex["nodes"])) == 2, ex  # both nodes fitted folds
+    folds = json.loads((run / "folds.json").read_text())
+    assert {f["node"] for f in folds} == set(ex["nodes"])
+    assert f"on the Ray cluster at {cluster.address} (2 CPUs), on 2 nodes" in cli.stderr
+    pd.testing.assert_frame_equal(probabilities(run), probabilities(reference))

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("explain", "saliency / Grad-CAM / IG / occlusion overlay for one image"),
     "train-pretrained": ("train_pretrained", "train the shipped FER2013 model (resumable)"),
     "model-card": ("model_card", "evaluate the shipped model on public_test and write its model card"),
+    "sessions": ("sessions", "analyse a study of recorded therapy sessions (shares, episodes, trends)"),
 }
 
 

@@ -93,6 +93,15 @@ CASES = [
     ("train --patience -2", 2, "--patience: must be a whole number of at least 0"),
     ("train --margin -0.1", 2, "--margin: must be at least 0"),
     ("train --seed -1", 2, "--seed: must be a whole number of at least 0"),
+    ("train --workers 0", 2, "--workers: must be a whole number of at least 1, not 0"),
+    # sessions
+    ("sessions", 2, "the following arguments are required: ACTION"),
+    ("sessions analyse {root}/missing --out {root}/so", 2, "does not exist"),
+    ("sessions analyse {empty} --out {root}/so", 2, "sessions.csv"),
+    ("sessions analyse {csv} --out {root}/so", 2, "path"),
+    ("sessions analyse {empty} --out {root}/so --step 0", 2,
+     "--step: must be a whole number of at least 1, not 0"),
+    ("sessions analyse {empty} --out {file}", 2, "--out: {file} is a file, not a folder"),
     ("train --out {file}/runs", 2, "--out: {file} is a file, not a folder"),
     ("train --out /proc/fer-runs", 2, "--out: cannot write in the folder /proc"),
     # train: bad data

@@ -152,6 +152,7 @@ def analyse_video(
     frame_step: int = 1,
     max_frames: int | None = None,
     progress: ProgressFn | None = None,
+    on_frame: Callable | None = None,
 ) -> SessionAnalysis:
     """Run the live pipeline over a video file.
 
@@ -159,6 +160,8 @@ def analyse_video(
     ``max_frames``: stop after this many analysed frames (None: the whole file).
     ``progress(fraction, frames_read, frames_total)`` is called about twice a second
     (``fraction`` in [0, 1]; ``frames_total`` 0 when the file does not say).
+    ``on_frame(summary)`` receives every analysed frame's
+    :class:`~fer_engine.inference.pipeline.FrameSummary` (all its faces, with their tracks).
     Raises :class:`VideoError` when the file cannot be opened or holds no frame.
     """
     if frame_step < 1:
@@ -194,6 +197,8 @@ def analyse_video(
             out, summary = pipeline.process(np.ascontiguousarray(bgr[:, :, :3]), t=t)
             summary.frame = index
             timeline.add(summary)
+            if on_frame is not None:
+                on_frame(summary)
             result.frames_analysed += 1
             sums["decode"] = sums.get("decode", 0.0) + decode_ms
             for k, v in summary.timings.items():

@@ -4,10 +4,11 @@ Prints a table: the cnn's leave-one-subject-out run of the synthetic demo data (
 ``--epochs`` epochs, default 5) on a local Ray with 1 and with 2 workers (goal: at least
 1.6x faster with 2 on 2 cores), the transfer model's LOSO the same two ways, and the cnn run
 again on a 2-node Ray cluster started on this machine's loopback addresses (each node 1
-CPU), with whether its predictions equal the 1-worker run's. Also the local Ray's start-up
+CPU), with whether its predictions equal the 1-worker run's; and a study of 4 session videos
+(``sessions analyse``) with 1 and 2 workers. Also the local Ray's start-up
 time and its idle memory (resident set of its processes, before any work).
 
-    python benchmarks/scale.py [--epochs 5] [--skip-cluster] [--skip-transfer]
+    python benchmarks/scale.py [--epochs 5] [--skip-cluster] [--skip-transfer] [--skip-sessions]
 
 Pre-processing is cached on disk and warmed first: the figures time the folds. Other busy
 processes on the machine slow the figures down (the load average is printed).
@@ -70,11 +71,48 @@ def timed_run(spec, workers: int, out: Path):
     return run, wall, start_s, idle
 
 
+def session_rows(out: Path) -> list[tuple]:
+    """A study of 4 videos (60 s of a real face at 640x480, 25 frames/s, every 5th frame
+    analysed) with 1 and 2 workers; each time into a new results folder (no cache)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from live_clips import clip_frames, write_video
+
+    from fer_engine import execution
+    from fer_engine.sessions.analyse import StudySettings, analyse_study
+
+    study = out / "study"
+    study.mkdir(exist_ok=True)
+    frames = clip_frames(1500)
+    lines = ["path,patient,session"]
+    for i in range(4):
+        write_video(study / f"s{i + 1}.avi", frames[i:] + frames[:i], fps=25)
+        lines.append(f"s{i + 1}.avi,P1,{i + 1}")
+    (study / "sessions.csv").write_text("\n".join(lines) + "\n")
+    rows, walls, labels = [], {}, {}
+    for workers in (1, 2):
+        execution.shutdown()
+        t = time.perf_counter()
+        result = analyse_study(study, out / f"study-out-{workers}", StudySettings(step=5),
+                               execution={"workers": workers})
+        walls[workers] = time.perf_counter() - t
+        labels[workers] = [r.shares.share.round(6).tolist() for r in result.sessions]
+        video_s = sum(r.seconds for r in result.sessions)
+        rows.append(("4 session videos (60 s each)", f"local Ray, {workers} worker(s)",
+                     f"{walls[workers]:.1f}", "", "",
+                     f"{video_s / walls[workers]:.1f}x real time"))
+    execution.shutdown()
+    rows.append(("4 session videos (60 s each)", "speed-up 2 vs 1 workers",
+                 f"{walls[1] / walls[2]:.2f}x", "", "",
+                 "identical shares" if labels[1] == labels[2] else "DIFFERENT shares"))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--skip-cluster", action="store_true")
     parser.add_argument("--skip-transfer", action="store_true")
+    parser.add_argument("--skip-sessions", action="store_true")
     args = parser.parse_args()
 
     from fer_engine.data import load_dataset
@@ -105,6 +143,8 @@ def main() -> int:
         same = predictions(first[(name, 1)]).equals(predictions(first[(name, 2)]))
         rows.append((name, "speed-up 2 vs 1 workers", f"{walls[1] / walls[2]:.2f}x", "", "",
                      "identical" if same else "DIFFERENT"))
+    if not args.skip_sessions:
+        rows += session_rows(out)
     if not args.skip_cluster:
         with LoopbackCluster(nodes=2, cpus_per_node=1) as cluster:
             t = time.perf_counter()

@@ -20,7 +20,9 @@ st.markdown(
     "Analyse a video recorded in a session (MP4, WebM or AVI) with the same pipeline as the "
     "Live page: faces found and classified frame by frame, probabilities smoothed over time, "
     "alerts when fear or anger stays high, and the timeline as CSV. Use it when the live "
-    "stream cannot connect."
+    "stream cannot connect. A whole study (many sessions of many patients, the patient's face "
+    "only, shares of time with ranges and the change across sessions) is analysed from the "
+    "command line: `python -m fer_engine sessions analyse STUDY --out DIR` (docs/sessions.md)."
 )
 st.info(
     "**Privacy.** OpenCV can only read videos from a file, so the upload is written to a "

@@ -13,6 +13,10 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# One worker: a training of several folds runs them in its own process instead of starting a
+# local Ray for each (seconds and ~1.4 GB per training). The tests of the execution layer,
+# the jobs and the session studies ask for Ray explicitly.
+os.environ.setdefault("FER_WORKERS", "1")
 # A training of the shipped model started by a test never touches the real working checkpoint.
 os.environ["FER_PRETRAIN_DIR"] = str(Path(__file__).resolve().parents[1] / "test-output" / "pretrain")
 

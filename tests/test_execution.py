@@ -36,7 +36,6 @@ def refuse(unit, report):
 
 @pytest.fixture(scope="module")
 def engine():
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     started = time.monotonic()
     eng = execution.get_engine(workers=2)
     eng.start_s = time.monotonic() - started

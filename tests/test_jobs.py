@@ -25,6 +25,7 @@ def env(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FER_CACHE_DIR", str(root / "cache"))
         mp.setenv("FER_RUNS_DIR", str(root / "runs"))
+        mp.setenv("FER_WORKERS", "2")  # a job of several folds runs them on a local Ray
         data = synthetic.default_dataset_path(participants=4, seed=0)
         yield {"root": root, "data": str(data), "runs": root / "runs"}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -59,7 +60,7 @@ def study(tmp_path_factory) -> Path:
 def analyse(study: Path, out: Path, *extra: str, wait: bool = True):
     cmd = [sys.executable, "-m", "fer_engine", "sessions", "analyse", str(study), "--out",
            str(out), "--step", "3", *extra]
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    env = dict(os.environ)
     if not wait:
         return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
@@ -131,7 +132,10 @@ def test_a_killed_analysis_resumes_without_redoing_finished_videos(analysed, stu
     out, cli, first = analysed
     done_before = len([n for n in first if n.endswith(".json")])
     assert done_before >= 1
-    assert f"{3 - done_before} video(s) analysed now, {done_before} taken from earlier" in cli.stderr
+    counts = re.search(r"(\d+) video\(s\) analysed now, (\d+) taken from earlier", cli.stderr)
+    now_n, taken = int(counts[1]), int(counts[2])
+    # a unit that outlived the kill may have finished one more video meanwhile
+    assert now_n + taken == 3 and taken >= done_before
     now = {p.name: p.stat().st_mtime_ns for p in (out / "videos").iterdir()}
     assert all(now[name] == stamp for name, stamp in first.items())  # never rewritten
     assert not [p for p in (out / "videos").iterdir() if p.name.startswith(".")]  # no partials

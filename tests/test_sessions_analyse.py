@@ -51,9 +51,12 @@ def study(tmp_path_factory) -> Path:
     write_video(folder / "p1_s2.avi", session_frames(second_face=False), fps=FPS)
     write_video(folder / "p1_s3.avi", session_frames(second_face=True, phase=7), fps=FPS)
     (folder / "broken.avi").write_bytes(b"this is not a video")
+    (folder / "p1_s2_coding.csv").write_text("start_s,end_s,emotion\n0,6,happy\n6,8,neutral\n")
+    (folder / "p1_s3_coding.txt").write_text("not a coding file\n")
     (folder / "sessions.csv").write_text(
-        "path,patient,session\n"
-        "p1_s1.avi,P1,1\np1_s2.avi,P1,2\np1_s3.avi,P1,3\nbroken.avi,P2,1\nmissing.avi,P2,2\n")
+        "path,patient,session,coding\n"
+        "p1_s1.avi,P1,1,\np1_s2.avi,P1,2,p1_s2_coding.csv\np1_s3.avi,P1,3,p1_s3_coding.txt\n"
+        "broken.avi,P2,1,\nmissing.avi,P2,2,\n")
     return folder
 
 
@@ -95,7 +98,8 @@ def test_the_study_json_contract_and_one_sentence_per_bad_file(analysed):
     assert [(s["patient"], s["session"]) for s in doc["sessions"]] == [("P1", 1), ("P1", 2),
                                                                       ("P1", 3)]
     problems = {p["video"]: p["message"] for p in doc["problems"]}
-    assert set(problems) == {"broken.avi", "missing.avi"}
+    assert set(problems) == {"broken.avi", "missing.avi", "p1_s3.avi"}
+    assert "Line 1 of p1_s3_coding.txt" in problems.pop("p1_s3.avi")  # analysed without it
     assert "not a video this tool can read" in problems["broken.avi"]
     assert "does not exist" in problems["missing.avi"]
     for message in problems.values():
@@ -192,3 +196,19 @@ def test_one_session_gets_shares_but_no_trend():
     only = SessionResult("P7", 1, "v.avi", None, 20.0, 1.0, 0, [], shares, {})
     trends, notes = study_trends([only])
     assert trends == [] and notes == ["P7: one analysed session, so no trend across sessions."]
+
+
+def test_agreement_with_the_human_coder(analysed):
+    out, _, _ = analysed
+    doc = json.loads((out / "study.json").read_text())
+    by_session = {s["session"]: s for s in doc["sessions"]}
+    assert "coding" not in by_session[1] and "coding" not in by_session[3]
+    c = by_session[2]["coding"]
+    # the coder says happy for 6 s, then neutral for 2 s; the smiling face is called happy
+    frames = c["frames"]
+    assert frames["n"] > 0 and frames["agreement"] == pytest.approx(0.75, abs=0.1)
+    assert frames["per_emotion"]["happy"]["recall"] > 0.9
+    assert frames["per_emotion"]["happy"]["ppv"] == pytest.approx(0.75, abs=0.1)
+    assert c["seconds"]["n"] == 8
+    assert c["coder_shares"]["happy"] == pytest.approx(0.75)
+    assert doc["coding_agreement"]["happy"]["sessions"] == 1

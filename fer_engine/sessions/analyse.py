@@ -266,6 +266,30 @@ def shipped_confusion(labels) -> np.ndarray | None:
     return m[np.ix_(order, order)]
 
 
+def model_confusion(model: str, labels) -> np.ndarray | None:
+    """The confusion (counts, rows true, in ``labels`` order) the adjustment uses: the shipped
+    model card's test confusion, or for a run folder its out-of-fold predictions (every
+    image scored by a model that never saw its person under a participant-independent
+    protocol). None for a model file or a run that cannot serve (a leaky protocol included)."""
+    if model == "pretrained":
+        return shipped_confusion(labels)
+    path = Path(model)
+    if not (path / "predictions.csv").is_file():
+        return None
+    from fer_engine.experiments.runs import load_run
+
+    run = load_run(path)
+    if run.metrics.get("leaky") or not run.metrics.get("participant_independent", True):
+        return None
+    t = run.predictions
+    index = {lab: i for i, lab in enumerate(labels)}
+    m = np.zeros((len(labels), len(labels)))
+    for true, pred in zip(t["true"], t["pred"]):
+        if true in index and pred in index:
+            m[index[true], index[pred]] += 1
+    return m if (m.sum(axis=1) > 0).all() else None
+
+
 @dataclass
 class SessionResult:
     patient: str
@@ -279,13 +303,19 @@ class SessionResult:
     shares: object  # SessionShares
     episodes: dict
     flags: list = field(default_factory=list)
+    #: agreement with the session's human coding (``coding.agreement`` plus the coder's
+    #: shares), None without a coding file
+    coding: dict | None = None
 
     def to_dict(self) -> dict:
-        return {"patient": self.patient, "session": self.session, "video": self.video,
-                "date": self.date, "seconds": round(self.seconds, 2),
-                "coverage": round(self.coverage, 4), "track": self.track,
-                "tracks": self.tracks, "shares": self.shares.to_dict(),
-                "episodes": self.episodes, "flags": self.flags}
+        out = {"patient": self.patient, "session": self.session, "video": self.video,
+               "date": self.date, "seconds": round(self.seconds, 2),
+               "coverage": round(self.coverage, 4), "track": self.track,
+               "tracks": self.tracks, "shares": self.shares.to_dict(),
+               "episodes": self.episodes, "flags": self.flags}
+        if self.coding is not None:
+            out["coding"] = self.coding
+        return out
 
 
 def summarise_session(entry, meta: dict, table: pd.DataFrame, settings: StudySettings,
@@ -310,11 +340,19 @@ def summarise_session(entry, meta: dict, table: pd.DataFrame, settings: StudySet
     if warning:
         flags.append(warning)
     tracks = tracks_of(table).head(8)
+    coded = None
+    if entry.coding is not None:
+        from fer_engine.sessions import coding
+
+        intervals = coding.read_coding(entry.coding)  # CodingError: the caller reports it
+        answers = np.asarray(labels, dtype=object)[codes] if len(codes) else np.zeros(0, object)
+        coded = {**coding.agreement(intervals, mine["t_s"].to_numpy(float), answers, labels),
+                 "coder_shares": coding.coded_shares(intervals, labels, float(meta["duration_s"]))}
     return SessionResult(entry.patient, entry.session, entry.video, entry.date,
                          float(meta["duration_s"]), coverage, track,
                          [{k: (round(float(v), 2) if k != "track" else int(v)) for k, v in r.items()}
                           for r in tracks.to_dict("records")],
-                         shares, episodes(table, track, labels, settings), flags)
+                         shares, episodes(table, track, labels, settings), flags, coded)
 
 
 # --------------------------------------------------------------------------- trends
@@ -449,10 +487,16 @@ def analyse_study(source, out, settings: StudySettings | None = None, *, executi
             key = keys[entry.video]
             meta = json.loads((out / VIDEOS / f"{key}.json").read_text())
             table = pd.read_csv(out / VIDEOS / f"{key}.csv.gz")
-            if confusion is None and settings.model == "pretrained":
-                confusion = shipped_confusion(meta["labels"])
-            sessions.append(summarise_session(entry, meta, table, settings, confusion,
-                                              choices.get(entry.video)))
+            if confusion is None:
+                confusion = model_confusion(settings.model, meta["labels"])
+            try:
+                sessions.append(summarise_session(entry, meta, table, settings, confusion,
+                                                  choices.get(entry.video)))
+            except UserFacingError as exc:  # a coding file that cannot be read
+                problems.append(Problem(entry.video, f"{exc} The video is analysed without it."))
+                sessions.append(summarise_session(dataclasses.replace(entry, coding=None), meta,
+                                                  table, settings, confusion,
+                                                  choices.get(entry.video)))
         trends, notes = study_trends(sessions)
         result = StudyResult(out, sessions, trends, problems, analysed=len(units) - len(failed),
                              reused=len(study.sessions) - len(units), notes=notes)
@@ -496,11 +540,28 @@ def summary_frame(sessions: list[SessionResult]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def coding_agreement(sessions: list[SessionResult]) -> dict:
+    """Across the sessions with a coding file, per emotion: the agreement of the model's
+    shares with the coder's (:func:`fer_engine.sessions.coding.share_agreement`)."""
+    from fer_engine.sessions import coding
+
+    coded = [r for r in sessions if r.coding is not None]
+    if not coded:
+        return {}
+    out = {}
+    for j, lab in enumerate(coded[0].shares.labels):
+        model = [r.shares.share[j] for r in coded]
+        coder = [r.coding["coder_shares"].get(lab) for r in coded]
+        out[lab] = coding.share_agreement(model, [np.nan if v is None else v for v in coder])
+    return out
+
+
 def write_study(result: StudyResult, settings: StudySettings, keys: dict) -> None:
     doc = {
         "settings": settings.to_json(),
         "adjustment": ADJUSTMENT_ASSUMES,
         "sessions": [{**r.to_dict(), "key": keys.get(r.video)} for r in result.sessions],
+        "coding_agreement": coding_agreement(result.sessions),
         "trends": result.trends,
         "notes": result.notes,
         "problems": [p.to_dict() for p in result.problems],

@@ -157,3 +157,19 @@ def test_the_run_list_names_the_scoring_run_and_says_it_is_not_like_for_like(mon
     picker = at.selectbox(key="train_run_pick")
     assert picker.options[0].startswith("Shipped model scored on this data (no training) · ")
     assert not any("fold 0" in t for t in (texts(at.markdown), texts(at.caption)))
+
+
+def test_the_page_says_where_the_folds_run(monkeypatch, runs):
+    monkeypatch.setenv("FER_WORKERS", "2")
+    at = train_page(monkeypatch, runs)
+    assert ("Folds run on this machine, up to 2 at a time, on a local Ray with 2 workers "
+            "(FER_WORKERS sets how many; a run of one fold runs on its own).") in texts(at.caption)
+    monkeypatch.setenv("FER_RAY_ADDRESS", "10.0.0.5:6379")
+    at.run()
+    assert ("Folds run on the Ray cluster at 10.0.0.5:6379 (FER_RAY_ADDRESS); the run records "
+            "the nodes that fitted them.") in texts(at.caption)
+    monkeypatch.setenv("FER_WORKERS", "many")
+    monkeypatch.delenv("FER_RAY_ADDRESS")
+    at.run()
+    assert not at.exception
+    assert "FER_WORKERS='many' is not a whole number of at least 1." in texts(at.caption)

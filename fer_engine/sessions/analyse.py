@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from fer_engine import emotions
+from fer_engine import format as fmt
 from fer_engine.errors import UserFacingError
 from fer_engine.sessions.manifest import Problem, Study, read_study
 from fer_engine.sessions.shares import ADJUSTMENT_ASSUMES, session_shares
@@ -380,8 +381,8 @@ def trend_sentence(patient: str, emotion: str, first: SessionResult, last: Sessi
     name = emotions.display_name(emotion)
 
     def share(r: SessionResult) -> str:
-        return (f"{r.shares.share[j]:.0%} ({r.shares.low[j]:.0%}-{r.shares.high[j]:.0%}) of "
-                f"session {r.session}")
+        return (f"{fmt.pct(r.shares.share[j], 0)} ({fmt.interval(r.shares.low[j], r.shares.high[j], 0)}) "
+                f"of session {r.session}")
 
     if low > 0:
         verdict = "the rise is larger than the sessions' own variation"

@@ -95,7 +95,7 @@ def write_work(work: Path, X, y, participants, features=None) -> None:
 
 
 def make_unit(work: Path, models_dir: Path, spec, labels, train_config: TrainConfig,
-              uses_tf: bool, fold, n_folds: int, batch_size: int) -> dict:
+              uses_tf: bool, fold, n_folds: int) -> dict:
     """The dict a fold unit receives: paths and settings only."""
     return {
         "paths": [str(work), str(models_dir)],
@@ -108,7 +108,6 @@ def make_unit(work: Path, models_dir: Path, spec, labels, train_config: TrainCon
         "fold": {"index": int(fold.index), "train": [int(i) for i in fold.train],
                  "val": [int(i) for i in fold.val], "test": [int(i) for i in fold.test]},
         "n_folds": int(n_folds),
-        "batch_size": int(batch_size),
     }
 
 
@@ -147,7 +146,7 @@ def fold_unit(unit: dict, report) -> dict:
     model, rows, info = fit_fold(spec, labels, TrainConfig(**unit["train_config"]),
                                  unit["uses_tf"], X, y, participants, fold, unit["n_folds"],
                                  Path(unit["models_dir"]), model=model, progress=progress)
-    proba = model.predict_proba(X[fold.test], batch_size=max(64, unit["batch_size"]))
+    proba = model.predict_proba(X[fold.test], batch_size=max(64, spec.batch_size))
     _MODELS[key] = model
     pred = np.asarray(labels, dtype=object)[np.argmax(proba, axis=1)]
     accuracy = float(np.mean(pred == y[fold.test])) if len(fold.test) else float("nan")

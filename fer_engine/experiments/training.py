@@ -432,8 +432,7 @@ def _fit_folds_on(engine, planned: Planned, models_dir: Path, participants, prog
     fold_units.write_work(work, planned.X, planned.y, participants, features)
     planned.model = None  # the driver keeps no model: the units build their own
     units = [fold_units.make_unit(work, models_dir, planned.spec, planned.labels,
-                                  planned.train_config, planned.uses_tf, fold, planned.n_folds,
-                                  planned.spec.batch_size)
+                                  planned.train_config, planned.uses_tf, fold, planned.n_folds)
              for fold in planned.plan.folds]
 
     def relay(event: dict) -> None:

@@ -480,7 +480,7 @@ def analyse_study(source, out, settings: StudySettings | None = None, *, executi
             if "error" in r:
                 failed[r["video"]] = r["error"]
         problems = list(study.problems) + [Problem(v, m) for v, m in failed.items()]
-        confusion = None
+        confusion, looked = None, False
         sessions: list[SessionResult] = []
         for entry in study.sessions:
             if entry.video in failed:
@@ -488,8 +488,8 @@ def analyse_study(source, out, settings: StudySettings | None = None, *, executi
             key = keys[entry.video]
             meta = json.loads((out / VIDEOS / f"{key}.json").read_text())
             table = pd.read_csv(out / VIDEOS / f"{key}.csv.gz")
-            if confusion is None:
-                confusion = model_confusion(settings.model, meta["labels"])
+            if not looked:  # one model, one confusion (or none) for the whole study
+                confusion, looked = model_confusion(settings.model, meta["labels"]), True
             try:
                 sessions.append(summarise_session(entry, meta, table, settings, confusion,
                                                   choices.get(entry.video)))
